@@ -1,0 +1,175 @@
+// Every setting the tool reads, in one zod schema. Each environment variable is parsed on its own
+// so a bad value can be reported as one line that names the setting, the value and what is expected.
+import { isIP } from 'node:net';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Settings {
+  /** TCP port of the HTTP server; 0 picks a free one. */
+  port: number;
+  /** Address to bind; undefined binds every interface. */
+  host: string | undefined;
+  /** The URL browsers and LMSs use to reach the tool, without a trailing slash. */
+  publicUrl: string;
+  dataDir: string;
+  /** PostgreSQL server; undefined means the embedded PGlite database in `dataDir`. */
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  recordingsDir: string;
+  /** Key that encrypts what ltijs stores; undefined means generated once and kept in `dataDir`. */
+  ltiKey: string | undefined;
+  rtc: { announcedIp: string | undefined; minPort: number; maxPort: number };
+  turn: { urls: string[]; secret: string | undefined };
+  ffmpegPath: string;
+  logLevel: LogLevel;
+}
+
+/** One line per bad setting, ready to print. */
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+type Source = Readonly<Record<string, string | undefined>>;
+
+interface SettingSpec<T> {
+  expected: string;
+  /** Secrets are never echoed back; only their length is. */
+  secret?: boolean;
+  schema: z.ZodType<T>;
+}
+
+const text = z.string().trim().min(1);
+const port = (min: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/)
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(65535));
+const urlWithProtocols = (protocols: string[]) =>
+  text.refine((value) => {
+    try {
+      return protocols.includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  });
+
+const specs = {
+  PORT: { expected: 'a TCP port number from 0 to 65535', schema: port(0) },
+  HOST: { expected: 'an IP address to listen on, such as 127.0.0.1 or ::', schema: text.refine((v) => isIP(v) !== 0) },
+  PUBLIC_URL: {
+    expected: 'an http:// or https:// URL without query or fragment, such as https://live.example.edu',
+    schema: urlWithProtocols(['http:', 'https:']).refine((v) => {
+      const url = new URL(v);
+      return url.search === '' && url.hash === '';
+    }),
+  },
+  DATA_DIR: { expected: 'a folder path', schema: text },
+  DATABASE_URL: {
+    expected: 'a postgres:// or postgresql:// connection URL, or unset for the embedded database',
+    secret: true,
+    schema: urlWithProtocols(['postgres:', 'postgresql:']),
+  },
+  REDIS_URL: { expected: 'a redis:// or rediss:// URL', secret: true, schema: urlWithProtocols(['redis:', 'rediss:']) },
+  RECORDINGS_DIR: { expected: 'a folder path', schema: text },
+  LTI_KEY: { expected: 'at least 32 characters, or unset to generate one', secret: true, schema: text.min(32) },
+  RTC_ANNOUNCED_IP: { expected: 'the public IPv4 or IPv6 address of this machine', schema: text.refine((v) => isIP(v) !== 0) },
+  RTC_MIN_PORT: { expected: 'a UDP port number from 1024 to 65535', schema: port(1024) },
+  RTC_MAX_PORT: { expected: 'a UDP port number from 1024 to 65535', schema: port(1024) },
+  TURN_URLS: {
+    expected: 'a comma-separated list of stun:, turn: or turns: URLs',
+    schema: text
+      .transform((v) => v.split(',').map((u) => u.trim()).filter((u) => u !== ''))
+      .refine((urls) => urls.every((u) => /^(stun|turns?):[^\s]+$/.test(u))),
+  },
+  TURN_SECRET: { expected: 'the shared secret configured in the TURN server (static-auth-secret)', secret: true, schema: text },
+  FFMPEG_PATH: { expected: 'the path or name of the ffmpeg executable', schema: text },
+  LOG_LEVEL: { expected: `one of ${LOG_LEVELS.join(', ')}`, schema: z.enum(LOG_LEVELS) },
+} satisfies Record<string, SettingSpec<unknown>>;
+
+export type SettingName = keyof typeof specs;
+export const SETTING_NAMES = Object.keys(specs) as SettingName[];
+
+const DEFAULTS: Partial<Record<SettingName, string>> = {
+  PORT: '3000',
+  DATA_DIR: './data',
+  RTC_MIN_PORT: '40000',
+  RTC_MAX_PORT: '40999',
+  FFMPEG_PATH: 'ffmpeg',
+  LOG_LEVEL: 'info',
+};
+
+/** What a person may see of a value: secrets keep only their length, URLs lose their password. */
+export function displayValue(name: SettingName, raw: string): string {
+  const spec: SettingSpec<unknown> = specs[name];
+  if (!spec.secret) return JSON.stringify(raw);
+  try {
+    const url = new URL(raw);
+    if (url.password) url.password = '***';
+    return JSON.stringify(url.toString());
+  } catch {
+    return `(hidden, ${raw.length} characters)`;
+  }
+}
+
+type Parsed = { [K in SettingName]: z.output<(typeof specs)[K]['schema']> | undefined };
+
+/**
+ * Builds the settings from a source of variables (the environment, in production).
+ * Empty values count as unset. Throws ConfigError listing every bad setting.
+ */
+export function parseSettings(source: Source, cwd: string = process.cwd()): Settings {
+  const problems: string[] = [];
+  const parsed = {} as Record<SettingName, unknown>;
+  for (const name of SETTING_NAMES) {
+    const given = source[name];
+    const raw = given !== undefined && given.trim() !== '' ? given : DEFAULTS[name];
+    if (raw === undefined) {
+      parsed[name] = undefined;
+      continue;
+    }
+    const spec: SettingSpec<unknown> = specs[name];
+    const result = spec.schema.safeParse(raw);
+    if (result.success) parsed[name] = result.data;
+    else problems.push(`Setting ${name}=${displayValue(name, raw)} is invalid: expected ${spec.expected}.`);
+  }
+  const p = parsed as Parsed;
+
+  if (p.RTC_MIN_PORT !== undefined && p.RTC_MAX_PORT !== undefined && p.RTC_MIN_PORT > p.RTC_MAX_PORT) {
+    problems.push(
+      `Setting RTC_MAX_PORT=${p.RTC_MAX_PORT} is invalid: expected a port not below RTC_MIN_PORT (${p.RTC_MIN_PORT}).`,
+    );
+  }
+  if (p.TURN_URLS?.some((u) => u.startsWith('turn')) && p.TURN_SECRET === undefined) {
+    problems.push(
+      'Setting TURN_SECRET is missing: expected the TURN server\'s shared secret, because TURN_URLS lists turn: servers.',
+    );
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const port = p.PORT as number;
+  const dataDir = resolve(cwd, p.DATA_DIR as string);
+  return {
+    port,
+    host: p.HOST,
+    publicUrl: (p.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    dataDir,
+    databaseUrl: p.DATABASE_URL,
+    redisUrl: p.REDIS_URL,
+    recordingsDir: p.RECORDINGS_DIR === undefined ? join(dataDir, 'recordings') : resolve(cwd, p.RECORDINGS_DIR),
+    ltiKey: p.LTI_KEY,
+    rtc: { announcedIp: p.RTC_ANNOUNCED_IP, minPort: p.RTC_MIN_PORT as number, maxPort: p.RTC_MAX_PORT as number },
+    turn: { urls: p.TURN_URLS ?? [], secret: p.TURN_SECRET },
+    ffmpegPath: p.FFMPEG_PATH as string,
+    logLevel: p.LOG_LEVEL as LogLevel,
+  };
+}

@@ -1,0 +1,199 @@
+// The tool's tables. Change this file, then run `npm run db:generate` to write the next
+// versioned migration into server/db/migrations (applied at start-up).
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  check,
+  index,
+  integer,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  real,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
+
+export const accessPolicy = pgEnum('access_policy', ['enrolled', 'paid']);
+export const roomStatus = pgEnum('room_status', ['scheduled', 'live', 'ended']);
+export const membershipStatus = pgEnum('membership_status', ['active', 'inactive', 'deleted']);
+export const grantKind = pgEnum('grant_kind', ['host', 'speaker', 'attendee', 'denied']);
+export const questionState = pgEnum('question_state', ['open', 'answered']);
+export const recordingStatus = pgEnum('recording_status', ['recording', 'ready', 'interrupted', 'failed']);
+
+/** An LTI context (a course section) of one deployment on one platform. */
+export const courses = pgTable(
+  'courses',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    issuer: text('issuer').notNull(),
+    deploymentId: text('deployment_id').notNull(),
+    contextId: text('context_id').notNull(),
+    title: text('title').notNull().default(''),
+    label: text('label'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('courses_lti_context').on(t.issuer, t.deploymentId, t.contextId)],
+);
+
+/** A person as one platform knows them (`sub` is stable per issuer). */
+export const users = pgTable(
+  'users',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    issuer: text('issuer').notNull(),
+    subject: text('subject').notNull(),
+    name: text('name').notNull().default(''),
+    email: text('email'),
+    locale: text('locale'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('users_lti_subject').on(t.issuer, t.subject)],
+);
+
+/** A live class: one LTI resource link placed in a course. */
+export const rooms = pgTable(
+  'rooms',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    courseId: uuid('course_id')
+      .notNull()
+      .references(() => courses.id, { onDelete: 'cascade' }),
+    resourceLinkId: text('resource_link_id').notNull(),
+    title: text('title').notNull().default(''),
+    policy: accessPolicy('policy').notNull().default('enrolled'),
+    /** For `paid` rooms: the minimum score, as a fraction of the line item's maximum (1 = full score). */
+    paidThreshold: real('paid_threshold'),
+    scheduledStart: timestamp('scheduled_start', { withTimezone: true }),
+    durationMinutes: integer('duration_minutes'),
+    status: roomStatus('status').notNull().default('scheduled'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('rooms_resource_link').on(t.courseId, t.resourceLinkId),
+    check('rooms_paid_threshold_range', sql`${t.paidThreshold} is null or (${t.paidThreshold} > 0 and ${t.paidThreshold} <= 1)`),
+    check('rooms_duration_positive', sql`${t.durationMinutes} is null or ${t.durationMinutes} > 0`),
+  ],
+);
+
+/** Who belongs to a course, with the roles and status the LMS last reported. */
+export const memberships = pgTable(
+  'memberships',
+  {
+    courseId: uuid('course_id')
+      .notNull()
+      .references(() => courses.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    roles: text('roles').array().notNull().default(sql`'{}'::text[]`),
+    status: membershipStatus('status').notNull().default('active'),
+    /** Where the status came from: `launch` or `nrps`. */
+    source: text('source').notNull(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [primaryKey({ columns: [t.courseId, t.userId] })],
+);
+
+/** Every access decision, kept so an instructor can see why a student was refused. */
+export const accessDecisions = pgTable(
+  'access_decisions',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    roomId: uuid('room_id')
+      .notNull()
+      .references(() => rooms.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    grant: grantKind('grant').notNull(),
+    reason: text('reason').notNull(),
+    /** What the decision rests on: `launch`, `nrps`, `ags`, `cache`, `fallback`. */
+    source: text('source').notNull(),
+    decidedAt: timestamp('decided_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('access_decisions_room_time').on(t.roomId, t.decidedAt)],
+);
+
+export const chatMessages = pgTable(
+  'chat_messages',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    roomId: uuid('room_id')
+      .notNull()
+      .references(() => rooms.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    body: text('body').notNull(),
+    createdAt: createdAt(),
+    deletedAt: timestamp('deleted_at', { withTimezone: true }),
+    deletedBy: uuid('deleted_by').references(() => users.id, { onDelete: 'set null' }),
+  },
+  (t) => [index('chat_messages_room').on(t.roomId, t.id)],
+);
+
+export const questions = pgTable(
+  'questions',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    roomId: uuid('room_id')
+      .notNull()
+      .references(() => rooms.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    body: text('body').notNull(),
+    /** Hidden from other students, never from hosts. */
+    anonymous: boolean('anonymous').notNull().default(false),
+    state: questionState('state').notNull().default('open'),
+    pinned: boolean('pinned').notNull().default(false),
+    createdAt: createdAt(),
+  },
+  (t) => [index('questions_room').on(t.roomId)],
+);
+
+export const questionVotes = pgTable(
+  'question_votes',
+  {
+    questionId: bigint('question_id', { mode: 'number' })
+      .notNull()
+      .references(() => questions.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.questionId, t.userId] })],
+);
+
+export const recordings = pgTable(
+  'recordings',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    roomId: uuid('room_id')
+      .notNull()
+      .references(() => rooms.id, { onDelete: 'cascade' }),
+    title: text('title').notNull(),
+    status: recordingStatus('status').notNull().default('recording'),
+    /** Folder of the HLS playlist and segments, relative to RECORDINGS_DIR. */
+    path: text('path').notNull(),
+    startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+    endedAt: timestamp('ended_at', { withTimezone: true }),
+    durationMs: integer('duration_ms'),
+    sizeBytes: bigint('size_bytes', { mode: 'number' }),
+    /** Why a recording stopped early (full disk, FFmpeg exited), shown to the host. */
+    failureReason: text('failure_reason'),
+  },
+  (t) => [index('recordings_room').on(t.roomId, t.startedAt), uniqueIndex('recordings_path').on(t.path)],
+);

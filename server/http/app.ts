@@ -1,0 +1,54 @@
+// The express app, built without listening so tests and main.ts can own the listener.
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import type { Logger } from '../logger.ts';
+import { HttpError } from './errors.ts';
+
+export interface Readiness {
+  /** Resolves when the tool can serve users; rejects with the reason it cannot. */
+  check(): Promise<void>;
+}
+
+export interface AppDependencies {
+  logger: Logger;
+  readiness: Readiness;
+}
+
+export function createApp({ logger, readiness }: AppDependencies): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  app.use((_req, res, next) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'strict-origin-when-cross-origin');
+    next();
+  });
+
+  // Liveness: the process answers. Never touches the database.
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  // Readiness: the database answers; a load balancer sends users here only when this says 200.
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await readiness.check();
+      res.json({ status: 'ready' });
+    } catch (error) {
+      res.status(503).json({ status: 'unavailable', reason: (error as Error).message });
+    }
+  });
+
+  app.use((req, _res, next) => {
+    next(new HttpError(404, `Nothing here: ${req.method} ${req.path}`));
+  });
+
+  const handleError: ErrorRequestHandler = (error, req, res, _next) => {
+    const status = error instanceof HttpError ? error.status : typeof error?.status === 'number' ? error.status : 500;
+    if (status >= 500) logger.error({ err: error, method: req.method, path: req.path }, 'request failed');
+    if (res.headersSent) return;
+    const message = status >= 500 ? 'Something went wrong on our side; it has been logged.' : (error as Error).message;
+    res.status(status).json({ error: message });
+  };
+  app.use(handleError);
+  return app;
+}

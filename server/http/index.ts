@@ -1,0 +1,3 @@
+export { createApp } from './app.ts';
+export type { AppDependencies, Readiness } from './app.ts';
+export { HttpError } from './errors.ts';

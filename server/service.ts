@@ -1,0 +1,164 @@
+// The running tool: owns the HTTP listener, the database and the DATA_DIR lock.
+// main.ts starts one; tests start as many as they like. Nothing here touches signals or exits.
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Settings } from '../config/index.ts';
+import { createRepositories, Database, DataDirLock, describeError, type Repositories } from './db/index.ts';
+import { createApp } from './http/index.ts';
+import type { Logger } from './logger.ts';
+
+/** Time given to in-flight requests on stop before their connections are cut. */
+const DRAIN_MS = 8_000;
+
+export class ServiceUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ServiceUnavailableError';
+  }
+}
+
+export interface ServiceOptions {
+  /** Called when the service cannot go on (a migration failed); main.ts exits on it. */
+  onFatal?: (error: Error) => void;
+}
+
+export class Service {
+  readonly settings: Settings;
+  readonly #logger: Logger;
+  readonly #server: Server;
+  readonly #lock: DataDirLock | undefined;
+  readonly #abort = new AbortController();
+  #database: Database | undefined;
+  #repositories: Repositories | undefined;
+  #databaseProblem: string | undefined;
+  #connecting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  #url = '';
+
+  private constructor(settings: Settings, logger: Logger, lock: DataDirLock | undefined, database: Database | undefined) {
+    this.settings = settings;
+    this.#logger = logger;
+    this.#lock = lock;
+    this.#setDatabase(database);
+    const app = createApp({ logger: logger.child({ module: 'http' }), readiness: { check: () => this.#checkReady() } });
+    this.#server = createServer(app);
+  }
+
+  /**
+   * Starts the tool. With the embedded database, takes the DATA_DIR lock (DataDirInUseError if
+   * another process holds it) and opens the data before listening. With DATABASE_URL, listens at
+   * once and keeps trying the server in the background; /readyz says 503 until it answers.
+   */
+  static async start(settings: Settings, logger: Logger, options: ServiceOptions = {}): Promise<Service> {
+    let lock: DataDirLock | undefined;
+    let database: Database | undefined;
+    if (settings.databaseUrl === undefined) {
+      lock = DataDirLock.acquire(settings.dataDir);
+      try {
+        database = await Database.openEmbedded(settings.dataDir);
+      } catch (error) {
+        lock.release();
+        throw error;
+      }
+      logger.info({ module: 'db' }, `database ready: ${database.description}`);
+    }
+    const service = new Service(settings, logger, lock, database);
+    try {
+      await service.#listen();
+    } catch (error) {
+      await service.stop();
+      throw error;
+    }
+    if (settings.databaseUrl !== undefined) service.#connectInBackground(settings.databaseUrl, options);
+    return service;
+  }
+
+  /** The local address the listener is bound to, e.g. http://127.0.0.1:3000. */
+  get url(): string {
+    return this.#url;
+  }
+
+  get database(): Database | undefined {
+    return this.#database;
+  }
+
+  /** The repositories, once the database is reachable. */
+  get repositories(): Repositories {
+    if (this.#repositories === undefined) throw new ServiceUnavailableError(this.#databaseProblem ?? 'The database is not connected yet.');
+    return this.#repositories;
+  }
+
+  /** Resolves once the database is connected and migrated. */
+  async whenDatabaseReady(): Promise<Database> {
+    await this.#connecting;
+    if (this.#database === undefined) throw new ServiceUnavailableError(this.#databaseProblem ?? 'The database is not connected.');
+    return this.#database;
+  }
+
+  /** Stops accepting, lets in-flight requests finish (up to 8 s), closes the database, releases DATA_DIR. Safe to call twice. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    this.#abort.abort();
+    if (this.#server.listening) {
+      const closed = once(this.#server, 'close');
+      this.#server.close();
+      this.#server.closeIdleConnections();
+      const cut = setTimeout(() => this.#server.closeAllConnections(), DRAIN_MS);
+      await closed;
+      clearTimeout(cut);
+    }
+    await this.#connecting?.catch(() => {});
+    await this.#database?.close().catch((error: unknown) => this.#logger.error({ err: error }, 'closing the database failed'));
+    this.#lock?.release();
+    this.#logger.info('stopped');
+  }
+
+  async #listen(): Promise<void> {
+    const { port, host } = this.settings;
+    this.#server.listen({ port, host });
+    await once(this.#server, 'listening');
+    const address = this.#server.address() as AddressInfo;
+    const reachable = address.address === '::' || address.address === '0.0.0.0' ? '127.0.0.1' : address.address;
+    this.#url = `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${address.port}`;
+    this.#lock?.update({ url: this.#url });
+    this.#logger.info({ url: this.#url, publicUrl: this.settings.publicUrl }, 'listening');
+  }
+
+  #connectInBackground(databaseUrl: string, options: ServiceOptions): void {
+    const logger = this.#logger.child({ module: 'db' });
+    this.#databaseProblem = 'Connecting to the database (DATABASE_URL).';
+    this.#connecting = Database.connectWithRetry(databaseUrl, logger, this.#abort.signal, (reason) => {
+      this.#databaseProblem = reason;
+    }).then(
+      (database) => {
+        if (this.#abort.signal.aborted) return database.close();
+        this.#setDatabase(database);
+        logger.info(`database ready: ${database.description}`);
+      },
+      (error: unknown) => {
+        if (this.#abort.signal.aborted) return;
+        const fatal = new Error(`The database could not be prepared: ${describeError(error)}`, { cause: error });
+        this.#databaseProblem = fatal.message;
+        logger.fatal({ err: error }, fatal.message);
+        options.onFatal?.(fatal);
+      },
+    );
+  }
+
+  #setDatabase(database: Database | undefined): void {
+    this.#database = database;
+    this.#repositories = database === undefined ? undefined : createRepositories(database.orm);
+    if (database !== undefined) this.#databaseProblem = undefined;
+  }
+
+  async #checkReady(): Promise<void> {
+    if (this.#abort.signal.aborted) throw new ServiceUnavailableError('Shutting down.');
+    if (this.#database === undefined) throw new ServiceUnavailableError(this.#databaseProblem ?? 'The database is not connected.');
+    await this.#database.ping();
+  }
+}
