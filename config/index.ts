@@ -11,7 +11,10 @@ export type { LogLevel, SettingName, Settings } from './settings.ts';
  * Reads the settings from the environment and, for variables the environment leaves unset,
  * from an optional `.env` file in `cwd`. Throws ConfigError naming each bad setting.
  */
-export function loadSettings(cwd: string = process.cwd()): Settings {
+export function loadSettings(
+  cwd: string = process.cwd(),
+  environment: Readonly<Record<string, string | undefined>> = process.env,
+): Settings {
   const envFile = join(cwd, '.env');
   let fromFile: Record<string, string> = {};
   if (existsSync(envFile)) {
@@ -21,7 +24,7 @@ export function loadSettings(cwd: string = process.cwd()): Settings {
       throw new ConfigError([`The settings file ${envFile} cannot be read: ${(error as Error).message}.`]);
     }
   }
-  return parseSettings({ ...fromFile, ...process.env }, cwd);
+  return parseSettings({ ...fromFile, ...environment }, cwd);
 }
 
 /** A connection URL with its password replaced, safe for a log line. */

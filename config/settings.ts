@@ -54,10 +54,11 @@ const port = (min: number) =>
     .regex(/^\d+$/)
     .transform(Number)
     .pipe(z.number().int().min(min).max(65535));
-const urlWithProtocols = (protocols: string[]) =>
+const urlWithProtocols = (protocols: string[], plain = false) =>
   text.refine((value) => {
     try {
-      return protocols.includes(new URL(value).protocol);
+      const url = new URL(value);
+      return protocols.includes(url.protocol) && (!plain || (url.search === '' && url.hash === ''));
     } catch {
       return false;
     }
@@ -68,10 +69,7 @@ const specs = {
   HOST: { expected: 'an IP address to listen on, such as 127.0.0.1 or ::', schema: text.refine((v) => isIP(v) !== 0) },
   PUBLIC_URL: {
     expected: 'an http:// or https:// URL without query or fragment, such as https://live.example.edu',
-    schema: urlWithProtocols(['http:', 'https:']).refine((v) => {
-      const url = new URL(v);
-      return url.search === '' && url.hash === '';
-    }),
+    schema: urlWithProtocols(['http:', 'https:'], true),
   },
   DATA_DIR: { expected: 'a folder path', schema: text },
   DATABASE_URL: {

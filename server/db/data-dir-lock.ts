@@ -8,6 +8,8 @@ export const LOCK_FILE = 'live-classroom.lock';
 const HEARTBEAT_MS = 5_000;
 /** A lock not refreshed for this long belongs to a process that is gone. */
 const STALE_MS = 20_000;
+/** Folders this process holds, so it never mistakes its own live lock for a stale one. */
+const heldHere = new Map<string, LockOwner>();
 
 export interface LockOwner {
   pid: number;
@@ -77,12 +79,15 @@ export class DataDirLock {
     this.#owner = owner;
     this.#heartbeat = setInterval(() => this.#touch(), HEARTBEAT_MS);
     this.#heartbeat.unref();
+    heldHere.set(this.#path, owner);
   }
 
   /** Takes the lock or throws DataDirInUseError. Creates DATA_DIR if needed. */
   static acquire(dataDir: string): DataDirLock {
     mkdirSync(dataDir, { recursive: true });
     const path = join(dataDir, LOCK_FILE);
+    const ours = heldHere.get(path);
+    if (ours !== undefined) throw new DataDirInUseError(dataDir, ours);
     const owner: LockOwner = { pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString() };
     // Write our claim aside, then link it into place: link() fails if a lock exists, so two
     // processes racing for the folder cannot both win.
@@ -135,6 +140,7 @@ export class DataDirLock {
     if (this.#released) return;
     this.#released = true;
     clearInterval(this.#heartbeat);
+    heldHere.delete(this.#path);
     const current = readLockOwner(this.dataDir);
     if (current?.pid === this.#owner.pid && current.startedAt === this.#owner.startedAt) {
       try {

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/node-postgres';
@@ -121,6 +121,12 @@ export class Database {
         delayMs = Math.min(delayMs * 2, 15_000);
       }
     }
+  }
+
+  /** Runs raw SQL and returns its rows (both drivers answer `{ rows }`). */
+  async rows<T>(query: SQL): Promise<T[]> {
+    const result = (await this.orm.execute(query)) as { rows: T[] };
+    return result.rows;
   }
 
   get closed(): boolean {

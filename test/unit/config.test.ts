@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, loadSettings, parseSettings } from '../../config/index.ts';
+
+function problemsOf(source: Record<string, string>): string[] {
+  try {
+    parseSettings(source, '/srv/lc');
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return [...error.problems];
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('settings', () => {
+  it('uses the embedded defaults when nothing is set', () => {
+    const settings = parseSettings({}, '/srv/lc');
+    assert.equal(settings.port, 3000);
+    assert.equal(settings.publicUrl, 'http://localhost:3000');
+    assert.equal(settings.dataDir, '/srv/lc/data');
+    assert.equal(settings.recordingsDir, '/srv/lc/data/recordings');
+    assert.equal(settings.databaseUrl, undefined);
+    assert.equal(settings.redisUrl, undefined);
+    assert.equal(settings.ltiKey, undefined);
+    assert.deepEqual(settings.rtc, { announcedIp: undefined, minPort: 40000, maxPort: 40999 });
+    assert.deepEqual(settings.turn, { urls: [], secret: undefined });
+    assert.equal(settings.ffmpegPath, 'ffmpeg');
+    assert.equal(settings.logLevel, 'info');
+  });
+
+  it('reads every documented setting', () => {
+    const settings = parseSettings(
+      {
+        PORT: '8080',
+        HOST: '127.0.0.1',
+        PUBLIC_URL: 'https://live.example.edu/',
+        DATA_DIR: '/var/lib/lc',
+        DATABASE_URL: 'postgres://lc:pw@db:5432/lc',
+        REDIS_URL: 'redis://cache:6379',
+        RECORDINGS_DIR: 'rec',
+        LTI_KEY: 'k'.repeat(40),
+        RTC_ANNOUNCED_IP: '203.0.113.7',
+        RTC_MIN_PORT: '50000',
+        RTC_MAX_PORT: '50100',
+        TURN_URLS: 'turn:turn.example.edu:3478?transport=udp, turns:turn.example.edu:5349',
+        TURN_SECRET: 'shared-secret',
+        FFMPEG_PATH: '/usr/bin/ffmpeg',
+        LOG_LEVEL: 'debug',
+      },
+      '/srv/lc',
+    );
+    assert.equal(settings.port, 8080);
+    assert.equal(settings.host, '127.0.0.1');
+    assert.equal(settings.publicUrl, 'https://live.example.edu');
+    assert.equal(settings.dataDir, '/var/lib/lc');
+    assert.equal(settings.recordingsDir, '/srv/lc/rec');
+    assert.equal(settings.databaseUrl, 'postgres://lc:pw@db:5432/lc');
+    assert.deepEqual(settings.rtc, { announcedIp: '203.0.113.7', minPort: 50000, maxPort: 50100 });
+    assert.deepEqual(settings.turn.urls, ['turn:turn.example.edu:3478?transport=udp', 'turns:turn.example.edu:5349']);
+    assert.equal(settings.logLevel, 'debug');
+  });
+
+  it('names the setting, the value and what is expected, one line each', () => {
+    const problems = problemsOf({ PORT: 'eighty', LOG_LEVEL: 'loud', RTC_ANNOUNCED_IP: 'my-host' });
+    assert.equal(problems.length, 3);
+    assert.match(problems[0]!, /^Setting PORT="eighty" is invalid: expected a TCP port number from 0 to 65535\.$/);
+    assert.match(problems[1]!, /^Setting RTC_ANNOUNCED_IP="my-host" is invalid: expected .*IPv4 or IPv6/);
+    assert.match(problems[2]!, /^Setting LOG_LEVEL="loud" is invalid: expected one of fatal, error/);
+    for (const line of problems) assert.ok(!line.includes('\n'));
+  });
+
+  it('refuses ports out of range and a range that runs backwards', () => {
+    assert.match(problemsOf({ PORT: '70000' })[0]!, /PORT="70000"/);
+    assert.match(problemsOf({ RTC_MIN_PORT: '80' })[0]!, /RTC_MIN_PORT="80" is invalid: expected a UDP port number from 1024/);
+    assert.match(problemsOf({ RTC_MIN_PORT: '50000', RTC_MAX_PORT: '49000' })[0]!, /RTC_MAX_PORT=49000 .*not below RTC_MIN_PORT \(50000\)/);
+  });
+
+  it('never echoes a secret back', () => {
+    const [key] = problemsOf({ LTI_KEY: 'short-secret' });
+    assert.match(key!, /^Setting LTI_KEY=\(hidden, 12 characters\) is invalid: expected at least 32 characters/);
+    assert.ok(!key!.includes('short-secret'));
+    const [url] = problemsOf({ DATABASE_URL: 'mysql://root:hunter2@db/lc' });
+    assert.match(url!, /DATABASE_URL="mysql:\/\/root:\*\*\*@db\/lc" is invalid: expected a postgres:\/\//);
+    assert.ok(!url!.includes('hunter2'));
+  });
+
+  it('refuses a PUBLIC_URL that is not an http(s) URL', () => {
+    assert.match(problemsOf({ PUBLIC_URL: 'live.example.edu' })[0]!, /PUBLIC_URL="live.example.edu" is invalid/);
+    assert.match(problemsOf({ PUBLIC_URL: 'ftp://live.example.edu' })[0]!, /PUBLIC_URL/);
+    assert.match(problemsOf({ PUBLIC_URL: 'https://live.example.edu/?x=1' })[0]!, /PUBLIC_URL/);
+  });
+
+  it('asks for TURN_SECRET when TURN_URLS lists a TURN server, not for STUN alone', () => {
+    assert.match(problemsOf({ TURN_URLS: 'turn:turn.example.edu:3478' })[0]!, /TURN_SECRET is missing/);
+    assert.match(problemsOf({ TURN_URLS: 'http://turn.example.edu' })[0]!, /TURN_URLS="http:\/\/turn.example.edu" is invalid/);
+    assert.deepEqual(parseSettings({ TURN_URLS: 'stun:stun.example.edu:3478' }).turn.urls, ['stun:stun.example.edu:3478']);
+  });
+
+  it('treats an empty value as unset', () => {
+    assert.equal(parseSettings({ PORT: '', DATABASE_URL: ' ' }).port, 3000);
+    assert.equal(parseSettings({ DATABASE_URL: '' }).databaseUrl, undefined);
+  });
+
+  it('reads a .env file for what the environment leaves unset, the environment winning', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lc-env-'));
+    writeFileSync(join(dir, '.env'), '# local settings\nPORT=4100\nRTC_ANNOUNCED_IP=198.51.100.4\nLOG_LEVEL="warn"\n');
+    const settings = loadSettings(dir, { LOG_LEVEL: 'error' });
+    assert.equal(settings.port, 4100);
+    assert.equal(settings.rtc.announcedIp, '198.51.100.4');
+    assert.equal(settings.logLevel, 'error');
+    assert.equal(settings.dataDir, join(dir, 'data'));
+  });
+});
