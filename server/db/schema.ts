@@ -8,6 +8,7 @@ import {
   check,
   index,
   integer,
+  jsonb,
   pgEnum,
   pgTable,
   primaryKey,
@@ -196,4 +197,25 @@ export const recordings = pgTable(
     failureReason: text('failure_reason'),
   },
   (t) => [index('recordings_room').on(t.roomId, t.startedAt), uniqueIndex('recordings_path').on(t.path)],
+);
+
+/**
+ * The documents ltijs keeps (platforms, keys, states, nonces, tokens), one row each, written only
+ * by the ltijs database plugin in lti/. `fields` holds the document, or for encrypted collections
+ * the lookup fields plus `iv` and `data`. Rows past `expires_at` are invisible and swept.
+ */
+export const ltiStore = pgTable(
+  'lti_store',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    collection: text('collection').notNull(),
+    fields: jsonb('fields').notNull().$type<Record<string, unknown>>(),
+    createdAt: createdAt(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+  },
+  (t) => [
+    index('lti_store_collection').on(t.collection),
+    index('lti_store_fields').using('gin', sql`${t.fields} jsonb_path_ops`),
+    index('lti_store_expiry').on(t.expiresAt),
+  ],
 );

@@ -6,42 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
-import { pino } from 'pino';
 import { createRepositories, Database, type Repositories } from '../../server/db/index.ts';
 import { questions, questionVotes } from '../../server/db/schema.ts';
-import { createTemporaryDatabase, serverUrl, type TemporaryDatabase } from '../helpers/postgres.ts';
+import { silentLogger as silent, storageBackends } from '../helpers/backends.ts';
+import { createTemporaryDatabase, serverUrl } from '../helpers/postgres.ts';
 
-const silent = pino({ level: 'silent' });
 const journal = JSON.parse(readFileSync(new URL('../../server/db/migrations/meta/_journal.json', import.meta.url), 'utf8')) as {
   entries: unknown[];
 };
-
-interface Backend {
-  name: string;
-  open(): Promise<Database>;
-  cleanup(): Promise<void>;
-}
-
-function pgliteBackend(): Backend {
-  const dir = mkdtempSync(join(tmpdir(), 'lc-storage-'));
-  return {
-    name: 'PGlite',
-    open: () => Database.openEmbedded(dir),
-    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
-  };
-}
-
-function postgresBackend(url: string): Backend {
-  let temporary: TemporaryDatabase | undefined;
-  return {
-    name: 'PostgreSQL',
-    async open() {
-      temporary ??= await createTemporaryDatabase(url);
-      return Database.connect(temporary.url, silent);
-    },
-    cleanup: async () => temporary?.drop(),
-  };
-}
 
 /** A course with a room and two people in it, with keys no other test uses. */
 async function seed(repos: Repositories) {
@@ -53,9 +25,7 @@ async function seed(repos: Repositories) {
   return { issuer, course, room, teacher, student };
 }
 
-const backends = [pgliteBackend(), ...(serverUrl ? [postgresBackend(serverUrl)] : [])];
-
-for (const backend of backends) {
+for (const backend of storageBackends()) {
   describe(`storage on ${backend.name}`, () => {
     let db: Database;
     let repos: Repositories;
@@ -84,7 +54,7 @@ for (const backend of backends) {
       );
       assert.deepEqual(
         tables.map((r) => r.table_name),
-        ['access_decisions', 'chat_messages', 'courses', 'memberships', 'question_votes', 'questions', 'recordings', 'rooms', 'users'],
+        ['access_decisions', 'chat_messages', 'courses', 'lti_store', 'memberships', 'question_votes', 'questions', 'recordings', 'rooms', 'users'],
       );
     });
 

@@ -1,0 +1,165 @@
+// The ltijs database plugin: ltijs' collections (platforms, keys, states, nonces, tokens) kept in
+// the tool's own PostgreSQL/PGlite database, table `lti_store`, instead of MongoDB.
+// ltijs calls Get/Insert/Replace/Modify/Delete with MongoDB-style equality queries on top-level
+// fields; encrypted collections are stored as their lookup fields plus `iv` and `data`.
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { and, eq, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
+import type { Orm } from '../server/db/index.ts';
+import { ltiStore } from '../server/db/schema.ts';
+
+type Document = Record<string, unknown>;
+type Query = Record<string, unknown>;
+
+/** How long ltijs keeps each short-lived collection (its MongoDB TTL indexes), in seconds. */
+const TTL_SECONDS: Readonly<Record<string, number>> = {
+  nonce: 10,
+  state: 600,
+  accesstoken: 3600,
+  idtoken: 24 * 3600,
+  contexttoken: 24 * 3600,
+};
+const SWEEP_EVERY_MS = 60_000;
+
+export class LtiKeyMismatchError extends Error {
+  constructor(collection: string, cause: unknown) {
+    super(
+      `Stored LTI data (${collection}) cannot be decrypted: LTI_KEY is not the key it was written with. ` +
+        'Set LTI_KEY back to that key (or restore DATA_DIR/lti.key), or remove and register the platforms again.',
+      { cause },
+    );
+    this.name = 'LtiKeyMismatchError';
+  }
+}
+
+/** Drops undefined values, as MongoDB drivers do, so `{ a: undefined }` matches everything. */
+function defined(query: Query | undefined): Query {
+  return Object.fromEntries(Object.entries(query ?? {}).filter(([, value]) => value !== undefined));
+}
+
+export class LtiStore {
+  readonly #db: Orm;
+  #sweeper: NodeJS.Timeout | undefined;
+
+  constructor(db: Orm) {
+    this.#db = db;
+  }
+
+  /** Called by ltijs' deploy(): starts the sweeper of expired records. */
+  async setup(): Promise<boolean> {
+    this.#sweeper ??= setInterval(() => void this.sweep().catch(() => {}), SWEEP_EVERY_MS).unref();
+    return true;
+  }
+
+  async Close(): Promise<boolean> {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+    return true;
+  }
+
+  async Get(encryptionKey: string | false, collection: string, query?: Query): Promise<Document[] | false> {
+    const rows = await this.#db
+      .select({ fields: ltiStore.fields, createdAt: ltiStore.createdAt })
+      .from(ltiStore)
+      .where(this.#matching(collection, query))
+      .orderBy(ltiStore.id);
+    if (rows.length === 0) return false;
+    return rows.map(({ fields, createdAt }) => {
+      if (encryptionKey) {
+        return { ...this.#decrypt(collection, fields, encryptionKey), createdAt: createdAt.getTime() };
+      }
+      return collection in TTL_SECONDS ? { ...fields, createdAt } : { ...fields };
+    });
+  }
+
+  async Insert(encryptionKey: string | false, collection: string, item: Document, index?: Query): Promise<boolean> {
+    if (!collection || !item || (encryptionKey && !index)) throw new Error('MISSING_PARAMS');
+    await this.#db.insert(ltiStore).values(this.#row(encryptionKey, collection, item, index));
+    return true;
+  }
+
+  /** Replaces the documents matching `query` with one, or inserts it. */
+  async Replace(encryptionKey: string | false, collection: string, query: Query, item: Document, index?: Query): Promise<boolean> {
+    if (!collection || !item || (encryptionKey && !index)) throw new Error('MISSING_PARAMS');
+    const row = this.#row(encryptionKey, collection, item, index);
+    await this.#db.transaction(async (tx) => {
+      // Serialize upserts of the same key across connections and nodes.
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`${collection}:${JSON.stringify(defined(query))}`}))`);
+      await tx.delete(ltiStore).where(this.#matching(collection, query, false));
+      await tx.insert(ltiStore).values(row);
+    });
+    return true;
+  }
+
+  /** Sets fields on the first document matching `query` (inside the encrypted data when a key is given). */
+  async Modify(encryptionKey: string | false, collection: string, query: Query, modification: Document): Promise<boolean> {
+    if (!collection || !query || !modification) throw new Error('MISSING_PARAMS');
+    const [row] = await this.#db
+      .select({ id: ltiStore.id, fields: ltiStore.fields })
+      .from(ltiStore)
+      .where(this.#matching(collection, query))
+      .orderBy(ltiStore.id)
+      .limit(1);
+    if (row === undefined) return true;
+    let fields: Document;
+    if (encryptionKey) {
+      const document = { ...this.#decrypt(collection, row.fields, encryptionKey), ...modification };
+      fields = { ...row.fields, ...this.Encrypt(JSON.stringify(document), encryptionKey) };
+    } else {
+      fields = { ...row.fields, ...modification };
+    }
+    await this.#db.update(ltiStore).set({ fields }).where(eq(ltiStore.id, row.id));
+    return true;
+  }
+
+  async Delete(collection: string, query: Query): Promise<boolean> {
+    if (!collection || !query) throw new Error('MISSING_PARAMS');
+    await this.#db.delete(ltiStore).where(this.#matching(collection, query, false));
+    return true;
+  }
+
+  /** ltijs' encryption (AES-256-CBC, key = SHA-256 of the secret), so its own helpers stay compatible. */
+  Encrypt(data: string, secret: string): { iv: string; data: string } {
+    const key = createHash('sha256').update(secret).digest();
+    const iv = randomBytes(16);
+    const cipher = createCipheriv('aes-256-cbc', key, iv);
+    return { iv: iv.toString('hex'), data: Buffer.concat([cipher.update(data), cipher.final()]).toString('hex') };
+  }
+
+  Decrypt(data: string, iv: string, secret: string): string {
+    const key = createHash('sha256').update(secret).digest();
+    const decipher = createDecipheriv('aes-256-cbc', key, Buffer.from(iv, 'hex'));
+    return Buffer.concat([decipher.update(Buffer.from(data, 'hex')), decipher.final()]).toString();
+  }
+
+  /** Deletes expired records; returns how many. */
+  async sweep(): Promise<number> {
+    const deleted = await this.#db.delete(ltiStore).where(lte(ltiStore.expiresAt, sql`now()`)).returning({ id: ltiStore.id });
+    return deleted.length;
+  }
+
+  #row(encryptionKey: string | false, collection: string, item: Document, index: Query | undefined) {
+    const fields = encryptionKey ? { ...defined(index), ...this.Encrypt(JSON.stringify(item), encryptionKey) } : item;
+    const ttl = TTL_SECONDS[collection];
+    return {
+      collection,
+      fields: JSON.parse(JSON.stringify(fields)) as Document,
+      expiresAt: ttl === undefined ? null : new Date(Date.now() + ttl * 1000),
+    };
+  }
+
+  #decrypt(collection: string, fields: Document, encryptionKey: string): Document {
+    try {
+      return JSON.parse(this.Decrypt(String(fields.data), String(fields.iv), encryptionKey)) as Document;
+    } catch (error) {
+      throw new LtiKeyMismatchError(collection, error);
+    }
+  }
+
+  #matching(collection: string, query: Query | undefined, liveOnly = true): SQL | undefined {
+    const conditions = [eq(ltiStore.collection, collection)];
+    const wanted = defined(query);
+    if (Object.keys(wanted).length > 0) conditions.push(sql`${ltiStore.fields} @> ${JSON.stringify(wanted)}::jsonb`);
+    if (liveOnly) conditions.push(or(isNull(ltiStore.expiresAt), sql`${ltiStore.expiresAt} > now()`) as SQL);
+    return and(...conditions);
+  }
+}

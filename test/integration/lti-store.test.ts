@@ -1,0 +1,88 @@
+// The ltijs database plugin on PGlite and, when DATABASE_URL is set, on PostgreSQL.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { sql } from 'drizzle-orm';
+import { LtiKeyMismatchError, LtiStore } from '../../lti/store.ts';
+import type { Database } from '../../server/db/index.ts';
+import { storageBackends } from '../helpers/backends.ts';
+
+const KEY = 'k'.repeat(40);
+
+for (const backend of storageBackends()) {
+  describe(`ltijs store on ${backend.name}`, () => {
+    let db: Database;
+    let store: LtiStore;
+    before(async () => {
+      db = await backend.open();
+      store = new LtiStore(db.orm);
+      await store.setup();
+    });
+    after(async () => {
+      await store?.Close();
+      await db?.close();
+      await backend.cleanup();
+    });
+
+    it('finds documents by their fields and answers false when none match', async () => {
+      const platform = { platformUrl: 'https://moodle.example.edu', clientId: 'abc', platformName: 'Moodle', kid: 'k1' };
+      await store.Insert(false, 'platform', platform);
+      assert.deepEqual(await store.Get(false, 'platform', { platformUrl: 'https://moodle.example.edu', clientId: 'abc' }), [platform]);
+      assert.deepEqual(await store.Get(false, 'platform', { platformUrl: 'https://moodle.example.edu', clientId: undefined }), [platform]);
+      assert.equal(await store.Get(false, 'platform', { platformUrl: 'https://moodle.example.edu', clientId: 'other' }), false);
+      assert.equal(await store.Get(false, 'nothing-here'), false);
+    });
+
+    it('replaces the matching document instead of adding a second', async () => {
+      await store.Replace(false, 'idtoken', { iss: 'i', user: 'u1' }, { iss: 'i', user: 'u1', userInfo: { name: 'A' } });
+      await store.Replace(false, 'idtoken', { iss: 'i', user: 'u1' }, { iss: 'i', user: 'u1', userInfo: { name: 'B' } });
+      const found = (await store.Get(false, 'idtoken', { iss: 'i', user: 'u1' })) as Array<Record<string, unknown>>;
+      assert.equal(found.length, 1);
+      assert.deepEqual(found[0]!.userInfo, { name: 'B' });
+      assert.ok(found[0]!.createdAt instanceof Date, 'short-lived documents carry createdAt, as with MongoDB');
+    });
+
+    it('keeps encrypted documents unreadable without the key, and refuses a wrong key by name', async () => {
+      const secret = { key: '-----BEGIN PRIVATE KEY-----\nMIIE-very-secret\n-----END PRIVATE KEY-----' };
+      await store.Replace(KEY, 'privatekey', { kid: 'kid-1' }, secret, { kid: 'kid-1', platformUrl: 'https://p', clientId: 'c' });
+      const [decrypted] = (await store.Get(KEY, 'privatekey', { kid: 'kid-1' })) as Array<Record<string, unknown>>;
+      assert.equal(decrypted!.key, secret.key);
+      assert.equal(typeof decrypted!.createdAt, 'number');
+      const [raw] = (await store.Get(false, 'privatekey', { kid: 'kid-1' })) as Array<Record<string, unknown>>;
+      assert.deepEqual(Object.keys(raw!).sort(), ['clientId', 'data', 'iv', 'kid', 'platformUrl']);
+      const stored = await db.rows<{ fields: string }>(sql`select fields::text as fields from lti_store where collection = 'privatekey'`);
+      assert.ok(!stored.some((r) => r.fields.includes('very-secret')), 'the private key is stored in clear');
+      await assert.rejects(store.Get('another key, not the one it was written with', 'privatekey', { kid: 'kid-1' }), LtiKeyMismatchError);
+    });
+
+    it('modifies plain fields, and fields inside encrypted data', async () => {
+      await store.Insert(false, 'platformStatus', { id: 'p1', active: false });
+      await store.Modify(false, 'platformStatus', { id: 'p1' }, { active: true });
+      assert.deepEqual(await store.Get(false, 'platformStatus', { id: 'p1' }), [{ id: 'p1', active: true }]);
+      await store.Replace(KEY, 'accesstoken', { platformUrl: 'https://p', clientId: 'c', scopes: 's' }, { token: 't1' }, { platformUrl: 'https://p', clientId: 'c', scopes: 's' });
+      await store.Modify(KEY, 'accesstoken', { platformUrl: 'https://p' }, { token: 't2' });
+      const [token] = (await store.Get(KEY, 'accesstoken', { platformUrl: 'https://p', clientId: 'c', scopes: 's' })) as Array<Record<string, unknown>>;
+      assert.equal(token!.token, 't2');
+    });
+
+    it('deletes every matching document', async () => {
+      await store.Insert(false, 'publickey', { kid: 'd1', platformUrl: 'https://gone' });
+      await store.Insert(false, 'publickey', { kid: 'd2', platformUrl: 'https://gone' });
+      await store.Delete('publickey', { platformUrl: 'https://gone' });
+      assert.equal(await store.Get(false, 'publickey', { platformUrl: 'https://gone' }), false);
+    });
+
+    it('hides expired states and nonces at once and sweeps them away', async () => {
+      await store.Insert(false, 'nonce', { nonce: 'n-expired' });
+      await store.Insert(false, 'state', { state: 's-live', query: {} });
+      assert.equal((await store.Get(false, 'nonce', { nonce: 'n-expired' }) || []).length, 1);
+      await db.orm.execute(sql`update lti_store set expires_at = now() - interval '1 second' where fields @> '{"nonce":"n-expired"}'`);
+      assert.equal(await store.Get(false, 'nonce', { nonce: 'n-expired' }), false);
+      assert.ok((await store.sweep()) >= 1);
+      const left = await db.rows<{ n: number }>(sql`select count(*)::int as n from lti_store where fields @> '{"nonce":"n-expired"}'`);
+      assert.equal(left[0]!.n, 0);
+      assert.equal((await store.Get(false, 'state', { state: 's-live' }) || []).length, 1, 'a live state is kept');
+      const [platformRow] = await db.rows<{ expires_at: Date | null }>(sql`select expires_at from lti_store where collection = 'platform' limit 1`);
+      assert.equal(platformRow!.expires_at, null, 'platforms never expire');
+    });
+  });
+}
