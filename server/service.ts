@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Settings } from '../config/index.ts';
+import { Lti } from '../lti/index.ts';
 import { createRepositories, Database, DataDirLock, describeError, type Repositories } from './db/index.ts';
 import { createApp } from './http/index.ts';
 import type { Logger } from './logger.ts';
@@ -31,17 +32,21 @@ export class Service {
   readonly #abort = new AbortController();
   #database: Database | undefined;
   #repositories: Repositories | undefined;
+  #lti: Lti | undefined;
   #databaseProblem: string | undefined;
   #connecting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #url = '';
 
-  private constructor(settings: Settings, logger: Logger, lock: DataDirLock | undefined, database: Database | undefined) {
+  private constructor(settings: Settings, logger: Logger, lock: DataDirLock | undefined) {
     this.settings = settings;
     this.#logger = logger;
     this.#lock = lock;
-    this.#setDatabase(database);
-    const app = createApp({ logger: logger.child({ module: 'http' }), readiness: { check: () => this.#checkReady() } });
+    const app = createApp({
+      logger: logger.child({ module: 'http' }),
+      readiness: { check: () => this.#checkReady() },
+      lti: () => this.#lti?.router,
+    });
     this.#server = createServer(app);
   }
 
@@ -63,8 +68,9 @@ export class Service {
       }
       logger.info({ module: 'db' }, `database ready: ${database.description}`);
     }
-    const service = new Service(settings, logger, lock, database);
+    const service = new Service(settings, logger, lock);
     try {
+      if (database !== undefined) await service.#useDatabase(database);
       await service.#listen();
     } catch (error) {
       await service.stop();
@@ -113,6 +119,7 @@ export class Service {
       clearTimeout(cut);
     }
     await this.#connecting?.catch(() => {});
+    await this.#lti?.close();
     await this.#database?.close().catch((error: unknown) => this.#logger.error({ err: error }, 'closing the database failed'));
     this.#lock?.release();
     this.#logger.info('stopped');
@@ -135,9 +142,9 @@ export class Service {
     this.#connecting = Database.connectWithRetry(databaseUrl, logger, this.#abort.signal, (reason) => {
       this.#databaseProblem = reason;
     }).then(
-      (database) => {
+      async (database) => {
         if (this.#abort.signal.aborted) return database.close();
-        this.#setDatabase(database);
+        await this.#useDatabase(database);
         logger.info(`database ready: ${database.description}`);
       },
       (error: unknown) => {
@@ -150,15 +157,30 @@ export class Service {
     );
   }
 
-  #setDatabase(database: Database | undefined): void {
+  async #useDatabase(database: Database): Promise<void> {
     this.#database = database;
-    this.#repositories = database === undefined ? undefined : createRepositories(database.orm);
-    if (database !== undefined) this.#databaseProblem = undefined;
+    const repositories = createRepositories(database.orm);
+    this.#repositories = repositories;
+    this.#lti = await Lti.create({
+      settings: this.settings,
+      orm: database.orm,
+      repositories: () => repositories,
+      logger: this.#logger.child({ module: 'lti' }),
+    });
+    this.#databaseProblem = undefined;
+  }
+
+  /** The LTI side, once the database is ready. */
+  get lti(): Lti {
+    if (this.#lti === undefined) throw new ServiceUnavailableError(this.#databaseProblem ?? 'The database is not connected yet.');
+    return this.#lti;
   }
 
   async #checkReady(): Promise<void> {
     if (this.#abort.signal.aborted) throw new ServiceUnavailableError('Shutting down.');
-    if (this.#database === undefined) throw new ServiceUnavailableError(this.#databaseProblem ?? 'The database is not connected.');
+    if (this.#database === undefined || this.#lti === undefined) {
+      throw new ServiceUnavailableError(this.#databaseProblem ?? 'The database is not connected.');
+    }
     await this.#database.ping();
   }
 }

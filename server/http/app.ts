@@ -1,5 +1,5 @@
 // The express app, built without listening so tests and main.ts can own the listener.
-import express, { type ErrorRequestHandler, type Express } from 'express';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import type { Logger } from '../logger.ts';
 import { HttpError } from './errors.ts';
 
@@ -11,9 +11,11 @@ export interface Readiness {
 export interface AppDependencies {
   logger: Logger;
   readiness: Readiness;
+  /** The LTI routes, once the database they keep their state in is ready. */
+  lti: () => RequestHandler | undefined;
 }
 
-export function createApp({ logger, readiness }: AppDependencies): Express {
+export function createApp({ logger, readiness, lti }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
@@ -36,6 +38,12 @@ export function createApp({ logger, readiness }: AppDependencies): Express {
     } catch (error) {
       res.status(503).json({ status: 'unavailable', reason: (error as Error).message });
     }
+  });
+
+  app.use('/lti', (req, res, next) => {
+    const router = lti();
+    if (router === undefined) return next(new HttpError(503, 'Live Classroom is starting; try again in a moment.'));
+    router(req, res, next);
   });
 
   app.use((req, _res, next) => {

@@ -1,0 +1,74 @@
+// A resource-link launch: from validated LTI claims to a course, a room, a user and a seat.
+import type { Request, Response } from 'express';
+import type { Repositories } from '../server/db/index.ts';
+import type { Logger } from '../server/logger.ts';
+import { classroomPage, problemPage } from './pages.ts';
+import type { PlatformRegistry } from './platforms.ts';
+import type { LtijsToken } from './provider.ts';
+import { launchRole } from './roles.ts';
+import type { SeatTokens } from './seat-token.ts';
+
+export interface LaunchDependencies {
+  repositories: () => Repositories;
+  platforms: PlatformRegistry;
+  seats: SeatTokens;
+  logger: Logger;
+}
+
+export function launchHandler({ repositories, platforms, seats, logger }: LaunchDependencies) {
+  return async (token: LtijsToken, _req: Request, res: Response): Promise<void> => {
+    const claims = token.platformContext;
+    const log = logger.child({ issuer: token.iss, deployment: token.deploymentId });
+    const refuse = (status: number, title: string, explanation: string) => {
+      log.warn({ status }, `launch refused: ${explanation}`);
+      res.status(status).type('html').send(problemPage(title, explanation));
+    };
+    if (!(await platforms.hasDeployment(token.iss, token.clientId, token.deploymentId))) {
+      return refuse(
+        403,
+        'This LMS deployment is not registered',
+        `Live Classroom does not know deployment "${token.deploymentId}" of ${token.iss}. ` +
+          'Ask your LMS administrator to register it (npm run platform -- add ... --deployment-id).',
+      );
+    }
+    const context = claims.context;
+    if (!context?.id) {
+      return refuse(400, 'Open the live class from a course', 'This launch carries no course (LTI context): add Live Classroom to a course and open it there.');
+    }
+    const resource = claims.resource;
+    if (!resource?.id) return refuse(400, 'Incomplete launch', 'The LMS sent no resource link id; the activity cannot be identified.');
+
+    const repos = repositories();
+    const role = launchRole(claims.roles);
+    const info = token.userInfo ?? {};
+    const name = info.name || [info.given_name, info.family_name].filter(Boolean).join(' ') || 'Participant';
+    const locale = claims.launchPresentation?.locale ?? 'en';
+    const course = await repos.courses.upsert(
+      { issuer: token.iss, deploymentId: token.deploymentId, contextId: context.id },
+      { title: context.title ?? context.label ?? '', label: context.label ?? null },
+    );
+    const user = await repos.users.upsert(token.iss, token.user, { name, email: info.email ?? null, locale });
+    await repos.memberships.set(course.id, user.id, { roles: claims.roles ?? [], status: 'active', source: 'launch' });
+    const room = await repos.rooms.ensure(course.id, { resourceLinkId: resource.id, title: resource.title ?? 'Live class' });
+    if (role === 'denied') {
+      await repos.accessDecisions.record({ roomId: room.id, userId: user.id, grant: 'denied', reason: 'role not allowed', source: 'launch' });
+      return refuse(403, 'No access to this live class', 'Your role in this course does not give access to live classes.');
+    }
+    await repos.accessDecisions.record({ roomId: room.id, userId: user.id, grant: role, reason: role === 'host' ? 'course staff' : 'enrolled', source: 'launch' });
+    log.info({ room: room.id, user: user.id, role }, 'launch');
+    res
+      .status(200)
+      .type('html')
+      .send(
+        classroomPage({
+          roomId: room.id,
+          roomTitle: room.title,
+          courseTitle: course.title,
+          userName: user.name,
+          role,
+          locale,
+          seatToken: seats.issue({ userId: user.id, roomId: room.id, role, name: user.name, locale }),
+        }),
+      );
+  };
+}

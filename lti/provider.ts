@@ -1,0 +1,98 @@
+// ltijs, kept inside lti/: one Provider per service (ltijs exports a singleton; tests run several
+// services in one process), stored through our LtiStore, mounted under /lti in serverless mode.
+import type { RequestHandler, Request, Response } from 'express';
+import ltijs from 'ltijs';
+import type { Logger } from '../server/logger.ts';
+import type { LtiStore } from './store.ts';
+
+/** What ltijs hands a launch callback (`res.locals.token`), as far as we use it. */
+export interface LtijsToken {
+  iss: string;
+  user: string;
+  clientId: string;
+  deploymentId: string;
+  platformId: string;
+  userInfo?: { given_name?: string; family_name?: string; name?: string; email?: string };
+  platformInfo?: { product_family_code?: string; name?: string };
+  platformContext: {
+    contextId: string;
+    roles?: string[];
+    context?: { id?: string; label?: string; title?: string; type?: string[] };
+    resource?: { id?: string; title?: string };
+    custom?: Record<string, unknown>;
+    launchPresentation?: { locale?: string; document_target?: string; return_url?: string };
+    messageType?: string;
+    deepLinkingSettings?: Record<string, unknown>;
+    namesRoles?: { context_memberships_url?: string };
+    endpoint?: { lineitems?: string; lineitem?: string; scope?: string[] };
+  };
+}
+
+export interface PlatformRegistration {
+  name: string;
+  issuer: string;
+  clientId: string;
+  authUrl: string;
+  tokenUrl: string;
+  jwksUrl: string;
+}
+
+type Handler = (token: LtijsToken, req: Request, res: Response) => unknown;
+type ErrorHandler = (req: Request, res: Response) => unknown;
+
+/** The slice of ltijs' Provider we call. */
+interface LtijsProvider {
+  app: RequestHandler;
+  setup(key: string, database: { plugin: LtiStore }, options: Record<string, unknown>): unknown;
+  deploy(options: { serverless: boolean; silent: boolean }): Promise<boolean>;
+  onConnect(handler: Handler): void;
+  onDeepLinking(handler: Handler): void;
+  onInvalidToken(handler: ErrorHandler): void;
+  onSessionTimeout(handler: ErrorHandler): void;
+  registerPlatform(platform: Record<string, unknown>): Promise<unknown>;
+  deletePlatform(url: string, clientId: string): Promise<boolean>;
+  getPlatform(url: string, clientId?: string): Promise<unknown>;
+  DeepLinking: { createDeepLinkingForm(token: LtijsToken, items: unknown[], options?: Record<string, unknown>): Promise<string> };
+}
+
+export interface ProviderOptions {
+  key: string;
+  store: LtiStore;
+  publicUrl: string;
+  logger: Logger;
+  onLaunch: Handler;
+  onDeepLinking: Handler;
+  onInvalidToken: ErrorHandler;
+}
+
+export async function createProvider(options: ProviderOptions): Promise<LtijsProvider> {
+  const singleton = (ltijs as unknown as { Provider: object }).Provider;
+  const ProviderClass = Object.getPrototypeOf(singleton).constructor as new () => LtijsProvider;
+  const provider = new ProviderClass();
+  const secure = options.publicUrl.startsWith('https:');
+  provider.setup(
+    options.key,
+    { plugin: options.store },
+    {
+      appRoute: '/launch',
+      loginRoute: '/login',
+      keysetRoute: '/keys',
+      dynRegRoute: '/register',
+      // ltijs' default CORS reflects any origin with credentials; the LMS never needs it.
+      cors: false,
+      // Framed in the LMS page over https, cookies must be SameSite=None; Secure to be sent at all.
+      cookies: secure ? { secure: true, sameSite: 'None' } : { secure: false, sameSite: 'Lax' },
+      // Allow for clock skew between the LMS and us; nonces are still single-use.
+      tokenMaxAge: 60,
+    },
+  );
+  provider.onConnect(options.onLaunch);
+  provider.onDeepLinking(options.onDeepLinking);
+  provider.onInvalidToken(options.onInvalidToken);
+  provider.onSessionTimeout(options.onInvalidToken);
+  // ltijs' deploy() adds a SIGINT handler that calls process.exit(); main.ts owns signals.
+  const before = new Set(process.listeners('SIGINT'));
+  await provider.deploy({ serverless: true, silent: true });
+  for (const listener of process.listeners('SIGINT')) if (!before.has(listener)) process.off('SIGINT', listener);
+  return provider;
+}
