@@ -51,6 +51,22 @@ export class Lti {
       onLaunch: (token, req, res) => launchHandler({ repositories, platforms: registry(), seats, logger })(token, req, res),
       onDeepLinking: (_token, _req, res: Response) =>
         res.status(501).type('html').send(problemPage('Not available yet', 'Placing a live class with Deep Linking is not built yet.')),
+      onUnknownPlatform: (req: Request, res: Response) => {
+        const issuer = String(req.query.iss ?? req.body?.iss ?? 'this LMS');
+        logger.warn({ issuer }, 'login refused: unknown platform');
+        res
+          .status(400)
+          .type('html')
+          .send(problemPage('This LMS is not registered', `${issuer} is not registered with Live Classroom. An administrator registers it once with: npm run platform -- add ...`));
+      },
+      onInactivePlatform: (req: Request, res: Response) => {
+        const issuer = String(req.query.iss ?? req.body?.iss ?? 'this LMS');
+        logger.warn({ issuer }, 'login refused: platform awaiting activation');
+        res
+          .status(401)
+          .type('html')
+          .send(problemPage('This LMS is awaiting activation', `${issuer} registered itself with Live Classroom; an administrator must activate it (npm run platform -- activate) before launches work.`));
+      },
       onInvalidToken: (req: Request, res: Response) => {
         const details = (res.locals.err as { details?: { message?: string } } | undefined)?.details;
         logger.warn({ path: req.path, reason: details?.message }, 'launch refused: invalid token');
@@ -61,7 +77,13 @@ export class Lti {
       },
     });
     platforms = new PlatformRegistry(provider, store);
-    return new Lti(provider.app, platforms, seats, store);
+    // ltijs runs its own express 4 app, which swaps the request's prototype and with it express 5's
+    // `query` getter: pin the parsed query on the request itself before handing it over.
+    const router: RequestHandler = (req, res, next) => {
+      Object.defineProperty(req, 'query', { value: { ...req.query }, writable: true, configurable: true, enumerable: true });
+      provider.app(req, res, next);
+    };
+    return new Lti(router, platforms, seats, store);
   }
 
   async close(): Promise<void> {

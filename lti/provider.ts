@@ -49,6 +49,8 @@ interface LtijsProvider {
   onDeepLinking(handler: Handler): void;
   onInvalidToken(handler: ErrorHandler): void;
   onSessionTimeout(handler: ErrorHandler): void;
+  onUnregisteredPlatform(handler: ErrorHandler): void;
+  onInactivePlatform(handler: ErrorHandler): void;
   registerPlatform(platform: Record<string, unknown>): Promise<unknown>;
   deletePlatform(url: string, clientId: string): Promise<boolean>;
   getPlatform(url: string, clientId?: string): Promise<unknown>;
@@ -63,6 +65,8 @@ export interface ProviderOptions {
   onLaunch: Handler;
   onDeepLinking: Handler;
   onInvalidToken: ErrorHandler;
+  onUnknownPlatform: ErrorHandler;
+  onInactivePlatform: ErrorHandler;
 }
 
 export async function createProvider(options: ProviderOptions): Promise<LtijsProvider> {
@@ -90,6 +94,8 @@ export async function createProvider(options: ProviderOptions): Promise<LtijsPro
   provider.onDeepLinking(options.onDeepLinking);
   provider.onInvalidToken(options.onInvalidToken);
   provider.onSessionTimeout(options.onInvalidToken);
+  provider.onUnregisteredPlatform(options.onUnknownPlatform);
+  provider.onInactivePlatform(options.onInactivePlatform);
   // ltijs' deploy() adds a SIGINT handler that calls process.exit(); main.ts owns signals.
   const before = new Set(process.listeners('SIGINT'));
   await provider.deploy({ serverless: true, silent: true });
