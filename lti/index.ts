@@ -41,32 +41,31 @@ export class Lti {
     logger.info(`LTI key from ${source}`);
     const store = new LtiStore(orm);
     const seats = new SeatTokens(key);
-    let platforms: PlatformRegistry | undefined;
-    const registry = () => platforms as PlatformRegistry;
+    let handleLaunch: ReturnType<typeof launchHandler> | undefined;
+    /** A login refused because of the platform itself: say which LMS, and what the admin should do. */
+    const refusePlatform = (status: number, title: string, explain: (issuer: string) => string) => (req: Request, res: Response) => {
+      const issuer = String(req.query.iss ?? req.body?.iss ?? 'this LMS');
+      logger.warn({ issuer, status }, `login refused: ${title}`);
+      res.status(status).type('html').send(problemPage(title, explain(issuer)));
+    };
     const provider = await createProvider({
       key,
       store,
       publicUrl: settings.publicUrl,
       logger,
-      onLaunch: (token, req, res) => launchHandler({ repositories, platforms: registry(), seats, logger })(token, req, res),
+      onLaunch: (token, req, res) => handleLaunch?.(token, req, res),
       onDeepLinking: (_token, _req, res: Response) =>
         res.status(501).type('html').send(problemPage('Not available yet', 'Placing a live class with Deep Linking is not built yet.')),
-      onUnknownPlatform: (req: Request, res: Response) => {
-        const issuer = String(req.query.iss ?? req.body?.iss ?? 'this LMS');
-        logger.warn({ issuer }, 'login refused: unknown platform');
-        res
-          .status(400)
-          .type('html')
-          .send(problemPage('This LMS is not registered', `${issuer} is not registered with Live Classroom. An administrator registers it once with: npm run platform -- add ...`));
-      },
-      onInactivePlatform: (req: Request, res: Response) => {
-        const issuer = String(req.query.iss ?? req.body?.iss ?? 'this LMS');
-        logger.warn({ issuer }, 'login refused: platform awaiting activation');
-        res
-          .status(401)
-          .type('html')
-          .send(problemPage('This LMS is awaiting activation', `${issuer} registered itself with Live Classroom; an administrator must activate it (npm run platform -- activate) before launches work.`));
-      },
+      onUnknownPlatform: refusePlatform(
+        400,
+        'This LMS is not registered',
+        (issuer) => `${issuer} is not registered with Live Classroom. An administrator registers it once with: npm run platform -- add ...`,
+      ),
+      onInactivePlatform: refusePlatform(
+        401,
+        'This LMS is awaiting activation',
+        (issuer) => `${issuer} registered itself with Live Classroom; an administrator must activate it (npm run platform -- activate) before launches work.`,
+      ),
       onInvalidToken: (req: Request, res: Response) => {
         const details = (res.locals.err as { details?: { message?: string } } | undefined)?.details;
         logger.warn({ path: req.path, reason: details?.message }, 'launch refused: invalid token');
@@ -76,7 +75,8 @@ export class Lti {
           .send(problemPage('This launch could not be verified', `The LMS's launch was refused (${details?.message ?? 'invalid token'}). Open the activity again from the course page.`));
       },
     });
-    platforms = new PlatformRegistry(provider, store);
+    const platforms = new PlatformRegistry(provider, store);
+    handleLaunch = launchHandler({ repositories, platforms, seats, logger });
     // ltijs runs its own express 4 app, which swaps the request's prototype and with it express 5's
     // `query` getter: pin the parsed query on the request itself before handing it over.
     const router: RequestHandler = (req, res, next) => {
