@@ -10,9 +10,13 @@ import { ltiStore } from '../server/db/schema.ts';
 type Document = Record<string, unknown>;
 type Query = Record<string, unknown>;
 
-/** How long ltijs keeps each short-lived collection (its MongoDB TTL indexes), in seconds. */
+/**
+ * How long each short-lived collection is kept, in seconds: ltijs' MongoDB TTLs, except nonces.
+ * ltijs forgets a nonce after 10 s, but an id_token stays valid until its `exp` (Canvas: an hour),
+ * so a nonce is kept an hour: a captured launch cannot be replayed while its token still verifies.
+ */
 const TTL_SECONDS: Readonly<Record<string, number>> = {
-  nonce: 10,
+  nonce: 3600,
   state: 600,
   accesstoken: 3600,
   idtoken: 24 * 3600,

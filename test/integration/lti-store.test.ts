@@ -71,6 +71,14 @@ for (const backend of storageBackends()) {
       assert.equal(await store.Get(false, 'publickey', { platformUrl: 'https://gone' }), false);
     });
 
+    it('remembers a nonce for an hour, longer than an id_token that carries it stays valid', async () => {
+      await store.Insert(false, 'nonce', { nonce: 'n-remembered' });
+      const [row] = await db.rows<{ seconds: number }>(
+        sql`select extract(epoch from expires_at - created_at)::int as seconds from lti_store where fields @> '{"nonce":"n-remembered"}'`,
+      );
+      assert.ok(row!.seconds >= 3600, `a nonce is forgotten after ${row!.seconds} s`);
+    });
+
     it('hides expired states and nonces at once and sweeps them away', async () => {
       await store.Insert(false, 'nonce', { nonce: 'n-expired' });
       await store.Insert(false, 'state', { state: 's-live', query: {} });
