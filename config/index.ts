@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parseEnv } from 'node:util';
 import { ConfigError, parseSettings, type Settings } from './settings.ts';
 
-export { ConfigError, displayValue, LOG_LEVELS, parseSettings, SETTING_NAMES } from './settings.ts';
+export { ConfigError, displayValue, LOG_LEVELS, parseSettings, redactUrl, SETTING_NAMES } from './settings.ts';
 export type { LogLevel, SettingName, Settings } from './settings.ts';
 
 /**
@@ -27,13 +27,3 @@ export function loadSettings(
   return parseSettings({ ...fromFile, ...environment }, cwd);
 }
 
-/** A connection URL with its password replaced, safe for a log line. */
-export function redactUrl(raw: string): string {
-  try {
-    const url = new URL(raw);
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
-}

@@ -106,17 +106,23 @@ const DEFAULTS: Partial<Record<SettingName, string>> = {
   LOG_LEVEL: 'info',
 };
 
+/** A connection URL with its password replaced, safe for a log line; undefined if it is no URL. */
+export function redactUrl(raw: string): string | undefined {
+  try {
+    const url = new URL(raw);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return undefined;
+  }
+}
+
 /** What a person may see of a value: secrets keep only their length, URLs lose their password. */
 export function displayValue(name: SettingName, raw: string): string {
   const spec: SettingSpec<unknown> = specs[name];
   if (!spec.secret) return JSON.stringify(raw);
-  try {
-    const url = new URL(raw);
-    if (url.password) url.password = '***';
-    return JSON.stringify(url.toString());
-  } catch {
-    return `(hidden, ${raw.length} characters)`;
-  }
+  const url = redactUrl(raw);
+  return url === undefined ? `(hidden, ${raw.length} characters)` : JSON.stringify(url);
 }
 
 type Parsed = { [K in SettingName]: z.output<(typeof specs)[K]['schema']> | undefined };

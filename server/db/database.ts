@@ -69,7 +69,7 @@ export class Database {
 
   /** Connects once to a PostgreSQL server and migrates it; throws DatabaseUnavailableError if unreachable. */
   static async connect(url: string, logger: Logger): Promise<Database> {
-    const description = `DATABASE_URL ${redactUrl(url)}`;
+    const description = `DATABASE_URL ${redactUrl(url) ?? '(not a URL)'}`;
     const pool = new pg.Pool({
       connectionString: url,
       max: 10,

@@ -13,6 +13,7 @@ import { exportJWK, generateKeyPair, SignJWT, type JWK, type CryptoKey } from 'j
 import { parseSettings } from '../../config/index.ts';
 import { createLogger } from '../../server/logger.ts';
 import { Service } from '../../server/service.ts';
+import { CookieJar } from '../helpers/platform/index.ts';
 
 const LTI = 'https://purl.imsglobal.org/spec/lti/claim/';
 const ROLE = {
@@ -20,20 +21,6 @@ const ROLE = {
   learner: 'http://purl.imsglobal.org/vocab/lis/v2/membership#Learner',
   guest: 'http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor',
 };
-
-class CookieJar {
-  readonly #cookies = new Map<string, string>();
-  take(response: Response): void {
-    for (const header of response.headers.getSetCookie()) {
-      const [pair] = header.split(';');
-      const eq = pair!.indexOf('=');
-      this.#cookies.set(pair!.slice(0, eq), pair!.slice(eq + 1));
-    }
-  }
-  header(): string {
-    return [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  }
-}
 
 interface LaunchOptions {
   sub?: string;
@@ -96,7 +83,7 @@ describe('LTI launch', () => {
     }).toString();
     const initiation = await fetch(login, { redirect: 'manual' });
     assert.equal(initiation.status, 302, await initiation.clone().text());
-    jar.take(initiation);
+    jar.store(login.toString(), initiation.headers.getSetCookie());
     const auth = new URL(initiation.headers.get('location')!);
     assert.equal(`${auth.origin}${auth.pathname}`, `${issuer}/auth`);
     const state = auth.searchParams.get('state')!;
@@ -128,12 +115,13 @@ describe('LTI launch', () => {
     const post = await fetch(`${service.url}/lti/launch`, {
       method: 'POST',
       redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: jar.header() },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: jar.header(`${service.url}/lti/launch`) },
       body: new URLSearchParams({ id_token: idToken, state }),
     });
-    jar.take(post);
+    jar.store(`${service.url}/lti/launch`, post.headers.getSetCookie());
     if (post.status !== 302) return { response: post, body: await post.text(), idToken, state };
-    const page = await fetch(new URL(post.headers.get('location')!, service.url), { headers: { cookie: jar.header() }, redirect: 'manual' });
+    const next = new URL(post.headers.get('location')!, service.url);
+    const page = await fetch(next, { headers: { cookie: jar.header(next.toString()) }, redirect: 'manual' });
     return { response: page, body: await page.text(), idToken, state };
   }
 
