@@ -21,6 +21,8 @@ export interface Settings {
   recordingsDir: string;
   /** Key that encrypts what ltijs stores; undefined means generated once and kept in `dataDir`. */
   ltiKey: string | undefined;
+  /** Platforms that register themselves (LTI Dynamic Registration) may launch at once, without `platform activate`. */
+  ltiAutoActivate: boolean;
   rtc: { announcedIp: string | undefined; minPort: number; maxPort: number };
   turn: { urls: string[]; secret: string | undefined };
   ffmpegPath: string;
@@ -54,6 +56,11 @@ const port = (min: number) =>
     .regex(/^\d+$/)
     .transform(Number)
     .pipe(z.number().int().min(min).max(65535));
+const BOOLEANS: Readonly<Record<string, boolean>> = { true: true, false: false, '1': true, '0': false, yes: true, no: false, on: true, off: false };
+const boolean = text
+  .transform((v) => v.toLowerCase())
+  .refine((v) => Object.hasOwn(BOOLEANS, v))
+  .transform((v) => BOOLEANS[v] as boolean);
 const urlWithProtocols = (protocols: string[], plain = false) =>
   text.refine((value) => {
     try {
@@ -80,6 +87,7 @@ const specs = {
   REDIS_URL: { expected: 'a redis:// or rediss:// URL', secret: true, schema: urlWithProtocols(['redis:', 'rediss:']) },
   RECORDINGS_DIR: { expected: 'a folder path', schema: text },
   LTI_KEY: { expected: 'at least 32 characters, or unset to generate one', secret: true, schema: text.min(32) },
+  LTI_AUTO_ACTIVATE: { expected: 'true or false', schema: boolean },
   RTC_ANNOUNCED_IP: { expected: 'the public IPv4 or IPv6 address of this machine', schema: text.refine((v) => isIP(v) !== 0) },
   RTC_MIN_PORT: { expected: 'a UDP port number from 1024 to 65535', schema: port(1024) },
   RTC_MAX_PORT: { expected: 'a UDP port number from 1024 to 65535', schema: port(1024) },
@@ -104,6 +112,7 @@ const DEFAULTS: Partial<Record<SettingName, string>> = {
   RTC_MAX_PORT: '40999',
   FFMPEG_PATH: 'ffmpeg',
   LOG_LEVEL: 'info',
+  LTI_AUTO_ACTIVATE: 'false',
 };
 
 /** A connection URL with its password replaced, safe for a log line; undefined if it is no URL. */
@@ -171,6 +180,7 @@ export function parseSettings(source: Source, cwd: string = process.cwd()): Sett
     redisUrl: p.REDIS_URL,
     recordingsDir: p.RECORDINGS_DIR === undefined ? join(dataDir, 'recordings') : resolve(cwd, p.RECORDINGS_DIR),
     ltiKey: p.LTI_KEY,
+    ltiAutoActivate: p.LTI_AUTO_ACTIVATE as boolean,
     rtc: { announcedIp: p.RTC_ANNOUNCED_IP, minPort: p.RTC_MIN_PORT as number, maxPort: p.RTC_MAX_PORT as number },
     turn: { urls: p.TURN_URLS ?? [], secret: p.TURN_SECRET },
     ffmpegPath: p.FFMPEG_PATH as string,

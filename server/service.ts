@@ -3,8 +3,9 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { RequestHandler } from 'express';
 import type { Settings } from '../config/index.ts';
-import { Lti } from '../lti/index.ts';
+import { createAdminApi, Lti, removeAdminToken, writeAdminToken } from '../lti/index.ts';
 import { createRepositories, Database, DataDirLock, describeError, type Repositories } from './db/index.ts';
 import { createApp } from './http/index.ts';
 import type { Logger } from './logger.ts';
@@ -29,6 +30,9 @@ export class Service {
   readonly #logger: Logger;
   readonly #server: Server;
   readonly #lock: DataDirLock | undefined;
+  /** Secret of the admin API, in DATA_DIR/admin.token; only with the embedded database. */
+  readonly #adminToken: string | undefined;
+  #adminApi: RequestHandler | undefined;
   readonly #abort = new AbortController();
   #database: Database | undefined;
   #repositories: Repositories | undefined;
@@ -38,14 +42,16 @@ export class Service {
   #stopping: Promise<void> | undefined;
   #url = '';
 
-  private constructor(settings: Settings, logger: Logger, lock: DataDirLock | undefined) {
+  private constructor(settings: Settings, logger: Logger, lock: DataDirLock | undefined, adminToken: string | undefined) {
     this.settings = settings;
     this.#logger = logger;
     this.#lock = lock;
+    this.#adminToken = adminToken;
     const app = createApp({
       logger: logger.child({ module: 'http' }),
       readiness: { check: () => this.#checkReady() },
       lti: () => this.#lti?.router,
+      admin: () => this.#adminApi,
     });
     this.#server = createServer(app);
   }
@@ -58,17 +64,21 @@ export class Service {
   static async start(settings: Settings, logger: Logger, options: ServiceOptions = {}): Promise<Service> {
     let lock: DataDirLock | undefined;
     let database: Database | undefined;
+    let adminToken: string | undefined;
     if (settings.databaseUrl === undefined) {
       lock = DataDirLock.acquire(settings.dataDir);
       try {
+        // Written before the lock records our URL: the CLI reads both once the URL is there.
+        adminToken = writeAdminToken(settings.dataDir);
         database = await Database.openEmbedded(settings.dataDir);
       } catch (error) {
+        if (adminToken !== undefined) removeAdminToken(settings.dataDir, adminToken);
         lock.release();
         throw error;
       }
       logger.info({ module: 'db' }, `database ready: ${database.description}`);
     }
-    const service = new Service(settings, logger, lock);
+    const service = new Service(settings, logger, lock, adminToken);
     try {
       if (database !== undefined) await service.#useDatabase(database);
       await service.#listen();
@@ -121,6 +131,7 @@ export class Service {
     await this.#connecting?.catch(() => {});
     await this.#lti?.close();
     await this.#database?.close().catch((error: unknown) => this.#logger.error({ err: error }, 'closing the database failed'));
+    if (this.#adminToken !== undefined) removeAdminToken(this.settings.dataDir, this.#adminToken);
     this.#lock?.release();
     this.#logger.info('stopped');
   }
@@ -167,6 +178,7 @@ export class Service {
       repositories: () => repositories,
       logger: this.#logger.child({ module: 'lti' }),
     });
+    if (this.#adminToken !== undefined) this.#adminApi = createAdminApi(this.#lti.platforms, this.#adminToken);
     this.#databaseProblem = undefined;
   }
 

@@ -13,9 +13,11 @@ export interface AppDependencies {
   readiness: Readiness;
   /** The LTI routes, once the database they keep their state in is ready. */
   lti: () => RequestHandler | undefined;
+  /** The admin API (`npm run platform` talks to it), served only with the embedded database. */
+  admin?: () => RequestHandler | undefined;
 }
 
-export function createApp({ logger, readiness, lti }: AppDependencies): Express {
+export function createApp({ logger, readiness, lti, admin }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
@@ -43,6 +45,13 @@ export function createApp({ logger, readiness, lti }: AppDependencies): Express 
   app.use('/lti', (req, res, next) => {
     const router = lti();
     if (router === undefined) return next(new HttpError(503, 'Live Classroom is starting; try again in a moment.'));
+    router(req, res, next);
+  });
+
+  app.use('/admin/api', (req, res, next) => {
+    const router = admin?.();
+    if (router === undefined) return next();
+    res.setHeader('Cache-Control', 'no-store');
     router(req, res, next);
   });
 

@@ -99,6 +99,14 @@ describe('settings', () => {
     assert.deepEqual(parseSettings({ TURN_URLS: 'stun:stun.example.edu:3478' }).turn.urls, ['stun:stun.example.edu:3478']);
   });
 
+  it('reads LTI_AUTO_ACTIVATE as a boolean, off by default, and names it when it is not one', () => {
+    assert.equal(parseSettings({}, '/srv/lc').ltiAutoActivate, false);
+    for (const yes of ['true', 'TRUE', '1', 'yes', 'on']) assert.equal(parseSettings({ LTI_AUTO_ACTIVATE: yes }).ltiAutoActivate, true, yes);
+    for (const no of ['false', '0', 'no', 'off']) assert.equal(parseSettings({ LTI_AUTO_ACTIVATE: no }).ltiAutoActivate, false, no);
+    assert.deepEqual(problemsOf({ LTI_AUTO_ACTIVATE: 'maybe' }), ['Setting LTI_AUTO_ACTIVATE="maybe" is invalid: expected true or false.']);
+    assert.deepEqual(problemsOf({ LTI_AUTO_ACTIVATE: 'constructor' }), ['Setting LTI_AUTO_ACTIVATE="constructor" is invalid: expected true or false.']);
+  });
+
   it('treats an empty value as unset', () => {
     assert.equal(parseSettings({ PORT: '', DATABASE_URL: ' ' }).port, 3000);
     assert.equal(parseSettings({ DATABASE_URL: '' }).databaseUrl, undefined);

@@ -119,11 +119,13 @@ export class DynamicRegistration {
       record.status = 200;
       record.clientId = clientId;
       record.deploymentId = deploymentId;
+      // Moodle answers the deployment it created; Canvas creates one only when the admin installs the
+      // tool, so its answer has none (the tool learns it from the admin or from the first launch).
       res.json({
         ...request,
         client_id: clientId,
         scope: scopes.join(' '),
-        [TOOL_CONFIGURATION]: { ...configuration, deployment_id: deploymentId },
+        [TOOL_CONFIGURATION]: site.flavor === 'moodle' ? { ...configuration, deployment_id: deploymentId } : configuration,
       });
     });
     return router;
