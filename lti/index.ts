@@ -1,19 +1,26 @@
 // LTI 1.3: ltijs behind a small interface. The service mounts `router` at /lti.
-import type { Request, RequestHandler, Response } from 'express';
+import { fileURLToPath } from 'node:url';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Settings } from '../config/index.ts';
 import type { Repositories, Orm } from '../server/db/index.ts';
 import type { Logger } from '../server/logger.ts';
+import { ClientState } from './client-state.ts';
+import { deepLinking } from './deep-linking.ts';
 import { resolveLtiKey } from './key.ts';
+import { explainRefusal } from './refusals.ts';
 import { launchHandler } from './launch.ts';
 import { problemPage } from './pages.ts';
 import { PlatformRegistry } from './platforms.ts';
-import { createProvider } from './provider.ts';
+import { registrationHandler } from './registration.ts';
+import { cookiePolicy, createProvider, type LtijsToken } from './provider.ts';
 import { SeatTokens } from './seat-token.ts';
 import { LtiStore } from './store.ts';
 
 export { SeatTokenError, SeatTokens } from './seat-token.ts';
 export type { Seat } from './seat-token.ts';
 export type { RegisteredPlatform } from './platforms.ts';
+export { createAdminApi } from './admin-api.ts';
+export { removeAdminToken, writeAdminToken } from './admin-token.ts';
 export type { PlatformRegistration } from './provider.ts';
 
 export interface LtiDependencies {
@@ -42,6 +49,7 @@ export class Lti {
     const store = new LtiStore(orm);
     const seats = new SeatTokens(key);
     let handleLaunch: ReturnType<typeof launchHandler> | undefined;
+    let placement: ReturnType<typeof deepLinking> | undefined;
     /** A login refused because of the platform itself: say which LMS, and what the admin should do. */
     const refusePlatform = (status: number, title: string, explain: (issuer: string) => string) => (req: Request, res: Response) => {
       const issuer = String(req.query.iss ?? req.body?.iss ?? 'this LMS');
@@ -54,8 +62,7 @@ export class Lti {
       publicUrl: settings.publicUrl,
       logger,
       onLaunch: (token, req, res) => handleLaunch?.(token, req, res),
-      onDeepLinking: (_token, _req, res: Response) =>
-        res.status(501).type('html').send(problemPage('Not available yet', 'Placing a live class with Deep Linking is not built yet.')),
+      onDeepLinking: (token, req, res) => placement?.onRequest(token, req, res),
       onUnknownPlatform: refusePlatform(
         400,
         'This LMS is not registered',
@@ -69,21 +76,46 @@ export class Lti {
       onInvalidToken: (req: Request, res: Response) => {
         const details = (res.locals.err as { details?: { message?: string } } | undefined)?.details;
         logger.warn({ path: req.path, reason: details?.message }, 'launch refused: invalid token');
-        res
-          .status(401)
-          .type('html')
-          .send(problemPage('This launch could not be verified', `The LMS's launch was refused (${details?.message ?? 'invalid token'}). Open the activity again from the course page.`));
+        const refusal = explainRefusal(details?.message, req.body);
+        res.status(refusal.status).type('html').send(problemPage(refusal.title, refusal.explanation));
       },
     });
     const platforms = new PlatformRegistry(provider, store);
     handleLaunch = launchHandler({ repositories, platforms, seats, logger });
+    placement = deepLinking({
+      launchUrl: `${settings.publicUrl}/lti/launch`,
+      submitPath: 'deep-link',
+      logger,
+      signResponse: (token: LtijsToken, items, options) => provider.DeepLinking.createDeepLinkingMessage(token, items, options),
+    });
+    const submitPlacement = placement.onSubmit;
+    provider.app.post('/deep-link', (req, res, next) => submitPlacement(req, res).catch(next));
+
+    const clientState = new ClientState(store, cookiePolicy(settings.publicUrl), key, logger);
+    const router = express.Router();
+    router.use('/assets', express.static(fileURLToPath(new URL('./assets/', import.meta.url)), { index: false, fallthrough: false, maxAge: '1h' }));
     // ltijs runs its own express 4 app, which swaps the request's prototype and with it express 5's
     // `query` getter: pin the parsed query on the request itself before handing it over.
-    const router: RequestHandler = (req, res, next) => {
+    router.use((req, _res, next) => {
       Object.defineProperty(req, 'query', { value: { ...req.query }, writable: true, configurable: true, enumerable: true });
-      provider.app(req, res, next);
-    };
-    return new Lti(router, platforms, seats, store);
+      next();
+    });
+    router.post(['/login', '/launch', '/deep-link'], (req, res, next) => clientState.parseBody(req, res, next));
+    router.all('/login', (req, res, next) => {
+      // ltijs ends a good login with res.redirect(platform's OIDC endpoint); decide how to get there.
+      const target = res as unknown as { redirect: (url: string) => void };
+      target.redirect = (url: string) => {
+        const redirect = (to: string) => (Object.getPrototypeOf(res) as { redirect: (this: Response, u: string) => void }).redirect.call(res, to);
+        clientState.login(req, res, url, redirect).catch(next);
+      };
+      next();
+    });
+    router.post('/launch', (req: Request, res: Response, next: NextFunction) => {
+      clientState.launch(req, res, next).catch(next);
+    });
+    router.get('/register', registrationHandler({ publicUrl: settings.publicUrl, autoActivate: settings.ltiAutoActivate, platforms, logger }));
+    router.use((req, res, next) => provider.app(req, res, next));
+    return new Lti(router as RequestHandler, platforms, seats, store);
   }
 
   async close(): Promise<void> {

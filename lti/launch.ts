@@ -2,6 +2,7 @@
 import type { Request, Response } from 'express';
 import type { Repositories } from '../server/db/index.ts';
 import type { Logger } from '../server/logger.ts';
+import { roomSettingsFromCustom } from './deep-linking.ts';
 import { classroomPage, problemPage } from './pages.ts';
 import type { PlatformRegistry } from './platforms.ts';
 import type { LtijsToken } from './provider.ts';
@@ -28,7 +29,7 @@ export function launchHandler({ repositories, platforms, seats, logger }: Launch
         403,
         'This LMS deployment is not registered',
         `Live Classroom does not know deployment "${token.deploymentId}" of ${token.iss}. ` +
-          'Ask your LMS administrator to register it (npm run platform -- add ... --deployment-id).',
+          `Ask your LMS administrator to register it: npm run platform -- activate --issuer ${token.iss} --client-id ${token.clientId} --deployment-id ${token.deploymentId}`,
       );
     }
     const context = claims.context;
@@ -49,7 +50,9 @@ export function launchHandler({ repositories, platforms, seats, logger }: Launch
     );
     const user = await repos.users.upsert(token.iss, token.user, { name, email: info.email ?? null, locale });
     await repos.memberships.set(course.id, user.id, { roles: claims.roles ?? [], status: 'active', source: 'launch' });
-    const room = await repos.rooms.ensure(course.id, { resourceLinkId: resource.id, title: resource.title ?? 'Live class' });
+    // A link placed with Deep Linking carries its settings in custom parameters; they apply when
+    // the room is created, later changes go through the room's settings.
+    const room = await repos.rooms.ensure(course.id, { resourceLinkId: resource.id, title: resource.title ?? 'Live class' }, roomSettingsFromCustom(claims.custom));
     if (role === 'denied') {
       await repos.accessDecisions.record({ roomId: room.id, userId: user.id, grant: 'denied', reason: 'role not allowed', source: 'launch' });
       return refuse(403, 'No access to this live class', 'Your role in this course does not give access to live classes.');

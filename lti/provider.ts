@@ -1,6 +1,7 @@
 // ltijs, kept inside lti/: one Provider per service (ltijs exports a singleton; tests run several
 // services in one process), stored through our LtiStore, mounted under /lti in serverless mode.
 import type { RequestHandler, Request, Response } from 'express';
+import './ltijs-patches.ts';
 import ltijs from 'ltijs';
 import type { Logger } from '../server/logger.ts';
 import type { LtiStore } from './store.ts';
@@ -38,15 +39,16 @@ export interface PlatformRegistration {
 }
 
 type Handler = (token: LtijsToken, req: Request, res: Response) => unknown;
+type NextFn = (error?: unknown) => void;
 type ErrorHandler = (req: Request, res: Response) => unknown;
 
 /** The slice of ltijs' Provider we call. */
 interface LtijsProvider {
-  app: RequestHandler;
+  app: RequestHandler & { post(path: string, handler: (req: Request, res: Response, next: NextFn) => unknown): unknown };
   setup(key: string, database: { plugin: LtiStore }, options: Record<string, unknown>): unknown;
   deploy(options: { serverless: boolean; silent: boolean }): Promise<boolean>;
-  onConnect(handler: Handler): void;
-  onDeepLinking(handler: Handler): void;
+  onConnect(handler: (token: LtijsToken, req: Request, res: Response, next: NextFn) => unknown): void;
+  onDeepLinking(handler: (token: LtijsToken, req: Request, res: Response, next: NextFn) => unknown): void;
   onInvalidToken(handler: ErrorHandler): void;
   onSessionTimeout(handler: ErrorHandler): void;
   onUnregisteredPlatform(handler: ErrorHandler): void;
@@ -54,7 +56,7 @@ interface LtijsProvider {
   registerPlatform(platform: Record<string, unknown>): Promise<unknown>;
   deletePlatform(url: string, clientId: string): Promise<boolean>;
   getPlatform(url: string, clientId?: string): Promise<unknown>;
-  DeepLinking: { createDeepLinkingForm(token: LtijsToken, items: unknown[], options?: Record<string, unknown>): Promise<string> };
+  DeepLinking: { createDeepLinkingMessage(token: LtijsToken, items: unknown[], options?: Record<string, unknown>): Promise<string> };
 }
 
 export interface ProviderOptions {
@@ -69,11 +71,23 @@ export interface ProviderOptions {
   onInactivePlatform: ErrorHandler;
 }
 
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * The cookies ltijs sets (the OIDC state): SameSite=None; Secure over https, and on loopback,
+ * which browsers treat as secure (local development, the tests). Lax elsewhere, where a framed
+ * launch cannot keep cookies anyway and falls back to platform storage or a new window.
+ */
+export function cookiePolicy(publicUrl: string): { secure: boolean; sameSite: 'None' | 'Lax' } {
+  const url = new URL(publicUrl);
+  const secure = url.protocol === 'https:' || LOOPBACK.has(url.hostname);
+  return secure ? { secure: true, sameSite: 'None' } : { secure: false, sameSite: 'Lax' };
+}
+
 export async function createProvider(options: ProviderOptions): Promise<LtijsProvider> {
   const singleton = (ltijs as unknown as { Provider: object }).Provider;
   const ProviderClass = Object.getPrototypeOf(singleton).constructor as new () => LtijsProvider;
   const provider = new ProviderClass();
-  const secure = options.publicUrl.startsWith('https:');
   provider.setup(
     options.key,
     { plugin: options.store },
@@ -84,14 +98,22 @@ export async function createProvider(options: ProviderOptions): Promise<LtijsPro
       dynRegRoute: '/register',
       // ltijs' default CORS reflects any origin with credentials; the LMS never needs it.
       cors: false,
-      // Framed in the LMS page over https, cookies must be SameSite=None; Secure to be sent at all.
-      cookies: secure ? { secure: true, sameSite: 'None' } : { secure: false, sameSite: 'Lax' },
+      // Framed in the LMS page, cookies must be SameSite=None; Secure to be sent at all.
+      cookies: cookiePolicy(options.publicUrl),
       // Allow for clock skew between the LMS and us; nonces are still single-use.
       tokenMaxAge: 60,
+      // Answer the launch POST itself instead of redirecting to a cookie-bound session: the launch
+      // must work framed in browsers that block third-party cookies. Later requests carry the ltik.
+      ltiaas: true,
     },
   );
-  provider.onConnect(options.onLaunch);
-  provider.onDeepLinking(options.onDeepLinking);
+  // ltijs does not await its callbacks' promises: hand their failures to express.
+  const settle = (handler: Handler) => (token: LtijsToken, req: Request, res: Response, next: NextFn) =>
+    Promise.resolve()
+      .then(() => handler(token, req, res))
+      .catch(next);
+  provider.onConnect(settle(options.onLaunch));
+  provider.onDeepLinking(settle(options.onDeepLinking));
   provider.onInvalidToken(options.onInvalidToken);
   provider.onSessionTimeout(options.onInvalidToken);
   provider.onUnregisteredPlatform(options.onUnknownPlatform);

@@ -21,6 +21,8 @@ const TTL_SECONDS: Readonly<Record<string, number>> = {
   accesstoken: 3600,
   idtoken: 24 * 3600,
   contexttoken: 24 * 3600,
+  // Our own: a login waiting for its launch (lti/client-state.ts).
+  lc_login: 600,
 };
 const SWEEP_EVERY_MS = 60_000;
 

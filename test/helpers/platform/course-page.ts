@@ -97,7 +97,9 @@ export class CoursePages {
         ? ''
         : `<iframe name="${escapeHtml(frame)}" src="/__sim/storage-frame?frame=${encodeURIComponent(frame)}" style="display:none" title="storage"></iframe>`;
       const title = pending.course?.title ?? 'Course';
-      res.cookie(site.layout.sessionCookie, pending.session, { httpOnly: true, sameSite: 'lax', path: '/' });
+      // As Moodle and Canvas do, the session cookie is SameSite=None: the auth request comes from
+      // the tool's frame, a document of another site (Secure is allowed on http://localhost).
+      res.cookie(site.layout.sessionCookie, pending.session, { httpOnly: true, sameSite: 'none', secure: true, path: '/' });
       res.type('html').set('Cache-Control', 'no-store').send(page(title,
         `<h1>${escapeHtml(title)}</h1>${storageFrame}` +
         `<iframe id="${TOOL_FRAME}" name="${TOOL_FRAME}" src="${escapeHtml(login.toString())}" ` +

@@ -75,7 +75,7 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-export async function listen(app: Express): Promise<Listener> {
+export async function listen(app: Express, hostname = '127.0.0.1'): Promise<Listener> {
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(0, '127.0.0.1', (error?: Error) => (error ? reject(error) : resolve(s)));
   });
@@ -84,7 +84,7 @@ export async function listen(app: Express): Promise<Listener> {
   let closing: Promise<void> | undefined;
   return {
     server,
-    baseUrl: `http://127.0.0.1:${port}`,
+    baseUrl: `http://${hostname}:${port}`,
     close() {
       closing ??= new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));

@@ -57,12 +57,12 @@ export class Platform {
     if (flavor !== 'moodle' && flavor !== 'canvas') throw new TypeError(`flavor must be 'moodle' or 'canvas', got ${String(flavor)}`);
     const keys = await PlatformKeys.create();
     const app = express();
-    const listener = await listen(app);
+    const listener = await listen(app, options.hostname);
     const site = new Site({
       flavor,
       layout: layoutFor(flavor),
       baseUrl: listener.baseUrl,
-      issuer: options.issuer ?? (flavor === 'moodle' ? listener.baseUrl : 'https://canvas.instructure.com'),
+      issuer: typeof options.issuer === 'function' ? options.issuer(listener.baseUrl) : options.issuer ?? (flavor === 'moodle' ? listener.baseUrl : 'https://canvas.instructure.com'),
       name: options.name ?? defaultsFor(flavor).name,
       clientId: options.clientId ?? newClientId(flavor),
       deploymentId: options.deploymentId ?? newDeploymentId(flavor),

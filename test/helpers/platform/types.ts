@@ -9,10 +9,18 @@ export interface PlatformOptions {
   flavor: Flavor;
   /** Site name (tool_platform.name). */
   name?: string;
-  /** Overrides the issuer (moodle: its base URL; canvas: 'https://canvas.instructure.com'). */
-  issuer?: string;
+  /**
+   * Overrides the issuer (moodle: its base URL; canvas: 'https://canvas.instructure.com'); a function
+   * gets the base URL, e.g. `(base) => base` for a self-hosted Canvas whose issuer is its own URL.
+   */
+  issuer?: string | ((baseUrl: string) => string);
   clientId?: string;
   deploymentId?: string;
+  /**
+   * The host name in the platform's URLs (it always listens on 127.0.0.1). 'localhost' puts it on
+   * another site than a tool on 127.0.0.1, so a browser treats the framed tool as third-party.
+   */
+  hostname?: 'localhost' | '127.0.0.1';
 }
 
 /** What a tool stores to trust this platform. */
