@@ -27,6 +27,14 @@ export interface Settings {
   turn: { urls: string[]; secret: string | undefined };
   ffmpegPath: string;
   logLevel: LogLevel;
+  access: {
+    /** How long memberships and payment results read from the LMS are reused. */
+    cacheSeconds: number;
+    /** How often everyone in a live class is checked again (a student whose enrollment or payment was revoked leaves within this time). */
+    recheckSeconds: number;
+    /** How long a payment the LMS confirmed still admits a student while the LMS cannot be reached. */
+    paymentGraceHours: number;
+  };
 }
 
 /** One line per bad setting, ready to print. */
@@ -56,6 +64,13 @@ const port = (min: number) =>
     .regex(/^\d+$/)
     .transform(Number)
     .pipe(z.number().int().min(min).max(65535));
+const wholeNumber = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/)
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
 const BOOLEANS: Readonly<Record<string, boolean>> = { true: true, false: false, '1': true, '0': false, yes: true, no: false, on: true, off: false };
 const boolean = text
   .transform((v) => v.toLowerCase())
@@ -100,6 +115,9 @@ const specs = {
   TURN_SECRET: { expected: 'the shared secret configured in the TURN server (static-auth-secret)', secret: true, schema: text },
   FFMPEG_PATH: { expected: 'the path or name of the ffmpeg executable', schema: text },
   LOG_LEVEL: { expected: `one of ${LOG_LEVELS.join(', ')}`, schema: z.enum(LOG_LEVELS) },
+  ACCESS_CACHE_SECONDS: { expected: 'a whole number of seconds from 0 to 300', schema: wholeNumber(0, 300) },
+  ACCESS_RECHECK_SECONDS: { expected: 'a whole number of seconds from 1 to 60', schema: wholeNumber(1, 60) },
+  PAYMENT_GRACE_HOURS: { expected: 'a whole number of hours from 0 to 168', schema: wholeNumber(0, 168) },
 } satisfies Record<string, SettingSpec<unknown>>;
 
 export type SettingName = keyof typeof specs;
@@ -113,6 +131,9 @@ const DEFAULTS: Partial<Record<SettingName, string>> = {
   FFMPEG_PATH: 'ffmpeg',
   LOG_LEVEL: 'info',
   LTI_AUTO_ACTIVATE: 'false',
+  ACCESS_CACHE_SECONDS: '30',
+  ACCESS_RECHECK_SECONDS: '30',
+  PAYMENT_GRACE_HOURS: '24',
 };
 
 /** A connection URL with its password replaced, safe for a log line; undefined if it is no URL. */
@@ -185,5 +206,10 @@ export function parseSettings(source: Source, cwd: string = process.cwd()): Sett
     turn: { urls: p.TURN_URLS ?? [], secret: p.TURN_SECRET },
     ffmpegPath: p.FFMPEG_PATH as string,
     logLevel: p.LOG_LEVEL as LogLevel,
+    access: {
+      cacheSeconds: p.ACCESS_CACHE_SECONDS as number,
+      recheckSeconds: p.ACCESS_RECHECK_SECONDS as number,
+      paymentGraceHours: p.PAYMENT_GRACE_HOURS as number,
+    },
   };
 }

@@ -40,7 +40,14 @@ export interface ConnectOptions {
 
 async function openDirectly(settings: Settings, database: Database, logger: Logger, release: () => void): Promise<AdminSession> {
   try {
-    const lti = await Lti.create({ settings, orm: database.orm, repositories: () => createRepositories(database.orm), logger });
+    const lti = await Lti.create({
+      settings,
+      orm: database.orm,
+      repositories: () => createRepositories(database.orm),
+      logger,
+      // The CLI serves no launches.
+      decide: () => Promise.reject(new Error('the platform CLI does not serve launches')),
+    });
     return {
       admin: lti.platforms,
       async close() {

@@ -16,6 +16,7 @@ export const CUSTOM = {
   startsAt: 'live_classroom_starts_at',
   duration: 'live_classroom_duration_minutes',
   threshold: 'live_classroom_paid_threshold',
+  attendance: 'live_classroom_attendance',
 } as const;
 
 const RESOURCE_LINK = 'ltiResourceLink';
@@ -43,6 +44,7 @@ const form = z.object({
     .min(1, 'The paid threshold is between 1 and 100 percent.')
     .max(100, 'The paid threshold is between 1 and 100 percent.')
     .optional(),
+  attendance: z.literal('on').optional(),
 });
 
 export interface PlacedClass {
@@ -52,6 +54,8 @@ export interface PlacedClass {
   policy: 'enrolled' | 'paid';
   /** Fraction of the line item's maximum score, for paid rooms. */
   paidThreshold: number | undefined;
+  /** Send each student's minutes present to the gradebook when a class ends. */
+  attendance: boolean;
 }
 
 function parseStart(iso: string | undefined, local: string | undefined): Date | undefined | 'invalid' {
@@ -69,10 +73,17 @@ export function readPlacementForm(body: unknown): { ok: true; placed: PlacedClas
   if (!parsed.success) return { ok: false, problem: parsed.error.issues[0]?.message ?? 'The form is incomplete.' };
   const startsAt = parseStart(parsed.data.starts_at_iso, parsed.data.starts_at);
   if (startsAt === 'invalid') return { ok: false, problem: 'The start date and time could not be read.' };
-  const { title, duration, policy, threshold } = parsed.data;
+  const { title, duration, policy, threshold, attendance } = parsed.data;
   return {
     ok: true,
-    placed: { title, startsAt, durationMinutes: duration, policy, paidThreshold: policy === 'paid' ? (threshold ?? 100) / 100 : undefined },
+    placed: {
+      title,
+      startsAt,
+      durationMinutes: duration,
+      policy,
+      paidThreshold: policy === 'paid' ? (threshold ?? 100) / 100 : undefined,
+      attendance: attendance === 'on',
+    },
   };
 }
 
@@ -84,6 +95,7 @@ export function contentItem(placed: PlacedClass, launchUrl: string): Record<stri
   };
   if (placed.startsAt) custom[CUSTOM.startsAt] = placed.startsAt.toISOString();
   if (placed.paidThreshold !== undefined) custom[CUSTOM.threshold] = String(placed.paidThreshold);
+  if (placed.attendance) custom[CUSTOM.attendance] = 'true';
   const when = placed.startsAt ? `starts ${placed.startsAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, ` : '';
   const who = placed.policy === 'paid' ? 'students who paid' : 'enrolled students';
   return {
@@ -100,6 +112,7 @@ const customSchema = z.object({
   [CUSTOM.startsAt]: z.iso.datetime({ offset: true }).optional().catch(undefined),
   [CUSTOM.duration]: z.coerce.number().int().min(1).max(MAX_DURATION_MINUTES).optional().catch(undefined),
   [CUSTOM.threshold]: z.coerce.number().gt(0).max(1).optional().catch(undefined),
+  [CUSTOM.attendance]: z.enum(['true', 'false']).optional().catch(undefined),
 });
 
 /** The room settings a launch's custom claim carries (set by Deep Linking); unknown or bad values are ignored. */
@@ -115,6 +128,7 @@ export function roomSettingsFromCustom(custom: Record<string, unknown> | undefin
   if (duration !== undefined) settings.durationMinutes = duration;
   const threshold = parsed[CUSTOM.threshold];
   if (policy === 'paid') settings.paidThreshold = threshold ?? 1;
+  if (parsed[CUSTOM.attendance] === 'true') settings.attendanceEnabled = true;
   return settings;
 }
 
@@ -188,7 +202,7 @@ export function deepLinking({ launchUrl, submitPath, logger, signResponse }: Dee
     const body = (req.body ?? {}) as Record<string, unknown>;
     const echo = (name: string) => (typeof body[name] === 'string' ? (body[name] as string) : '');
     if (!read.ok) {
-      return showForm(token, ltik, res, { title: echo('title'), startsAt: echo('starts_at'), duration: echo('duration'), policy: echo('policy'), threshold: echo('threshold') }, read.problem);
+      return showForm(token, ltik, res, { title: echo('title'), startsAt: echo('starts_at'), duration: echo('duration'), policy: echo('policy'), threshold: echo('threshold'), attendance: echo('attendance') === 'on' }, read.problem);
     }
     const item = contentItem(read.placed, launchUrl);
     const jwt = await signResponse(token, [item], { message: `Live class "${read.placed.title}" added.` });

@@ -8,7 +8,8 @@ import { ClientState } from './client-state.ts';
 import { deepLinking } from './deep-linking.ts';
 import { resolveLtiKey } from './key.ts';
 import { explainRefusal } from './refusals.ts';
-import { launchHandler } from './launch.ts';
+import { launchHandler, type DecideAccess } from './launch.ts';
+import { LtiServices } from './services.ts';
 import { problemPage } from './pages.ts';
 import { PlatformRegistry } from './platforms.ts';
 import { registrationHandler } from './registration.ts';
@@ -22,28 +23,35 @@ export type { RegisteredPlatform } from './platforms.ts';
 export { createAdminApi } from './admin-api.ts';
 export { removeAdminToken, writeAdminToken } from './admin-token.ts';
 export type { PlatformRegistration } from './provider.ts';
+export type { DecideAccess, LaunchDecision } from './launch.ts';
+export { LtiServices, NRPS_MAX_MEMBERS, NRPS_PAGE_SIZE } from './services.ts';
 
 export interface LtiDependencies {
   settings: Settings;
   orm: Orm;
   repositories: () => Repositories;
   logger: Logger;
+  /** The access rules' answer for a launch (server/access). */
+  decide: DecideAccess;
 }
 
 export class Lti {
   readonly router: RequestHandler;
   readonly platforms: PlatformRegistry;
   readonly seats: SeatTokens;
+  /** NRPS and AGS for the access rules. */
+  readonly services: LtiServices;
   readonly #store: LtiStore;
 
-  private constructor(router: RequestHandler, platforms: PlatformRegistry, seats: SeatTokens, store: LtiStore) {
+  private constructor(router: RequestHandler, platforms: PlatformRegistry, seats: SeatTokens, services: LtiServices, store: LtiStore) {
     this.router = router;
     this.platforms = platforms;
     this.seats = seats;
+    this.services = services;
     this.#store = store;
   }
 
-  static async create({ settings, orm, repositories, logger }: LtiDependencies): Promise<Lti> {
+  static async create({ settings, orm, repositories, logger, decide }: LtiDependencies): Promise<Lti> {
     const { key, source } = resolveLtiKey(settings.ltiKey, settings.dataDir);
     logger.info(`LTI key from ${source}`);
     const store = new LtiStore(orm);
@@ -81,7 +89,8 @@ export class Lti {
       },
     });
     const platforms = new PlatformRegistry(provider, store);
-    handleLaunch = launchHandler({ repositories, platforms, seats, logger });
+    handleLaunch = launchHandler({ repositories, platforms, seats, logger, decide });
+    const services = new LtiServices(provider, store, logger.child({ part: 'services' }));
     placement = deepLinking({
       launchUrl: `${settings.publicUrl}/lti/launch`,
       submitPath: 'deep-link',
@@ -115,7 +124,7 @@ export class Lti {
     });
     router.get('/register', registrationHandler({ publicUrl: settings.publicUrl, autoActivate: settings.ltiAutoActivate, platforms, logger }));
     router.use((req, res, next) => provider.app(req, res, next));
-    return new Lti(router as RequestHandler, platforms, seats, store);
+    return new Lti(router as RequestHandler, platforms, seats, services, store);
   }
 
   async close(): Promise<void> {

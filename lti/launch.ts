@@ -6,17 +6,39 @@ import { roomSettingsFromCustom } from './deep-linking.ts';
 import { classroomPage, problemPage } from './pages.ts';
 import type { PlatformRegistry } from './platforms.ts';
 import type { LtijsToken } from './provider.ts';
-import { launchRole } from './roles.ts';
 import type { SeatTokens } from './seat-token.ts';
+
+/** What the access rules answered for a launch. */
+export interface LaunchDecision {
+  grant: 'host' | 'speaker' | 'attendee' | 'denied';
+  reason: string;
+}
+
+export type DecideAccess = (userId: string, roomId: string) => Promise<LaunchDecision>;
 
 export interface LaunchDependencies {
   repositories: () => Repositories;
   platforms: PlatformRegistry;
   seats: SeatTokens;
   logger: Logger;
+  decide: DecideAccess;
 }
 
-export function launchHandler({ repositories, platforms, seats, logger }: LaunchDependencies) {
+/** What a refused student reads: the reason, and what they can do about it. */
+export function refusalAdvice(reason: string): string {
+  if (reason.startsWith('course fee not paid')) {
+    return 'This class is for students who paid the course fee. Once your payment is recorded in the course, open the class again from the course page.';
+  }
+  if (reason.startsWith('payment could not be verified')) return 'Live Classroom could not confirm your payment with the LMS just now. Try again in a few minutes.';
+  if (reason.startsWith('not enrolled') || reason.startsWith('enrollment inactive') || reason.startsWith('removed from the course')) {
+    return 'Live classes are for active members of the course. If you think this is wrong, contact your instructor.';
+  }
+  if (reason.startsWith('role not allowed') || reason.startsWith('no course role')) return 'Your role in this course does not give access to live classes.';
+  if (reason.startsWith('the LMS restricts')) return 'Check the activity\'s conditions in the course page, or ask your instructor.';
+  return 'If you think this is wrong, contact your instructor.';
+}
+
+export function launchHandler({ repositories, platforms, seats, logger, decide }: LaunchDependencies) {
   return async (token: LtijsToken, _req: Request, res: Response): Promise<void> => {
     const claims = token.platformContext;
     const log = logger.child({ issuer: token.iss, deployment: token.deploymentId });
@@ -40,25 +62,33 @@ export function launchHandler({ repositories, platforms, seats, logger }: Launch
     if (!resource?.id) return refuse(400, 'Incomplete launch', 'The LMS sent no resource link id; the activity cannot be identified.');
 
     const repos = repositories();
-    const role = launchRole(claims.roles);
     const info = token.userInfo ?? {};
     const name = info.name || [info.given_name, info.family_name].filter(Boolean).join(' ') || 'Participant';
     const locale = claims.launchPresentation?.locale ?? 'en';
     const course = await repos.courses.upsert(
       { issuer: token.iss, deploymentId: token.deploymentId, contextId: context.id },
-      { title: context.title ?? context.label ?? '', label: context.label ?? null },
+      {
+        title: context.title ?? context.label ?? '',
+        label: context.label ?? null,
+        services: {
+          clientId: token.clientId,
+          nrpsUrl: claims.namesRoles?.context_memberships_url,
+          agsLineItemsUrl: claims.endpoint?.lineitems,
+          agsScopes: claims.endpoint?.lineitems && Array.isArray(claims.endpoint.scope) ? claims.endpoint.scope : undefined,
+        },
+      },
     );
     const user = await repos.users.upsert(token.iss, token.user, { name, email: info.email ?? null, locale });
     await repos.memberships.set(course.id, user.id, { roles: claims.roles ?? [], status: 'active', source: 'launch' });
     // A link placed with Deep Linking carries its settings in custom parameters; they apply when
     // the room is created, later changes go through the room's settings.
     const room = await repos.rooms.ensure(course.id, { resourceLinkId: resource.id, title: resource.title ?? 'Live class' }, roomSettingsFromCustom(claims.custom));
-    if (role === 'denied') {
-      await repos.accessDecisions.record({ roomId: room.id, userId: user.id, grant: 'denied', reason: 'role not allowed', source: 'launch' });
-      return refuse(403, 'No access to this live class', 'Your role in this course does not give access to live classes.');
+    const decision = await decide(user.id, room.id);
+    if (decision.grant === 'denied') {
+      return refuse(403, 'You cannot join this live class', `Reason: ${decision.reason}. ${refusalAdvice(decision.reason)}`);
     }
-    await repos.accessDecisions.record({ roomId: room.id, userId: user.id, grant: role, reason: role === 'host' ? 'course staff' : 'enrolled', source: 'launch' });
-    log.info({ room: room.id, user: user.id, role }, 'launch');
+    const role = decision.grant === 'host' ? 'host' : 'attendee';
+    log.info({ room: room.id, user: user.id, role, reason: decision.reason }, 'launch');
     res
       .status(200)
       .type('html')

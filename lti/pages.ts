@@ -66,6 +66,7 @@ export interface DeepLinkFormValues {
   duration: string;
   policy: string;
   threshold: string;
+  attendance?: boolean;
 }
 
 export interface DeepLinkForm {
@@ -101,6 +102,8 @@ ${problem}
 </fieldset>
 <label>Paid when the "Course fee paid" grade is at least (%)<input type="number" name="threshold" min="1" max="100" step="1" value="${escapeHtml(v.threshold)}" aria-describedby="threshold-hint">
 <span class="hint" id="threshold-hint">Only for paid classes. Live Classroom creates that grade item in the course; the gradebook or the shop sets it when a student pays.</span></label>
+<label class="check"><input type="checkbox" name="attendance" value="on"${v.attendance ? ' checked' : ''} aria-describedby="attendance-hint"> Send attendance to the gradebook</label>
+<span class="hint" id="attendance-hint">When a class ends, each student's minutes present go to an "Attendance" grade item that Live Classroom creates.</span>
 <button type="submit">Add live class</button>
 </form>
 </main>`,

@@ -4,6 +4,7 @@ import type { RequestHandler, Request, Response } from 'express';
 import './ltijs-patches.ts';
 import ltijs from 'ltijs';
 import type { Logger } from '../server/logger.ts';
+import type { LtijsServicesApi as LtijsServices } from './services.ts';
 import type { LtiStore } from './store.ts';
 
 /** What ltijs hands a launch callback (`res.locals.token`), as far as we use it. */
@@ -56,6 +57,8 @@ interface LtijsProvider {
   registerPlatform(platform: Record<string, unknown>): Promise<unknown>;
   deletePlatform(url: string, clientId: string): Promise<boolean>;
   getPlatform(url: string, clientId?: string): Promise<unknown>;
+  NamesAndRoles: LtijsServices['NamesAndRoles'];
+  Grade: LtijsServices['Grade'];
   DeepLinking: { createDeepLinkingMessage(token: LtijsToken, items: unknown[], options?: Record<string, unknown>): Promise<string> };
 }
 

@@ -6,6 +6,8 @@ import type { AddressInfo } from 'node:net';
 import type { RequestHandler } from 'express';
 import type { Settings } from '../config/index.ts';
 import { createAdminApi, Lti, removeAdminToken, writeAdminToken } from '../lti/index.ts';
+import { AccessService, AttendanceReporter } from './access/index.ts';
+import { Realtime } from './realtime/index.ts';
 import { createRepositories, Database, DataDirLock, describeError, type Repositories } from './db/index.ts';
 import { createApp } from './http/index.ts';
 import type { Logger } from './logger.ts';
@@ -37,6 +39,8 @@ export class Service {
   #database: Database | undefined;
   #repositories: Repositories | undefined;
   #lti: Lti | undefined;
+  #access: AccessService | undefined;
+  #realtime: Realtime | undefined;
   #databaseProblem: string | undefined;
   #connecting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
@@ -120,6 +124,8 @@ export class Service {
 
   async #stop(): Promise<void> {
     this.#abort.abort();
+    // Sockets first: open websockets would otherwise hold the HTTP server until the drain cut.
+    await this.#realtime?.close();
     if (this.#server.listening) {
       const closed = once(this.#server, 'close');
       this.#server.close();
@@ -129,6 +135,7 @@ export class Service {
       clearTimeout(cut);
     }
     await this.#connecting?.catch(() => {});
+    await this.#realtime?.close();
     await this.#lti?.close();
     await this.#database?.close().catch((error: unknown) => this.#logger.error({ err: error }, 'closing the database failed'));
     if (this.#adminToken !== undefined) removeAdminToken(this.settings.dataDir, this.#adminToken);
@@ -172,14 +179,45 @@ export class Service {
     this.#database = database;
     const repositories = createRepositories(database.orm);
     this.#repositories = repositories;
-    this.#lti = await Lti.create({
+    let access: AccessService | undefined;
+    const lti = await Lti.create({
       settings: this.settings,
       orm: database.orm,
       repositories: () => repositories,
       logger: this.#logger.child({ module: 'lti' }),
+      decide: (userId, roomId) => (access as AccessService).decide(userId, roomId, 'launch'),
     });
+    access = new AccessService({
+      repositories: () => repositories,
+      lms: lti.services,
+      logger: this.#logger.child({ module: 'access' }),
+      settings: this.settings.access,
+    });
+    this.#access = access;
+    this.#realtime = new Realtime({
+      httpServer: this.#server,
+      seats: lti.seats,
+      access,
+      attendance: new AttendanceReporter(() => repositories, lti.services, this.#logger.child({ module: 'attendance' })),
+      repositories: () => repositories,
+      logger: this.#logger.child({ module: 'realtime' }),
+      recheckSeconds: this.settings.access.recheckSeconds,
+    });
+    this.#lti = lti;
     if (this.#adminToken !== undefined) this.#adminApi = createAdminApi(this.#lti.platforms, this.#adminToken);
     this.#databaseProblem = undefined;
+  }
+
+  /** The access rules, once the database is ready. */
+  get access(): AccessService {
+    if (this.#access === undefined) throw new ServiceUnavailableError(this.#databaseProblem ?? 'The database is not connected yet.');
+    return this.#access;
+  }
+
+  /** The live connections (socket.io), once the database is ready. */
+  get realtime(): Realtime {
+    if (this.#realtime === undefined) throw new ServiceUnavailableError(this.#databaseProblem ?? 'The database is not connected yet.');
+    return this.#realtime;
   }
 
   /** The LTI side, once the database is ready. */

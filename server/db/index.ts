@@ -2,6 +2,7 @@
 import type { Orm } from './database.ts';
 import { AccessDecisionRepository } from './repositories/access-decisions.ts';
 import { ChatRepository } from './repositories/chat.ts';
+import { ClassSessionRepository, StageRepository } from './repositories/classes.ts';
 import { CourseRepository, RoomRepository } from './repositories/courses.ts';
 import { RecordingRepository } from './repositories/recordings.ts';
 import { MembershipRepository, UserRepository } from './repositories/users.ts';
@@ -12,7 +13,8 @@ export { DataDirInUseError, DataDirLock, readLockOwner } from './data-dir-lock.t
 export type { LockOwner } from './data-dir-lock.ts';
 export type { AccessDecision, Grant, Refusal } from './repositories/access-decisions.ts';
 export type { ChatMessage } from './repositories/chat.ts';
-export type { Course, CourseKey, Room, RoomSettings } from './repositories/courses.ts';
+export type { ClassSession, Presence } from './repositories/classes.ts';
+export type { Course, CourseKey, CourseServices, CourseSettings, Room, RoomSettings } from './repositories/courses.ts';
 export type { Recording } from './repositories/recordings.ts';
 export type { Membership, MembershipStatus, User } from './repositories/users.ts';
 
@@ -24,6 +26,8 @@ export interface Repositories {
   accessDecisions: AccessDecisionRepository;
   chat: ChatRepository;
   recordings: RecordingRepository;
+  stage: StageRepository;
+  classes: ClassSessionRepository;
 }
 
 export function createRepositories(db: Orm): Repositories {
@@ -35,5 +39,7 @@ export function createRepositories(db: Orm): Repositories {
     accessDecisions: new AccessDecisionRepository(db),
     chat: new ChatRepository(db),
     recordings: new RecordingRepository(db),
+    stage: new StageRepository(db),
+    classes: new ClassSessionRepository(db),
   };
 }

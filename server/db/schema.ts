@@ -39,10 +39,26 @@ export const courses = pgTable(
     contextId: text('context_id').notNull(),
     title: text('title').notNull().default(''),
     label: text('label'),
+    /** The tool's client id on the platform, to ask its services for an access token. */
+    clientId: text('client_id'),
+    /** NRPS membership URL from the last launch that offered it. */
+    nrpsUrl: text('nrps_url'),
+    /** AGS line items URL and the scopes the platform offered, from the last launch. */
+    agsLineItemsUrl: text('ags_line_items_url'),
+    agsScopes: text('ags_scopes').array().notNull().default(sql`'{}'::text[]`),
+    /** Every room of the course requires payment (a room can also require it on its own). */
+    paymentRequired: boolean('payment_required').notNull().default(false),
+    /** Course-wide threshold, as a fraction of the fee line item's maximum; null = full score. */
+    paidThreshold: real('paid_threshold'),
+    /** The AGS line item the LMS or the shop scores when a student pays (created by the tool once). */
+    paidLineItemUrl: text('paid_line_item_url'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [uniqueIndex('courses_lti_context').on(t.issuer, t.deploymentId, t.contextId)],
+  (t) => [
+    uniqueIndex('courses_lti_context').on(t.issuer, t.deploymentId, t.contextId),
+    check('courses_paid_threshold_range', sql`${t.paidThreshold} is null or (${t.paidThreshold} > 0 and ${t.paidThreshold} <= 1)`),
+  ],
 );
 
 /** A person as one platform knows them (`sub` is stable per issuer). */
@@ -77,6 +93,9 @@ export const rooms = pgTable(
     scheduledStart: timestamp('scheduled_start', { withTimezone: true }),
     durationMinutes: integer('duration_minutes'),
     status: roomStatus('status').notNull().default('scheduled'),
+    /** Send each attendee's minutes present to the LMS gradebook when a class ends. */
+    attendanceEnabled: boolean('attendance_enabled').notNull().default(false),
+    attendanceLineItemUrl: text('attendance_line_item_url'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -101,6 +120,8 @@ export const memberships = pgTable(
     status: membershipStatus('status').notNull().default('active'),
     /** Where the status came from: `launch` or `nrps`. */
     source: text('source').notNull(),
+    /** Last time the LMS confirmed this learner paid (AGS); lets a paid room admit them for 24 h while the LMS is down. */
+    paidVerifiedAt: timestamp('paid_verified_at', { withTimezone: true }),
     updatedAt: updatedAt(),
   },
   (t) => [primaryKey({ columns: [t.courseId, t.userId] })],
@@ -124,6 +145,56 @@ export const accessDecisions = pgTable(
     decidedAt: timestamp('decided_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index('access_decisions_room_time').on(t.roomId, t.decidedAt)],
+);
+
+/** Attendees a host brought on stage (they may publish as `speaker`s until taken off). */
+export const stage = pgTable(
+  'stage',
+  {
+    roomId: uuid('room_id')
+      .notNull()
+      .references(() => rooms.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    addedBy: uuid('added_by').references(() => users.id, { onDelete: 'set null' }),
+    addedAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.roomId, t.userId] })],
+);
+
+/** One live class of a room: from "go live" to "end class". */
+export const classSessions = pgTable(
+  'class_sessions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    roomId: uuid('room_id')
+      .notNull()
+      .references(() => rooms.id, { onDelete: 'cascade' }),
+    startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+    endedAt: timestamp('ended_at', { withTimezone: true }),
+    /** When the attendance scores reached the LMS, or why they did not. */
+    attendanceSentAt: timestamp('attendance_sent_at', { withTimezone: true }),
+    attendanceProblem: text('attendance_problem'),
+  },
+  (t) => [index('class_sessions_room').on(t.roomId, t.startedAt)],
+);
+
+/** Presence in a class: one row per stretch a participant was in the room. */
+export const attendance = pgTable(
+  'attendance',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    sessionId: uuid('session_id')
+      .notNull()
+      .references(() => classSessions.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    joinedAt: timestamp('joined_at', { withTimezone: true }).notNull().defaultNow(),
+    leftAt: timestamp('left_at', { withTimezone: true }),
+  },
+  (t) => [index('attendance_session_user').on(t.sessionId, t.userId)],
 );
 
 export const chatMessages = pgTable(

@@ -74,7 +74,7 @@ for (const flavor of ['moodle', 'canvas'] as const) {
       });
 
       // The LMS launches the placed link with those custom parameters: the room takes them.
-      const launch = await platform.launch({ roles: 'learner', user: { id: 'dl-student' }, resourceLink: { id: `placed-${flavor}`, title: 'Week 3 <live> review' }, custom });
+      const launch = await platform.launch({ roles: 'instructor', user: { id: 'dl-teacher' }, resourceLink: { id: `placed-${flavor}`, title: 'Week 3 <live> review' }, custom });
       assert.equal(launch.stage, 'launched');
       if (launch.stage !== 'launched') return;
       assert.equal(launch.response.status, 200, launch.response.body);
@@ -85,6 +85,13 @@ for (const flavor of ['moodle', 'canvas'] as const) {
       assert.equal(room?.durationMinutes, 90);
       assert.equal(room?.scheduledStart?.toISOString(), '2026-12-01T08:00:00.000Z');
       assert.equal(room?.title, 'Week 3 <live> review');
+
+      // The gate is on: a learner without a "Course fee paid" score is refused, and told why.
+      const student = await platform.launch({ roles: 'learner', user: { id: 'dl-student' }, resourceLink: { id: `placed-${flavor}`, title: 'Week 3 <live> review' }, custom });
+      assert.equal(student.stage, 'launched');
+      if (student.stage !== 'launched') return;
+      assert.equal(student.response.status, 403);
+      assert.match(student.response.body, /course fee not paid/);
     });
 
     it('keeps what the instructor typed and says what to fix when the form is wrong', async () => {

@@ -16,7 +16,11 @@ export interface RoomPlacement {
   title: string;
 }
 
-export type RoomSettings = Partial<Pick<Room, 'title' | 'policy' | 'paidThreshold' | 'scheduledStart' | 'durationMinutes'>>;
+export type RoomSettings = Partial<Pick<Room, 'title' | 'policy' | 'paidThreshold' | 'scheduledStart' | 'durationMinutes' | 'attendanceEnabled'>>;
+
+/** What a launch tells about the platform's services for this course. */
+export type CourseServices = Pick<Course, 'clientId' | 'nrpsUrl' | 'agsLineItemsUrl' | 'agsScopes'>;
+export type CourseSettings = Partial<Pick<Course, 'paymentRequired' | 'paidThreshold'>>;
 
 export class CourseRepository {
   readonly #db: Orm;
@@ -24,17 +28,35 @@ export class CourseRepository {
     this.#db = db;
   }
 
-  /** Creates the course on first sight and keeps its title and label current. */
-  async upsert(key: CourseKey, facts: { title: string; label?: string | null }): Promise<Course> {
+  /**
+   * Creates the course on first sight and keeps its title, label and service URLs current. Service
+   * URLs are only replaced by a launch that carries them: a launch without NRPS keeps the last known.
+   */
+  async upsert(key: CourseKey, facts: { title: string; label?: string | null; services?: Partial<CourseServices> }): Promise<Course> {
+    const services = Object.fromEntries(Object.entries(facts.services ?? {}).filter(([, v]) => v !== undefined && v !== null));
     const [row] = await this.#db
       .insert(courses)
-      .values({ ...key, title: facts.title, label: facts.label ?? null })
+      .values({ ...key, title: facts.title, label: facts.label ?? null, ...services })
       .onConflictDoUpdate({
         target: [courses.issuer, courses.deploymentId, courses.contextId],
-        set: { title: facts.title, label: facts.label ?? null, updatedAt: sql`now()` },
+        set: { title: facts.title, label: facts.label ?? null, ...services, updatedAt: sql`now()` },
       })
       .returning();
     return row as Course;
+  }
+
+  async get(courseId: string): Promise<Course | undefined> {
+    const [row] = await this.#db.select().from(courses).where(eq(courses.id, courseId));
+    return row;
+  }
+
+  async update(courseId: string, settings: CourseSettings & Partial<Pick<Course, 'paidLineItemUrl'>>): Promise<Course | undefined> {
+    const [row] = await this.#db
+      .update(courses)
+      .set({ ...settings, updatedAt: sql`now()` })
+      .where(eq(courses.id, courseId))
+      .returning();
+    return row;
   }
 
   async find(key: CourseKey): Promise<Course | undefined> {
@@ -83,7 +105,7 @@ export class RoomRepository {
     return this.#db.select().from(rooms).where(eq(rooms.courseId, courseId)).orderBy(rooms.createdAt);
   }
 
-  async update(roomId: string, settings: RoomSettings & Partial<Pick<Room, 'status'>>): Promise<Room | undefined> {
+  async update(roomId: string, settings: RoomSettings & Partial<Pick<Room, 'status' | 'attendanceLineItemUrl'>>): Promise<Room | undefined> {
     const [row] = await this.#db
       .update(rooms)
       .set({ ...settings, updatedAt: sql`now()` })

@@ -53,6 +53,14 @@ export class MembershipRepository {
     return row as Membership;
   }
 
+  /** Notes that the LMS confirmed this member paid, for the grace period while the LMS is down. */
+  async markPaid(courseId: string, userId: string, at = new Date()): Promise<void> {
+    await this.#db
+      .update(memberships)
+      .set({ paidVerifiedAt: at })
+      .where(and(eq(memberships.courseId, courseId), eq(memberships.userId, userId)));
+  }
+
   async get(courseId: string, userId: string): Promise<Membership | undefined> {
     const [row] = await this.#db
       .select()

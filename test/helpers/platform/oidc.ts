@@ -69,6 +69,7 @@ export class Launches {
     const user = fillUser(site, opts.user, opts.locale);
     const locale = opts.locale ?? user.locale;
     const roles = opts.roles === undefined ? rolesFor(site.flavor, 'learner') : typeof opts.roles === 'string' ? rolesFor(site.flavor, opts.roles) : [...opts.roles];
+    if (course) site.courses.enrolOnLaunch(course, { userId: user.id, roles, name: user.name, givenName: user.givenName, familyName: user.familyName, email: user.email });
     const messageHint = newMessageHint(site.flavor, site.hintSecret, { course: course?.number, locale });
     const pending: PendingLaunch = {
       loginHint: loginHintFor(site.flavor, user.id),

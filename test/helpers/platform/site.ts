@@ -13,6 +13,8 @@ export interface Course {
   label: string;
   members: Member[];
   perResourceLink?: Record<string, string[]>;
+  /** True once a test set the members: the list is then exactly what it said. */
+  explicitMembers?: boolean;
 }
 
 export class Courses {
@@ -63,7 +65,19 @@ export class Courses {
     const course = this.ensure({ id: contextId, title: options.title, label: options.label });
     course.members = members.map((m) => ({ ...m, roles: [...m.roles] }));
     course.perResourceLink = options.perResourceLink ? structuredClone(options.perResourceLink) : undefined;
+    course.explicitMembers = true;
     return course;
+  }
+
+  /**
+   * A launch into a course whose members no test set enrols the user, as a real LMS would only
+   * launch its members: NRPS then lists everyone who launched, with the roles of their launch.
+   */
+  enrolOnLaunch(course: Course, member: Member): void {
+    if (course.explicitMembers) return;
+    const known = course.members.find((m) => m.userId === member.userId);
+    if (known) known.roles = [...member.roles];
+    else course.members.push({ ...member, roles: [...member.roles], status: 'Active' });
   }
 }
 

@@ -100,7 +100,10 @@ export function parseForms(html: string, pageUrl: string): ParsedForm[] {
     const fields: Record<string, string> = {};
     for (const input of (m[2] ?? '').matchAll(/<input\b([^>]*)>/gi)) {
       const a = attributesOf(input[1] ?? '');
-      if (a.name !== undefined && !['submit', 'button', 'image', 'file'].includes((a.type ?? 'text').toLowerCase())) fields[a.name] = a.value ?? '';
+      const type = (a.type ?? 'text').toLowerCase();
+      // As browsers do: unchecked boxes and radio buttons send nothing; a checked one without value sends "on".
+      if ((type === 'checkbox' || type === 'radio') && a.checked === undefined) continue;
+      if (a.name !== undefined && !['submit', 'button', 'image', 'file'].includes(type)) fields[a.name] = a.value ?? (type === 'checkbox' || type === 'radio' ? 'on' : '');
     }
     for (const area of (m[2] ?? '').matchAll(/<textarea\b([^>]*)>([\s\S]*?)<\/textarea>/gi)) {
       const a = attributesOf(area[1] ?? '');

@@ -1,0 +1,378 @@
+// Who may enter a room: one decision for (user, room) with a reason a person can read.
+//
+//   role (launch, or NRPS when it answers) -> host | attendee | denied
+//   enrollment (NRPS status; the resource link's list where the LMS offers it) -> denied if not active
+//   payment (paid rooms: AGS result on the course's fee line item >= threshold) -> denied if unpaid
+//   stage (a host brought the attendee on stage) -> speaker
+//
+// Facts from the LMS are cached for `cacheSeconds`; every decision on launch and join is stored,
+// a re-check during class is stored when its outcome changes.
+import type { Course, Grant, Membership, Repositories, Room } from '../db/index.ts';
+import type { Logger } from '../logger.ts';
+import { LmsError, type CourseServicesRef, type LmsResult, type LmsServices, type MemberList } from './lms.ts';
+import { roleGrant } from './roles.ts';
+
+export type DecisionSource = 'launch' | 'nrps' | 'ags' | 'fallback' | 'role' | 'stage';
+export type Trigger = 'launch' | 'join' | 'recheck';
+
+export interface Decision {
+  grant: Grant;
+  reason: string;
+  source: DecisionSource;
+  decidedAt: Date;
+}
+
+export const PAID_LINE_ITEM_TAG = 'live-classroom:course-fee';
+export const PAID_LINE_ITEM_LABEL = 'Course fee paid';
+/** The fee line item's maximum: the LMS or the shop writes 1 when a student has paid. */
+export const PAID_LINE_ITEM_MAXIMUM = 1;
+
+export const REASONS = {
+  notEnrolled: 'not enrolled in this course',
+  inactive: 'enrollment inactive',
+  deleted: 'removed from the course',
+  restricted: 'the LMS restricts this activity for you (a group, date, payment or other condition set on the activity)',
+  notPaid: 'course fee not paid',
+  unverified: 'payment could not be verified, try again in a few minutes',
+} as const;
+
+export interface AccessSettings {
+  /** How long facts from the LMS (memberships, results) are reused. */
+  cacheSeconds: number;
+  /** How long a payment verified by the LMS still admits a student while the LMS cannot be reached. */
+  paymentGraceHours: number;
+}
+
+export interface AccessDependencies {
+  repositories: () => Repositories;
+  lms: LmsServices;
+  logger: Logger;
+  settings: AccessSettings;
+  now?: () => number;
+}
+
+interface Cached<T> {
+  at: number;
+  value: Promise<T>;
+}
+
+export class RoomNotFoundError extends Error {
+  constructor(roomId: string) {
+    super(`no room ${roomId}`);
+    this.name = 'RoomNotFoundError';
+  }
+}
+
+function servicesOf(course: Course): CourseServicesRef | undefined {
+  if (!course.clientId) return undefined;
+  return {
+    issuer: course.issuer,
+    clientId: course.clientId,
+    deploymentId: course.deploymentId,
+    contextId: course.contextId,
+    nrpsUrl: course.nrpsUrl,
+    agsLineItemsUrl: course.agsLineItemsUrl,
+    agsScopes: course.agsScopes,
+  };
+}
+
+export class AccessService {
+  readonly #repositories: () => Repositories;
+  readonly #lms: LmsServices;
+  readonly #logger: Logger;
+  readonly #settings: AccessSettings;
+  readonly #now: () => number;
+  readonly #members = new Map<string, Cached<MemberList>>();
+  readonly #results = new Map<string, Cached<LmsResult[]>>();
+  readonly #lineItems = new Map<string, Promise<string>>();
+  /** The last outcome per room and user, to store re-checks only when they change. */
+  readonly #last = new Map<string, Grant>();
+
+  constructor({ repositories, lms, logger, settings, now }: AccessDependencies) {
+    this.#repositories = repositories;
+    this.#lms = lms;
+    this.#logger = logger;
+    this.#settings = settings;
+    this.#now = now ?? Date.now;
+  }
+
+  /** Decides and stores the decision (see the file's head for when). */
+  async decide(userId: string, roomId: string, trigger: Trigger): Promise<Decision> {
+    const repos = this.#repositories();
+    const room = await repos.rooms.get(roomId);
+    if (!room) throw new RoomNotFoundError(roomId);
+    const course = (await repos.courses.get(room.courseId)) as Course;
+    const decision = await this.#decide(repos, userId, room, course);
+    const key = `${roomId}:${userId}`;
+    const changed = this.#last.get(key) !== decision.grant;
+    this.#last.set(key, decision.grant);
+    if (trigger !== 'recheck' || changed) {
+      await repos.accessDecisions.record({ roomId, userId, grant: decision.grant, reason: decision.reason, source: decision.source });
+    }
+    const log = this.#logger.child({ room: roomId, user: userId });
+    if (decision.grant === 'denied') log.info({ trigger, source: decision.source }, `access denied: ${decision.reason}`);
+    else log.debug({ trigger, grant: decision.grant, source: decision.source }, 'access granted');
+    return decision;
+  }
+
+  /**
+   * Re-checks everyone present in a live class with facts fetched once for the room (one NRPS list,
+   * one AGS results list), not once per student. Returns the decisions by user id.
+   */
+  async recheck(roomId: string, userIds: readonly string[]): Promise<Map<string, Decision>> {
+    const repos = this.#repositories();
+    const room = await repos.rooms.get(roomId);
+    if (!room) throw new RoomNotFoundError(roomId);
+    const course = (await repos.courses.get(room.courseId)) as Course;
+    const services = servicesOf(course);
+    if (services) {
+      this.#forgetCourse(course.id);
+      if (this.#isPaid(room, course) && course.paidLineItemUrl) {
+        // One request for every result of the line item, shared by the decisions below.
+        this.#results.set(`${course.paidLineItemUrl}|*`, { at: this.#now(), value: this.#lms.results(services, course.paidLineItemUrl) });
+      }
+    }
+    const decisions = new Map<string, Decision>();
+    for (const userId of userIds) decisions.set(userId, await this.decide(userId, roomId, 'recheck'));
+    return decisions;
+  }
+
+  /** Brings an attendee on stage. The actor must be a host of the room. */
+  async bringOnStage(actorId: string, roomId: string, userId: string): Promise<Decision> {
+    await this.#requireHost(actorId, roomId);
+    const target = await this.decide(userId, roomId, 'join');
+    if (target.grant !== 'attendee') {
+      throw new AccessRefusedError(target.grant === 'denied' ? `cannot bring on stage: ${target.reason}` : `already ${target.grant === 'host' ? 'a host' : 'on stage'}`);
+    }
+    await this.#repositories().stage.add(roomId, userId, actorId);
+    return this.decide(userId, roomId, 'join');
+  }
+
+  async takeOffStage(actorId: string, roomId: string, userId: string): Promise<Decision> {
+    if (actorId !== userId) await this.#requireHost(actorId, roomId);
+    await this.#repositories().stage.remove(roomId, userId);
+    return this.decide(userId, roomId, 'join');
+  }
+
+  async #requireHost(actorId: string, roomId: string): Promise<void> {
+    const actor = await this.decide(actorId, roomId, 'recheck');
+    if (actor.grant !== 'host') throw new AccessRefusedError('only a host can do this');
+  }
+
+  /**
+   * The course's fee line item, created through AGS the first time a paid room needs it (found by
+   * its tag first, so a tool that lost its database does not create a second one).
+   */
+  async paidLineItem(course: Course): Promise<string> {
+    if (course.paidLineItemUrl) return course.paidLineItemUrl;
+    const services = servicesOf(course);
+    if (!services) throw new LmsError('unsupported', 'no launch has told the tool where this course\'s grade service is');
+    let pending = this.#lineItems.get(course.id);
+    if (!pending) {
+      pending = (async () => {
+        const url =
+          (await this.#lms.findLineItem(services, PAID_LINE_ITEM_TAG)) ??
+          (await this.#lms.createLineItem(services, { label: PAID_LINE_ITEM_LABEL, scoreMaximum: PAID_LINE_ITEM_MAXIMUM, tag: PAID_LINE_ITEM_TAG }));
+        await this.#repositories().courses.update(course.id, { paidLineItemUrl: url });
+        this.#logger.info({ course: course.id, lineItem: url }, 'course fee line item ready');
+        return url;
+      })().finally(() => this.#lineItems.delete(course.id));
+      this.#lineItems.set(course.id, pending);
+    }
+    return pending;
+  }
+
+  /** Forgets cached LMS facts, e.g. after an instructor changed a room's settings. */
+  forget(courseId?: string): void {
+    if (courseId === undefined) {
+      this.#members.clear();
+      this.#results.clear();
+    } else this.#forgetCourse(courseId);
+  }
+
+  #forgetCourse(courseId: string): void {
+    for (const key of this.#members.keys()) if (key.startsWith(`${courseId}|`)) this.#members.delete(key);
+    this.#results.clear();
+  }
+
+  #isPaid(room: Room, course: Course): boolean {
+    return room.policy === 'paid' || course.paymentRequired;
+  }
+
+  async #decide(repos: Repositories, userId: string, room: Room, course: Course): Promise<Decision> {
+    const decided = (grant: Grant, reason: string, source: DecisionSource): Decision => ({ grant, reason, source, decidedAt: new Date(this.#now()) });
+    const user = await repos.users.get(userId);
+    const membership = await repos.memberships.get(course.id, userId);
+    if (!user || !membership) return decided('denied', REASONS.notEnrolled, 'launch');
+    const fromLaunch = roleGrant(membership.roles);
+    // LMS administrators are not course members (Canvas admins have no course role): no NRPS check.
+    if (fromLaunch.grant === 'host' && fromLaunch.reason === 'LMS administrator') return decided('host', fromLaunch.reason, 'role');
+
+    // Enrollment.
+    let roles = fromLaunch;
+    let enrollmentSource: DecisionSource = 'launch';
+    const services = servicesOf(course);
+    if (services?.nrpsUrl) {
+      const verdict = await this.#enrollment(services, course, room, user.subject, membership);
+      if (verdict.denied) return decided('denied', verdict.denied, 'nrps');
+      if (verdict.roles) roles = roleGrant(verdict.roles);
+      enrollmentSource = verdict.source;
+    } else if (membership.status !== 'active') {
+      return decided('denied', membership.status === 'deleted' ? REASONS.deleted : REASONS.inactive, 'launch');
+    }
+    if (roles.grant === 'denied') return decided('denied', roles.reason, 'role');
+    if (roles.grant === 'host') return decided('host', roles.reason, enrollmentSource);
+
+    // Payment.
+    let reason = enrollmentSource === 'fallback' ? 'enrolled (from the launch: the LMS membership service could not be reached)' : 'enrolled';
+    let source: DecisionSource = enrollmentSource;
+    if (this.#isPaid(room, course)) {
+      const paid = await this.#payment(repos, course, room, user.subject, membership);
+      if (paid.grant === 'denied') return decided('denied', paid.reason, paid.source);
+      reason = paid.reason;
+      source = paid.source;
+    }
+    if (await repos.stage.has(room.id, userId)) return decided('speaker', `on stage (${reason})`, 'stage');
+    return decided('attendee', reason, source);
+  }
+
+  async #membersCached(services: CourseServicesRef, courseId: string, resourceLinkId: string | undefined, maxAgeMs = this.#settings.cacheSeconds * 1000): Promise<MemberList> {
+    const key = `${courseId}|${resourceLinkId ?? ''}`;
+    const hit = this.#members.get(key);
+    if (hit && this.#now() - hit.at <= maxAgeMs) return hit.value;
+    const value = this.#lms.members(services, resourceLinkId === undefined ? {} : { resourceLinkId });
+    this.#members.set(key, { at: this.#now(), value });
+    value.catch(() => {
+      if (this.#members.get(key)?.value === value) this.#members.delete(key);
+    });
+    return value;
+  }
+
+  /**
+   * Enrollment from NRPS. A cached list may predate a student's enrollment, so a refusal is only
+   * ever given on a list fetched for this decision; an admission may come from the cache.
+   */
+  async #enrollment(
+    services: CourseServicesRef,
+    course: Course,
+    room: Room,
+    subject: string,
+    membership: Membership,
+  ): Promise<{ denied?: string; roles?: string[]; source: DecisionSource }> {
+    const first = await this.#enrollmentFrom(services, course, room, subject, membership, undefined);
+    if (!first.denied || first.source !== 'nrps' || first.fresh) return first;
+    return this.#enrollmentFrom(services, course, room, subject, membership, 0);
+  }
+
+  async #enrollmentFrom(
+    services: CourseServicesRef,
+    course: Course,
+    room: Room,
+    subject: string,
+    membership: Membership,
+    maxAgeMs: number | undefined,
+  ): Promise<{ denied?: string; roles?: string[]; source: DecisionSource; fresh?: boolean }> {
+    const log = this.#logger.child({ course: course.id, room: room.id });
+    let list: MemberList;
+    const key = `${course.id}|${room.resourceLinkId}`;
+    const before = this.#members.get(key);
+    const fresh = () => maxAgeMs === 0 || this.#members.get(key) !== before || before === undefined;
+    try {
+      list = await this.#membersCached(services, course.id, room.resourceLinkId, maxAgeMs);
+    } catch (error) {
+      const problem = error instanceof LmsError ? error.message : String(error);
+      log.warn({ err: error }, `membership check fell back to the launch: ${problem}`);
+      if (membership.status !== 'active') return { denied: membership.status === 'deleted' ? REASONS.deleted : REASONS.inactive, source: 'fallback' };
+      return { source: 'fallback' };
+    }
+    const repos = this.#repositories();
+    const member = list.members.get(subject);
+    if (member) {
+      const status = member.status === 'Active' ? 'active' : member.status === 'Inactive' ? 'inactive' : 'deleted';
+      if (status !== membership.status || (member.roles.length > 0 && member.roles.join(' ') !== membership.roles.join(' '))) {
+        await repos.memberships.set(course.id, membership.userId, { roles: member.roles.length > 0 ? member.roles : membership.roles, status, source: 'nrps' });
+      }
+      if (status === 'inactive') return { denied: REASONS.inactive, source: 'nrps', fresh: fresh() };
+      if (status === 'deleted') return { denied: REASONS.deleted, source: 'nrps', fresh: fresh() };
+      return { roles: member.roles.length > 0 ? member.roles : undefined, source: 'nrps' };
+    }
+    if (!list.complete) {
+      log.warn(`membership list incomplete (${list.note ?? 'no reason given'}); deciding from the launch`);
+      return { source: 'fallback' };
+    }
+    if (!fresh()) return { denied: REASONS.notEnrolled, source: 'nrps', fresh: false };
+    if (list.resourceLink) {
+      // Not in the activity's list: enrolled in the course but held back by the activity's conditions?
+      try {
+        const whole = await this.#membersCached(services, course.id, undefined, 0);
+        const inCourse = whole.members.get(subject);
+        if (inCourse?.status === 'Active') return { denied: REASONS.restricted, source: 'nrps', fresh: true };
+        if (inCourse?.status === 'Inactive') return { denied: REASONS.inactive, source: 'nrps', fresh: true };
+      } catch (error) {
+        log.warn({ err: error }, 'course membership could not be read; the activity\'s list decides');
+        return { denied: REASONS.restricted, source: 'nrps', fresh: true };
+      }
+    }
+    if (membership.status === 'active') await repos.memberships.set(course.id, membership.userId, { roles: membership.roles, status: 'deleted', source: 'nrps' });
+    return { denied: REASONS.notEnrolled, source: 'nrps', fresh: true };
+  }
+
+  async #resultFor(services: CourseServicesRef, lineItemUrl: string, subject: string): Promise<LmsResult | undefined> {
+    const fresh = (c: Cached<LmsResult[]> | undefined) => c !== undefined && this.#now() - c.at < this.#settings.cacheSeconds * 1000;
+    const all = this.#results.get(`${lineItemUrl}|*`);
+    if (fresh(all)) return (await (all as Cached<LmsResult[]>).value).find((r) => r.userId === subject);
+    const key = `${lineItemUrl}|${subject}`;
+    let mine = this.#results.get(key);
+    if (!fresh(mine)) {
+      const value = this.#lms.results(services, lineItemUrl, subject);
+      mine = { at: this.#now(), value };
+      this.#results.set(key, mine);
+      value.catch(() => {
+        if (this.#results.get(key)?.value === value) this.#results.delete(key);
+      });
+    }
+    return (await (mine as Cached<LmsResult[]>).value).find((r) => r.userId === subject);
+  }
+
+  async #payment(
+    repos: Repositories,
+    course: Course,
+    room: Room,
+    subject: string,
+    membership: Membership,
+  ): Promise<{ grant: 'attendee' | 'denied'; reason: string; source: DecisionSource }> {
+    const threshold = room.paidThreshold ?? course.paidThreshold ?? 1;
+    const services = servicesOf(course);
+    const log = this.#logger.child({ course: course.id, room: room.id });
+    try {
+      if (!services) throw new LmsError('unsupported', 'no launch has told the tool where this course\'s grade service is');
+      const lineItemUrl = await this.paidLineItem(course);
+      const result = await this.#resultFor(services, lineItemUrl, subject);
+      if (result?.score === undefined) return { grant: 'denied', reason: REASONS.notPaid, source: 'ags' };
+      const maximum = result.maximum ?? PAID_LINE_ITEM_MAXIMUM;
+      if (!(maximum > 0)) throw new LmsError('invalid', `the LMS sent a result maximum of ${maximum} for the course fee`);
+      if (result.score / maximum + 1e-9 < threshold) return { grant: 'denied', reason: REASONS.notPaid, source: 'ags' };
+      await repos.memberships.markPaid(course.id, membership.userId, new Date(this.#now()));
+      return { grant: 'attendee', reason: 'course fee paid', source: 'ags' };
+    } catch (error) {
+      if (!(error instanceof LmsError)) throw error;
+      log.warn({ kind: error.kind }, `payment check failed: ${error.message}`);
+      const verified = membership.paidVerifiedAt?.getTime();
+      const graceMs = this.#settings.paymentGraceHours * 3600_000;
+      if (error.kind !== 'unsupported' && verified !== undefined && this.#now() - verified < graceMs) {
+        return { grant: 'attendee', reason: `course fee paid (verified ${new Date(verified).toISOString()}; the LMS cannot be reached now)`, source: 'fallback' };
+      }
+      if (error.kind === 'unsupported') {
+        return { grant: 'denied', reason: `${REASONS.unverified} (${error.message})`, source: 'ags' };
+      }
+      return { grant: 'denied', reason: REASONS.unverified, source: 'fallback' };
+    }
+  }
+}
+
+export class AccessRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AccessRefusedError';
+  }
+}

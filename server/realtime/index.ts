@@ -1,0 +1,245 @@
+// socket.io: the widget's live connection. A socket is admitted with the seat token of its launch
+// and the access rules' decision; it lives in its room until it leaves, the class ends for it, or
+// a re-check (every ACCESS_RECHECK_SECONDS) finds it may no longer be there.
+import type { Server as HttpServer } from 'node:http';
+import { Server, type Socket } from 'socket.io';
+import type { AccessService, AttendanceReporter, Decision } from '../access/index.ts';
+import { AccessRefusedError } from '../access/index.ts';
+import type { Repositories } from '../db/index.ts';
+import type { Logger } from '../logger.ts';
+import { clientEvents, parseClientEvent, PROTOCOL_VERSION, type Ack, type ClassStatus, type ClientEvent, type ServerEvents } from '../protocol.ts';
+
+export interface SeatVerifier {
+  verify(token: string): { userId: string; roomId: string; role: string; name: string };
+}
+
+export interface RealtimeDependencies {
+  httpServer: HttpServer;
+  seats: SeatVerifier;
+  access: AccessService;
+  attendance: AttendanceReporter;
+  repositories: () => Repositories;
+  logger: Logger;
+  recheckSeconds: number;
+}
+
+interface SocketData {
+  userId: string;
+  roomId: string;
+  name: string;
+  grant: Decision['grant'];
+  presenceId?: number;
+}
+
+type LiveSocket = Socket<Record<string, never>, ServerEvents, Record<string, never>, SocketData>;
+
+const roomChannel = (roomId: string) => `room:${roomId}`;
+const KNOWN_EVENTS = new Set(Object.keys(clientEvents));
+
+export class Realtime {
+  readonly io: Server<Record<string, never>, ServerEvents, Record<string, never>, SocketData>;
+  readonly #deps: RealtimeDependencies;
+  readonly #timer: NodeJS.Timeout;
+  #checking = false;
+
+  constructor(deps: RealtimeDependencies) {
+    this.#deps = deps;
+    this.io = new Server(deps.httpServer, { path: '/socket.io', serveClient: false, maxHttpBufferSize: 64 * 1024, cors: { origin: false } });
+    this.io.use((socket, next) => {
+      const token = (socket.handshake.auth as { seat?: unknown } | undefined)?.seat;
+      if (typeof token !== 'string' || token === '') return next(new Error('a seat token is required: open the class from the course page'));
+      try {
+        const seat = deps.seats.verify(token);
+        socket.data = { userId: seat.userId, roomId: seat.roomId, name: seat.name, grant: 'denied' };
+        next();
+      } catch (error) {
+        next(new Error((error as Error).message));
+      }
+    });
+    this.io.on('connection', (socket) => {
+      this.#admit(socket).catch((error: unknown) => {
+        deps.logger.error({ err: error, room: socket.data.roomId, user: socket.data.userId }, 'admitting a socket failed');
+        socket.emit('access:revoked', { reason: 'Live Classroom could not check your access just now; reload the page to try again' });
+        socket.disconnect(true);
+      });
+    });
+    this.#timer = setInterval(() => void this.recheckAll(), deps.recheckSeconds * 1000);
+    this.#timer.unref();
+  }
+
+  async #admit(socket: LiveSocket): Promise<void> {
+    const { access, repositories, logger } = this.#deps;
+    const { userId, roomId } = socket.data;
+    const decision = await access.decide(userId, roomId, 'join');
+    if (decision.grant === 'denied') {
+      socket.emit('access:revoked', { reason: decision.reason });
+      socket.disconnect(true);
+      return;
+    }
+    if (!socket.connected) return;
+    socket.data.grant = decision.grant;
+    const repos = repositories();
+    const session = await repos.classes.current(roomId);
+    if (session) socket.data.presenceId = await repos.classes.joined(session.id, userId);
+    await socket.join(roomChannel(roomId));
+    this.#handle(socket);
+    const room = await repos.rooms.get(roomId);
+    socket.emit('welcome', {
+      protocol: PROTOCOL_VERSION,
+      grant: decision.grant,
+      reason: decision.reason,
+      status: (room?.status ?? 'scheduled') as ClassStatus,
+      participants: await this.#count(roomId),
+    });
+    this.#broadcastCount(roomId);
+    logger.debug({ room: roomId, user: userId, grant: decision.grant }, 'joined');
+    socket.on('disconnect', () => {
+      const presenceId = socket.data.presenceId;
+      if (presenceId !== undefined) repos.classes.left(presenceId).catch((error: unknown) => logger.warn({ err: error }, 'recording a departure failed'));
+      this.#broadcastCount(roomId);
+    });
+  }
+
+  #handle(socket: LiveSocket): void {
+    const { logger } = this.#deps;
+    const on = <E extends ClientEvent>(event: E, handler: (data: ReturnType<typeof parseClientEvent<E>> & { ok: true }) => Promise<Ack<Record<string, unknown>>>) => {
+      (socket as unknown as Socket).on(event as string, (payload: unknown, ack: unknown) => {
+        const reply = typeof ack === 'function' ? (ack as (a: Ack<Record<string, unknown>>) => void) : () => {};
+        const parsed = parseClientEvent(event, payload);
+        if (!parsed.ok) return reply(parsed);
+        handler(parsed as ReturnType<typeof parseClientEvent<E>> & { ok: true }).then(reply, (error: unknown) => {
+          if (error instanceof AccessRefusedError) return reply({ ok: false, error: error.message });
+          logger.error({ err: error, event, room: socket.data.roomId }, 'socket event failed');
+          reply({ ok: false, error: 'something went wrong on our side; it has been logged' });
+        });
+      });
+    };
+    (socket as unknown as Socket).onAny((event: string, ...args: unknown[]) => {
+      if (KNOWN_EVENTS.has(event)) return;
+      const ack = args.at(-1);
+      if (typeof ack === 'function') (ack as (a: Ack) => void)({ ok: false, error: `unknown event ${JSON.stringify(event.slice(0, 40))}` });
+    });
+    const hostOnly = (): void => {
+      if (socket.data.grant !== 'host') throw new AccessRefusedError('only a host can do this');
+    };
+    on('class:start', async () => {
+      hostOnly();
+      return { ok: true, status: await this.startClass(socket.data.roomId) };
+    });
+    on('class:end', async () => {
+      hostOnly();
+      const ended = await this.endClass(socket.data.roomId);
+      return { ok: true, ...ended };
+    });
+    on('stage:add', async ({ data }) => {
+      const decision = await this.#deps.access.bringOnStage(socket.data.userId, socket.data.roomId, data.userId);
+      this.#grantChanged(socket.data.roomId, data.userId, decision);
+      return { ok: true, grant: decision.grant };
+    });
+    on('stage:remove', async ({ data }) => {
+      const decision = await this.#deps.access.takeOffStage(socket.data.userId, socket.data.roomId, data.userId);
+      this.#grantChanged(socket.data.roomId, data.userId, decision);
+      return { ok: true, grant: decision.grant };
+    });
+  }
+
+  /** Opens the class: a session starts and everyone already waiting counts as present. */
+  async startClass(roomId: string): Promise<ClassStatus> {
+    const repos = this.#deps.repositories();
+    let session = await repos.classes.current(roomId);
+    if (!session) {
+      session = await repos.classes.start(roomId);
+      for (const s of await this.#sockets(roomId)) {
+        if (s.data.presenceId === undefined) s.data.presenceId = await repos.classes.joined(session.id, s.data.userId);
+      }
+    }
+    await repos.rooms.update(roomId, { status: 'live' });
+    this.io.to(roomChannel(roomId)).emit('class:status', { status: 'live' });
+    this.#deps.logger.info({ room: roomId, session: session.id }, 'class started');
+    return 'live';
+  }
+
+  /** Ends the class for everyone, then sends attendance to the LMS if the room asks for it. */
+  async endClass(roomId: string): Promise<{ status: ClassStatus; attendanceSent: number; attendanceProblem?: string }> {
+    const repos = this.#deps.repositories();
+    const session = await repos.classes.current(roomId);
+    await repos.rooms.update(roomId, { status: 'ended' });
+    await repos.stage.clear(roomId);
+    for (const s of await this.#sockets(roomId)) {
+      s.data.presenceId = undefined;
+      if (s.data.grant === 'speaker') s.data.grant = 'attendee';
+    }
+    this.io.to(roomChannel(roomId)).emit('class:status', { status: 'ended' });
+    if (!session) return { status: 'ended', attendanceSent: 0 };
+    const ended = (await repos.classes.end(session.id)) ?? session;
+    this.#deps.logger.info({ room: roomId, session: session.id }, 'class ended');
+    const report = await this.#deps.attendance.report(ended);
+    return { status: 'ended', attendanceSent: report.sent, ...(report.problem ? { attendanceProblem: report.problem } : {}) };
+  }
+
+  /** Checks everyone connected to this node again; removes whoever may no longer be there. */
+  async recheckAll(): Promise<void> {
+    if (this.#checking) return;
+    this.#checking = true;
+    try {
+      const byRoom = new Map<string, LiveSocket[]>();
+      for (const socket of this.io.of('/').sockets.values()) {
+        if (!socket.rooms.has(roomChannel(socket.data.roomId))) continue;
+        const list = byRoom.get(socket.data.roomId) ?? [];
+        list.push(socket as LiveSocket);
+        byRoom.set(socket.data.roomId, list);
+      }
+      for (const [roomId, sockets] of byRoom) {
+        try {
+          const decisions = await this.#deps.access.recheck(roomId, [...new Set(sockets.map((s) => s.data.userId))]);
+          for (const socket of sockets) {
+            const decision = decisions.get(socket.data.userId);
+            if (!decision) continue;
+            if (decision.grant === 'denied') {
+              socket.emit('access:revoked', { reason: decision.reason });
+              socket.disconnect(true);
+            } else if (decision.grant !== socket.data.grant) {
+              socket.data.grant = decision.grant;
+              socket.emit('grant:changed', { grant: decision.grant, reason: decision.reason });
+            }
+          }
+        } catch (error) {
+          this.#deps.logger.error({ err: error, room: roomId }, 're-checking a room failed; will try again');
+        }
+      }
+    } finally {
+      this.#checking = false;
+    }
+  }
+
+  #grantChanged(roomId: string, userId: string, decision: Decision): void {
+    for (const socket of this.io.of('/').sockets.values()) {
+      const s = socket as LiveSocket;
+      if (s.data.roomId !== roomId || s.data.userId !== userId) continue;
+      s.data.grant = decision.grant;
+      s.emit('grant:changed', { grant: decision.grant, reason: decision.reason });
+    }
+  }
+
+  async #sockets(roomId: string): Promise<LiveSocket[]> {
+    return (await this.io.in(roomChannel(roomId)).fetchSockets()) as unknown as LiveSocket[];
+  }
+
+  async #count(roomId: string): Promise<number> {
+    return new Set((await this.#sockets(roomId)).map((s) => s.data.userId)).size;
+  }
+
+  #broadcastCount(roomId: string): void {
+    this.#count(roomId).then(
+      (count) => this.io.to(roomChannel(roomId)).emit('participants:count', { count }),
+      () => {},
+    );
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    this.io.disconnectSockets(true);
+    // The HTTP server is the service's to close.
+    this.io.engine.close();
+  }
+}
