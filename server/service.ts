@@ -9,7 +9,7 @@ import { createAdminApi, Lti, removeAdminToken, writeAdminToken } from '../lti/i
 import { AccessService, AttendanceReporter } from './access/index.ts';
 import { Realtime } from './realtime/index.ts';
 import { createRepositories, Database, DataDirLock, describeError, type Repositories } from './db/index.ts';
-import { createApp } from './http/index.ts';
+import { createApp, createHostApi } from './http/index.ts';
 import type { Logger } from './logger.ts';
 
 /** Time given to in-flight requests on stop before their connections are cut. */
@@ -35,6 +35,7 @@ export class Service {
   /** Secret of the admin API, in DATA_DIR/admin.token; only with the embedded database. */
   readonly #adminToken: string | undefined;
   #adminApi: RequestHandler | undefined;
+  #hostApi: RequestHandler | undefined;
   readonly #abort = new AbortController();
   #database: Database | undefined;
   #repositories: Repositories | undefined;
@@ -56,6 +57,7 @@ export class Service {
       readiness: { check: () => this.#checkReady() },
       lti: () => this.#lti?.router,
       admin: () => this.#adminApi,
+      api: () => this.#hostApi,
     });
     this.#server = createServer(app);
   }
@@ -203,6 +205,7 @@ export class Service {
       logger: this.#logger.child({ module: 'realtime' }),
       recheckSeconds: this.settings.access.recheckSeconds,
     });
+    this.#hostApi = createHostApi({ seats: lti.seats, access: () => this.#access, repositories: () => this.#repositories });
     this.#lti = lti;
     if (this.#adminToken !== undefined) this.#adminApi = createAdminApi(this.#lti.platforms, this.#adminToken);
     this.#databaseProblem = undefined;

@@ -103,6 +103,10 @@ export class AccessService {
     if (!room) throw new RoomNotFoundError(roomId);
     const course = (await repos.courses.get(room.courseId)) as Course;
     const decision = await this.#decide(repos, userId, room, course);
+    if (decision.grant === 'host' && this.#isPaid(room, course) && !course.paidLineItemUrl) {
+      // The instructor's launch creates the "Course fee paid" column before any student needs it.
+      this.paidLineItem(course).catch((error: unknown) => this.#logger.warn({ err: error, course: course.id }, 'the course fee line item could not be created yet'));
+    }
     const key = `${roomId}:${userId}`;
     const changed = this.#last.get(key) !== decision.grant;
     this.#last.set(key, decision.grant);
@@ -317,21 +321,24 @@ export class AccessService {
     return { denied: REASONS.notEnrolled, source: 'nrps', fresh: true };
   }
 
-  async #resultFor(services: CourseServicesRef, lineItemUrl: string, subject: string): Promise<LmsResult | undefined> {
-    const fresh = (c: Cached<LmsResult[]> | undefined) => c !== undefined && this.#now() - c.at < this.#settings.cacheSeconds * 1000;
+  /** The user's result; `fresh` says whether it was fetched for this decision (refusals need a fresh one). */
+  async #resultFor(services: CourseServicesRef, lineItemUrl: string, subject: string, maxAgeMs: number): Promise<{ result: LmsResult | undefined; fresh: boolean }> {
+    const young = (c: Cached<LmsResult[]> | undefined) => c !== undefined && this.#now() - c.at <= maxAgeMs;
     const all = this.#results.get(`${lineItemUrl}|*`);
-    if (fresh(all)) return (await (all as Cached<LmsResult[]>).value).find((r) => r.userId === subject);
+    if (young(all)) return { result: (await (all as Cached<LmsResult[]>).value).find((r) => r.userId === subject), fresh: maxAgeMs === 0 };
     const key = `${lineItemUrl}|${subject}`;
     let mine = this.#results.get(key);
-    if (!fresh(mine)) {
+    let fresh = false;
+    if (!young(mine)) {
       const value = this.#lms.results(services, lineItemUrl, subject);
       mine = { at: this.#now(), value };
+      fresh = true;
       this.#results.set(key, mine);
       value.catch(() => {
         if (this.#results.get(key)?.value === value) this.#results.delete(key);
       });
     }
-    return (await (mine as Cached<LmsResult[]>).value).find((r) => r.userId === subject);
+    return { result: (await (mine as Cached<LmsResult[]>).value).find((r) => r.userId === subject), fresh };
   }
 
   async #payment(
@@ -347,11 +354,16 @@ export class AccessService {
     try {
       if (!services) throw new LmsError('unsupported', 'no launch has told the tool where this course\'s grade service is');
       const lineItemUrl = await this.paidLineItem(course);
-      const result = await this.#resultFor(services, lineItemUrl, subject);
-      if (result?.score === undefined) return { grant: 'denied', reason: REASONS.notPaid, source: 'ags' };
-      const maximum = result.maximum ?? PAID_LINE_ITEM_MAXIMUM;
-      if (!(maximum > 0)) throw new LmsError('invalid', `the LMS sent a result maximum of ${maximum} for the course fee`);
-      if (result.score / maximum + 1e-9 < threshold) return { grant: 'denied', reason: REASONS.notPaid, source: 'ags' };
+      const paid = (result: LmsResult | undefined): boolean => {
+        if (result?.score === undefined) return false;
+        const maximum = result.maximum ?? PAID_LINE_ITEM_MAXIMUM;
+        if (!(maximum > 0)) throw new LmsError('invalid', `the LMS sent a result maximum of ${maximum} for the course fee`);
+        return result.score / maximum + 1e-9 >= threshold;
+      };
+      let read = await this.#resultFor(services, lineItemUrl, subject, this.#settings.cacheSeconds * 1000);
+      // A cached "not paid" may predate the payment: refuse only on a result read now.
+      if (!paid(read.result) && !read.fresh) read = await this.#resultFor(services, lineItemUrl, subject, 0);
+      if (!paid(read.result)) return { grant: 'denied', reason: REASONS.notPaid, source: 'ags' };
       await repos.memberships.markPaid(course.id, membership.userId, new Date(this.#now()));
       return { grant: 'attendee', reason: 'course fee paid', source: 'ags' };
     } catch (error) {
@@ -363,7 +375,7 @@ export class AccessService {
         return { grant: 'attendee', reason: `course fee paid (verified ${new Date(verified).toISOString()}; the LMS cannot be reached now)`, source: 'fallback' };
       }
       if (error.kind === 'unsupported') {
-        return { grant: 'denied', reason: `${REASONS.unverified} (${error.message})`, source: 'ags' };
+        return { grant: 'denied', reason: `payment cannot be verified: ${error.message}; ask your instructor`, source: 'ags' };
       }
       return { grant: 'denied', reason: REASONS.unverified, source: 'fallback' };
     }

@@ -15,9 +15,11 @@ export interface AppDependencies {
   lti: () => RequestHandler | undefined;
   /** The admin API (`npm run platform` talks to it), served only with the embedded database. */
   admin?: () => RequestHandler | undefined;
+  /** The hosts' API (room settings, refusals), once the database is ready. */
+  api?: () => RequestHandler | undefined;
 }
 
-export function createApp({ logger, readiness, lti, admin }: AppDependencies): Express {
+export function createApp({ logger, readiness, lti, admin, api }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
@@ -44,6 +46,12 @@ export function createApp({ logger, readiness, lti, admin }: AppDependencies): E
 
   app.use('/lti', (req, res, next) => {
     const router = lti();
+    if (router === undefined) return next(new HttpError(503, 'Live Classroom is starting; try again in a moment.'));
+    router(req, res, next);
+  });
+
+  app.use('/api', (req, res, next) => {
+    const router = api?.();
     if (router === undefined) return next(new HttpError(503, 'Live Classroom is starting; try again in a moment.'));
     router(req, res, next);
   });

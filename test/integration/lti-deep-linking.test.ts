@@ -115,6 +115,21 @@ for (const flavor of ['moodle', 'canvas'] as const) {
       assert.deepEqual(item.custom, { live_classroom_policy: 'enrolled', live_classroom_duration_minutes: '30' });
     });
 
+    it('turns attendance to the gradebook on for the room when the box is ticked', async () => {
+      const picker = await openPicker();
+      assert.match(picker.response.body, /<input type="checkbox" name="attendance" value="on"/);
+      const returned = await picker.userAgent.submitForm(picker.response, 0, { title: 'Seminar', duration: '45', policy: 'enrolled', threshold: '', attendance: 'on' });
+      await picker.userAgent.submitForm(returned);
+      const item = platform.deepLinkResponses().at(-1)!.contentItems[0]!;
+      const custom = item.custom as Record<string, string>;
+      assert.equal(custom.live_classroom_attendance, 'true');
+      const launch = await platform.launch({ roles: 'instructor', user: { id: 'att-teacher' }, resourceLink: { id: `seminar-${flavor}`, title: 'Seminar' }, custom });
+      assert.equal(launch.stage, 'launched');
+      if (launch.stage !== 'launched') return;
+      const seat = service.lti.seats.verify(/seat-token="([^"]+)"/.exec(launch.response.body)![1]!);
+      assert.equal((await service.repositories.rooms.get(seat.roomId))?.attendanceEnabled, true);
+    });
+
     it('refuses the picker to a learner, and a form posted without its launch', async () => {
       const picker = await openPicker('learner');
       assert.equal(picker.response.status, 403);

@@ -26,6 +26,16 @@ export class AccessDecisionRepository {
     return row as AccessDecision;
   }
 
+  /** One person's decisions in a room, newest first. */
+  async listForUser(roomId: string, userId: string, limit = 50): Promise<AccessDecision[]> {
+    return this.#db
+      .select()
+      .from(accessDecisions)
+      .where(and(eq(accessDecisions.roomId, roomId), eq(accessDecisions.userId, userId)))
+      .orderBy(desc(accessDecisions.decidedAt), desc(accessDecisions.id))
+      .limit(limit);
+  }
+
   /** Who was refused, newest first, for one room or (with `courseId`) every room of a course. */
   async listRefusals(scope: { roomId: string } | { courseId: string }, since = new Date(0), limit = 500): Promise<Refusal[]> {
     const where = and(

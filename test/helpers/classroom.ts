@@ -1,0 +1,94 @@
+// A tool (Service) and a platform simulator wired together, with helpers to launch as someone and
+// to open the widget's socket with the seat token of that launch.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { io, type Socket } from 'socket.io-client';
+import { parseSettings } from '../../config/index.ts';
+import { createLogger } from '../../server/logger.ts';
+import { Service } from '../../server/service.ts';
+import { Platform, type Flavor, type LaunchOptions } from './platform/index.ts';
+import { createTemporaryDatabase, type TemporaryDatabase } from './postgres.ts';
+
+export interface Classroom {
+  service: Service;
+  platform: Platform;
+  close(): Promise<void>;
+}
+
+export async function startClassroom(flavor: Flavor, env: Record<string, string> = {}, databaseUrl?: string): Promise<Classroom> {
+  const dataDir = mkdtempSync(join(tmpdir(), `lc-${flavor}-`));
+  let temporary: TemporaryDatabase | undefined;
+  if (databaseUrl) temporary = await createTemporaryDatabase(databaseUrl);
+  const settings = parseSettings({
+    DATA_DIR: dataDir,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    ...(temporary ? { DATABASE_URL: temporary.url } : {}),
+    ...env,
+  });
+  const service = await Service.start(settings, createLogger(settings.logLevel));
+  await service.whenDatabaseReady();
+  const platform = await Platform.start({ flavor });
+  const registration = platform.registration();
+  await service.lti.platforms.add(registration, registration.deploymentIds);
+  platform.useTool({ loginUrl: `${service.url}/lti/login`, launchUrl: `${service.url}/lti/launch`, jwksUrl: `${service.url}/lti/keys` });
+  return {
+    service,
+    platform,
+    async close() {
+      await platform.close();
+      await service.stop();
+      await temporary?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Launched {
+  status: number;
+  body: string;
+  /** The seat token of the class page, when the launch got one. */
+  seat: string | undefined;
+}
+
+export async function launchAs(platform: Platform, opts: LaunchOptions): Promise<Launched> {
+  const result = await platform.launch(opts);
+  if (result.stage !== 'launched') throw new Error(`the launch stopped at ${result.stage}: ${result.response.status} ${result.response.body.slice(0, 300)}`);
+  const seat = /seat-token="([^"]+)"/.exec(result.response.body)?.[1];
+  return { status: result.response.status, body: result.response.body, seat };
+}
+
+/** The text of a refusal page. */
+export function alertText(body: string): string {
+  return /<main role="alert">([\s\S]*?)<\/main>/.exec(body)?.[1]?.replace(/<[^>]+>/g, ' ').replace(/&#39;/g, "'").replace(/\s+/g, ' ').trim() ?? body.slice(0, 200);
+}
+
+export type Admission =
+  | { kind: 'welcome'; socket: Socket; state: { grant: string; reason: string; status: string; participants: number } }
+  | { kind: 'revoked'; socket: Socket; reason: string }
+  | { kind: 'error'; socket: Socket; message: string };
+
+/** Opens the widget's socket with a seat token and waits for the server's verdict (5 s at most). */
+export function connect(service: Service, seat: string | undefined): Promise<Admission> {
+  const socket = io(service.url, { auth: seat === undefined ? {} : { seat }, transports: ['websocket'], reconnection: false, forceNew: true });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.close();
+      reject(new Error('no answer from the server within 5 s'));
+    }, 5_000);
+    const done = (admission: Admission) => {
+      clearTimeout(timer);
+      resolve(admission);
+    };
+    socket.once('welcome', (state) => done({ kind: 'welcome', socket, state }));
+    socket.once('access:revoked', ({ reason }) => done({ kind: 'revoked', socket, reason }));
+    socket.once('connect_error', (error) => done({ kind: 'error', socket, message: error.message }));
+  });
+}
+
+/** Emits an event and resolves with its acknowledgement. */
+export function request<T = Record<string, unknown>>(socket: Socket, event: string, payload: unknown): Promise<T> {
+  return socket.timeout(5_000).emitWithAck(event, payload) as Promise<T>;
+}
