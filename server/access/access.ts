@@ -107,6 +107,7 @@ export class AccessService {
       // The instructor's launch creates the "Course fee paid" column before any student needs it.
       this.paidLineItem(course).catch((error: unknown) => this.#logger.warn({ err: error, course: course.id }, 'the course fee line item could not be created yet'));
     }
+    this.#prune();
     const key = `${roomId}:${userId}`;
     const changed = this.#last.get(key) !== decision.grant;
     this.#last.set(key, decision.grant);
@@ -192,6 +193,17 @@ export class AccessService {
       this.#members.clear();
       this.#results.clear();
     } else this.#forgetCourse(courseId);
+  }
+
+  /** Keeps the caches bounded on a long-running node: stale facts go, and the change memory is capped. */
+  #prune(): void {
+    if (this.#members.size + this.#results.size > 5_000) {
+      const horizon = this.#now() - this.#settings.cacheSeconds * 1000;
+      for (const [key, entry] of this.#members) if (entry.at < horizon) this.#members.delete(key);
+      for (const [key, entry] of this.#results) if (entry.at < horizon) this.#results.delete(key);
+    }
+    // Forgetting costs at most one extra stored decision per person.
+    if (this.#last.size > 50_000) this.#last.clear();
   }
 
   #forgetCourse(courseId: string): void {

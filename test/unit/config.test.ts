@@ -107,6 +107,14 @@ describe('settings', () => {
     assert.deepEqual(problemsOf({ LTI_AUTO_ACTIVATE: 'constructor' }), ['Setting LTI_AUTO_ACTIVATE="constructor" is invalid: expected true or false.']);
   });
 
+  it('reads the access timings, with defaults that remove a revoked student within a minute', () => {
+    assert.deepEqual(parseSettings({}, '/srv/lc').access, { cacheSeconds: 30, recheckSeconds: 30, paymentGraceHours: 24 });
+    assert.deepEqual(parseSettings({ ACCESS_CACHE_SECONDS: '0', ACCESS_RECHECK_SECONDS: '60', PAYMENT_GRACE_HOURS: '0' }).access, { cacheSeconds: 0, recheckSeconds: 60, paymentGraceHours: 0 });
+    assert.deepEqual(problemsOf({ ACCESS_RECHECK_SECONDS: '120' }), ['Setting ACCESS_RECHECK_SECONDS="120" is invalid: expected a whole number of seconds from 1 to 60.']);
+    assert.deepEqual(problemsOf({ ACCESS_RECHECK_SECONDS: '0' }), ['Setting ACCESS_RECHECK_SECONDS="0" is invalid: expected a whole number of seconds from 1 to 60.']);
+    assert.deepEqual(problemsOf({ PAYMENT_GRACE_HOURS: '1.5' }), ['Setting PAYMENT_GRACE_HOURS="1.5" is invalid: expected a whole number of hours from 0 to 168.']);
+  });
+
   it('treats an empty value as unset', () => {
     assert.equal(parseSettings({ PORT: '', DATABASE_URL: ' ' }).port, 3000);
     assert.equal(parseSettings({ DATABASE_URL: '' }).databaseUrl, undefined);
