@@ -65,11 +65,12 @@ export function classifyLmsError(error: unknown, what: string): LmsError {
   if (error instanceof LmsError) return error;
   const e = error as { response?: { statusCode?: number }; code?: string; name?: string; message?: string };
   const status = e?.response?.statusCode;
+  // got's ParseError carries the (2xx) response whose body was not JSON.
+  if (e?.name === 'ParseError' || e?.name === 'SyntaxError') return new LmsError('invalid', `${what}: the LMS answered something that is not JSON`, { cause: error });
   if (typeof status === 'number') {
     if (status >= 500 || status === 429 || status === 408) return new LmsError('unreachable', `${what}: the LMS answered ${status}`, { status, cause: error });
     return new LmsError('refused', `${what}: the LMS refused with ${status}`, { status, cause: error });
   }
-  if (e?.name === 'SyntaxError') return new LmsError('invalid', `${what}: the LMS answered something that is not JSON`, { cause: error });
   if (e?.message === 'PLATFORM_NOT_FOUND' || e?.message === 'PLATFORM_NOT_ACTIVATED') {
     return new LmsError('refused', `${what}: the platform is ${e.message === 'PLATFORM_NOT_FOUND' ? 'no longer registered' : 'not active'}`, { cause: error });
   }

@@ -134,7 +134,13 @@ export class AccessService {
       this.#forgetCourse(course.id);
       if (this.#isPaid(room, course) && course.paidLineItemUrl) {
         // One request for every result of the line item, shared by the decisions below.
-        this.#results.set(`${course.paidLineItemUrl}|*`, { at: this.#now(), value: this.#lms.results(services, course.paidLineItemUrl) });
+        const key = `${course.paidLineItemUrl}|*`;
+        const value = this.#lms.results(services, course.paidLineItemUrl);
+        this.#results.set(key, { at: this.#now(), value });
+        // Nobody may await it (a room of hosts only): never leave the rejection unhandled, nor cached.
+        value.catch(() => {
+          if (this.#results.get(key)?.value === value) this.#results.delete(key);
+        });
       }
     }
     const decisions = new Map<string, Decision>();
@@ -376,18 +382,25 @@ export class AccessService {
       // A cached "not paid" may predate the payment: refuse only on a result read now.
       if (!paid(read.result) && !read.fresh) read = await this.#resultFor(services, lineItemUrl, subject, 0);
       if (!paid(read.result)) return { grant: 'denied', reason: REASONS.notPaid, source: 'ags' };
-      await repos.memberships.markPaid(course.id, membership.userId, new Date(this.#now()));
+      const result = read.result as LmsResult & { score: number };
+      await repos.memberships.markPaid(course.id, membership.userId, result.score / (result.maximum ?? PAID_LINE_ITEM_MAXIMUM), new Date(this.#now()));
       return { grant: 'attendee', reason: 'course fee paid', source: 'ags' };
     } catch (error) {
       if (!(error instanceof LmsError)) throw error;
       log.warn({ kind: error.kind }, `payment check failed: ${error.message}`);
+      if (error.kind === 'refused' && error.status === 404 && course.paidLineItemUrl) {
+        // The fee line item was deleted in the LMS: find or create it again next time.
+        await repos.courses.update(course.id, { paidLineItemUrl: null });
+      }
+      if (error.kind === 'unsupported' || error.kind === 'refused') {
+        return { grant: 'denied', reason: `payment cannot be verified: ${error.message}; ask your instructor`, source: 'ags' };
+      }
+      // The LMS cannot be reached or answers nonsense: only a recent verification that met this room's threshold admits.
       const verified = membership.paidVerifiedAt?.getTime();
       const graceMs = this.#settings.paymentGraceHours * 3600_000;
-      if (error.kind !== 'unsupported' && verified !== undefined && this.#now() - verified < graceMs) {
+      const fraction = membership.paidFraction ?? 0;
+      if (verified !== undefined && this.#now() - verified < graceMs && fraction + 1e-9 >= threshold) {
         return { grant: 'attendee', reason: `course fee paid (verified ${new Date(verified).toISOString()}; the LMS cannot be reached now)`, source: 'fallback' };
-      }
-      if (error.kind === 'unsupported') {
-        return { grant: 'denied', reason: `payment cannot be verified: ${error.message}; ask your instructor`, source: 'ags' };
       }
       return { grant: 'denied', reason: REASONS.unverified, source: 'fallback' };
     }

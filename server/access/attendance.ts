@@ -72,6 +72,7 @@ export class AttendanceReporter {
     const classMs = session.endedAt.getTime() - session.startedAt.getTime();
     const classMinutes = Math.max(0.1, minutes(classMs));
     let sent = 0;
+    const skipped: string[] = [];
     try {
       let lineItemUrl = room.attendanceLineItemUrl;
       if (!lineItemUrl) {
@@ -91,18 +92,30 @@ export class AttendanceReporter {
         const user = await repos.users.get(presence.userId);
         if (!user) continue;
         const present = minutes(presentMs(presence, session.startedAt, session.endedAt));
-        await this.#lms.submitScore(services, lineItemUrl, {
-          userId: user.subject,
-          scoreGiven: Math.min(present, classMinutes),
-          scoreMaximum: classMinutes,
-          comment: `Present ${present} of ${classMinutes} minutes in the live class of ${session.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
-        });
-        sent++;
+        try {
+          await this.#lms.submitScore(services, lineItemUrl, {
+            userId: user.subject,
+            scoreGiven: Math.min(present, classMinutes),
+            scoreMaximum: classMinutes,
+            comment: `Present ${present} of ${classMinutes} minutes in the live class of ${session.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+          });
+          sent++;
+        } catch (error) {
+          // The LMS refusing one student (dropped from the course meanwhile) must not cost the others their score.
+          if (!(error instanceof LmsError) || error.kind !== 'refused') throw error;
+          log.warn({ user: presence.userId }, `attendance score refused: ${error.message}`);
+          skipped.push(user.name || user.subject);
+        }
       }
     } catch (error) {
       const problem = error instanceof LmsError ? error.message : `unexpected error: ${(error as Error).message}`;
       if (!(error instanceof LmsError)) log.error({ err: error }, 'attendance failed');
       return fail(sent > 0 ? `${problem} (after ${sent} scores were sent)` : problem);
+    }
+    if (skipped.length > 0) {
+      const problem = `the LMS refused the score of ${skipped.length} student(s): ${skipped.slice(0, 10).join(', ')}`;
+      await repos.classes.attendanceReported(session.id, problem);
+      return { sent, problem };
     }
     await repos.classes.attendanceReported(session.id, null);
     log.info({ sent }, 'attendance sent to the LMS');

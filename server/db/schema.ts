@@ -122,6 +122,8 @@ export const memberships = pgTable(
     source: text('source').notNull(),
     /** Last time the LMS confirmed this learner paid (AGS); lets a paid room admit them for 24 h while the LMS is down. */
     paidVerifiedAt: timestamp('paid_verified_at', { withTimezone: true }),
+    /** The score, as a fraction of the maximum, that the LMS confirmed then; the grace applies only where it met the threshold. */
+    paidFraction: real('paid_fraction'),
     updatedAt: updatedAt(),
   },
   (t) => [primaryKey({ columns: [t.courseId, t.userId] })],
@@ -177,7 +179,11 @@ export const classSessions = pgTable(
     attendanceSentAt: timestamp('attendance_sent_at', { withTimezone: true }),
     attendanceProblem: text('attendance_problem'),
   },
-  (t) => [index('class_sessions_room').on(t.roomId, t.startedAt)],
+  (t) => [
+    index('class_sessions_room').on(t.roomId, t.startedAt),
+    // At most one class in progress per room, whoever presses "Go live" and however often.
+    uniqueIndex('class_sessions_one_live').on(t.roomId).where(sql`${t.endedAt} is null`),
+  ],
 );
 
 /** Presence in a class: one row per stretch a participant was in the room. */

@@ -70,6 +70,14 @@ export class Realtime {
   async #admit(socket: LiveSocket): Promise<void> {
     const { access, repositories, logger } = this.#deps;
     const { userId, roomId } = socket.data;
+    const repos = repositories();
+    // Registered before the first await: a socket may leave while it is being admitted.
+    socket.on('disconnect', () => {
+      const presenceId = socket.data.presenceId;
+      socket.data.presenceId = undefined;
+      if (presenceId !== undefined) repos.classes.left(presenceId).catch((error: unknown) => logger.warn({ err: error }, 'recording a departure failed'));
+      this.#broadcastCount(roomId);
+    });
     const decision = await access.decide(userId, roomId, 'join');
     if (decision.grant === 'denied') {
       socket.emit('access:revoked', { reason: decision.reason });
@@ -78,10 +86,16 @@ export class Realtime {
     }
     if (!socket.connected) return;
     socket.data.grant = decision.grant;
-    const repos = repositories();
-    const session = await repos.classes.current(roomId);
-    if (session) socket.data.presenceId = await repos.classes.joined(session.id, userId);
+    // Into the channel first, then look for a class in progress: a class started meanwhile either
+    // finds this socket in the channel or is found here (a second presence row is harmless).
     await socket.join(roomChannel(roomId));
+    const session = await repos.classes.current(roomId);
+    if (session && socket.data.presenceId === undefined) {
+      const presenceId = await repos.classes.joined(session.id, userId);
+      if (socket.connected) socket.data.presenceId = presenceId;
+      else await repos.classes.left(presenceId);
+    }
+    if (!socket.connected) return;
     this.#handle(socket);
     const room = await repos.rooms.get(roomId);
     socket.emit('welcome', {
@@ -93,11 +107,6 @@ export class Realtime {
     });
     this.#broadcastCount(roomId);
     logger.debug({ room: roomId, user: userId, grant: decision.grant }, 'joined');
-    socket.on('disconnect', () => {
-      const presenceId = socket.data.presenceId;
-      if (presenceId !== undefined) repos.classes.left(presenceId).catch((error: unknown) => logger.warn({ err: error }, 'recording a departure failed'));
-      this.#broadcastCount(roomId);
-    });
   }
 
   #handle(socket: LiveSocket): void {
@@ -114,10 +123,12 @@ export class Realtime {
         });
       });
     };
-    (socket as unknown as Socket).onAny((event: string, ...args: unknown[]) => {
-      if (KNOWN_EVENTS.has(event)) return;
+    (socket as unknown as Socket).onAny((event: unknown, ...args: unknown[]) => {
+      // The wire allows any JSON value as an event name, numbers included.
+      const name = String(event);
+      if (typeof event === 'string' && KNOWN_EVENTS.has(name)) return;
       const ack = args.at(-1);
-      if (typeof ack === 'function') (ack as (a: Ack) => void)({ ok: false, error: `unknown event ${JSON.stringify(event.slice(0, 40))}` });
+      if (typeof ack === 'function') (ack as (a: Ack) => void)({ ok: false, error: `unknown event ${JSON.stringify(name.slice(0, 40))}` });
     });
     const hostOnly = (): void => {
       if (socket.data.grant !== 'host') throw new AccessRefusedError('only a host can do this');
@@ -146,12 +157,9 @@ export class Realtime {
   /** Opens the class: a session starts and everyone already waiting counts as present. */
   async startClass(roomId: string): Promise<ClassStatus> {
     const repos = this.#deps.repositories();
-    let session = await repos.classes.current(roomId);
-    if (!session) {
-      session = await repos.classes.start(roomId);
-      for (const s of await this.#sockets(roomId)) {
-        if (s.data.presenceId === undefined) s.data.presenceId = await repos.classes.joined(session.id, s.data.userId);
-      }
+    const session = await repos.classes.start(roomId);
+    for (const s of await this.#sockets(roomId)) {
+      if (s.data.presenceId === undefined) s.data.presenceId = await repos.classes.joined(session.id, s.data.userId);
     }
     await repos.rooms.update(roomId, { status: 'live' });
     this.io.to(roomChannel(roomId)).emit('class:status', { status: 'live' });

@@ -139,6 +139,34 @@ for (const { flavor, database } of runs) {
       assert.equal((await room.as('unverified')).status, 200, 'admitted once the LMS answers again');
     });
 
+    it('uses the grace period only where the verified payment met the room\'s threshold, and survives re-checks of a room of hosts while the grade service is down', async () => {
+      const half = place({ ...PAID, live_classroom_paid_threshold: '0.5' });
+      const teacher = await half.as('teacher', 'instructor');
+      for (let i = 0; i < 50 && !half.feeItem(); i++) await sleep(20);
+      c.platform.setResult(half.feeItem()!.id, half.userId('student'), 0.5);
+      assert.equal((await half.as('student')).status, 200);
+      // Another room of the same course asks for the full fee.
+      const full = { as: (user: string) => launchAs(c.platform, { user: { id: half.userId(user), name: user }, roles: 'learner', context: half.context, resourceLink: { id: `${half.resourceLink.id}-full` }, custom: PAID }) };
+      assert.equal((await full.as('student')).status, 403);
+      const host = await connect(c.service, teacher.seat);
+      assert.equal(host.kind, 'welcome');
+      c.platform.agsMode('down');
+      try {
+        c.service.access.forget();
+        assert.equal((await half.as('student')).status, 200, 'verified at 0.5, the 0.5 room admits during the outage');
+        const refused = await full.as('student');
+        assert.equal(refused.status, 403, 'verified at 0.5, the full-fee room does not');
+        assert.match(alertText(refused.body), /payment could not be verified/);
+        // Re-checks run every second against a grade service that is down: the tool keeps serving.
+        await sleep(2_500);
+        assert.ok(host.kind === 'welcome' && host.socket.connected, 'the host is still connected');
+        assert.equal((await fetch(`${c.service.url}/healthz`)).status, 200);
+      } finally {
+        c.platform.agsMode('ok');
+        host.socket.close();
+      }
+    });
+
     it('refuses when the grade service answers a result that is not a number, saying payment could not be verified', async () => {
       const room = place(PAID);
       await room.as('teacher', 'instructor');
@@ -286,6 +314,8 @@ for (const { flavor, database } of runs) {
       assert.match((await request<{ error: string }>(host.socket, 'stage:add', { userId: 42 })).error, /invalid stage:add: userId/);
       assert.match((await request<{ error: string }>(host.socket, 'stage:add', 'x'.repeat(100))).error, /invalid stage:add/);
       assert.match((await request<{ error: string }>(host.socket, 'room:explode', {})).error, /unknown event "room:explode"/);
+      // The wire allows numbers as event names; the server must answer, not trip over them.
+      assert.match((await request<{ error: string }>(host.socket, 7 as unknown as string, {})).error, /unknown event "7"/);
       assert.deepEqual(await request(host.socket, 'stage:remove', { userId: studentId }), { ok: true, grant: 'attendee' });
       for (const s of [host, attendee, peer]) s.socket.close();
     });

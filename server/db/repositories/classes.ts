@@ -55,9 +55,14 @@ export class ClassSessionRepository {
     return row;
   }
 
+  /** Starts a class, or answers the one already in progress (two hosts pressing "Go live" get one class). */
   async start(roomId: string, at = new Date()): Promise<ClassSession> {
-    const [row] = await this.#db.insert(classSessions).values({ roomId, startedAt: at }).returning();
-    return row as ClassSession;
+    const [row] = await this.#db
+      .insert(classSessions)
+      .values({ roomId, startedAt: at })
+      .onConflictDoNothing({ target: classSessions.roomId, where: sql`${classSessions.endedAt} is null` })
+      .returning();
+    return row ?? ((await this.current(roomId)) as ClassSession);
   }
 
   /** Ends the class and closes every open presence at the same instant. */

@@ -54,10 +54,10 @@ export class MembershipRepository {
   }
 
   /** Notes that the LMS confirmed this member paid, for the grace period while the LMS is down. */
-  async markPaid(courseId: string, userId: string, at = new Date()): Promise<void> {
+  async markPaid(courseId: string, userId: string, fraction: number, at = new Date()): Promise<void> {
     await this.#db
       .update(memberships)
-      .set({ paidVerifiedAt: at })
+      .set({ paidVerifiedAt: at, paidFraction: fraction })
       .where(and(eq(memberships.courseId, courseId), eq(memberships.userId, userId)));
   }
 

@@ -1,0 +1,2 @@
+ALTER TABLE "memberships" ADD COLUMN "paid_fraction" real;--> statement-breakpoint
+CREATE UNIQUE INDEX "class_sessions_one_live" ON "class_sessions" USING btree ("room_id") WHERE "class_sessions"."ended_at" is null;
