@@ -15,6 +15,8 @@ export const clientEvents = {
   /** Host: bring an attendee on stage, or take them off. */
   'stage:add': z.object({ userId }).strict(),
   'stage:remove': z.object({ userId }).strict(),
+  /** A fresh seat token (they live minutes), for reconnecting after a network drop. */
+  'seat:refresh': z.object({}).strict(),
 } as const;
 
 export type ClientEvent = keyof typeof clientEvents;

@@ -9,13 +9,14 @@ import type { Repositories } from '../db/index.ts';
 import type { Logger } from '../logger.ts';
 import { clientEvents, parseClientEvent, PROTOCOL_VERSION, type Ack, type ClassStatus, type ClientEvent, type ServerEvents } from '../protocol.ts';
 
-export interface SeatVerifier {
-  verify(token: string): { userId: string; roomId: string; role: string; name: string };
+export interface SeatIssuer {
+  verify(token: string): { userId: string; roomId: string; role: string; name: string; locale: string };
+  issue(seat: { userId: string; roomId: string; role: 'host' | 'attendee'; name: string; locale: string }): string;
 }
 
 export interface RealtimeDependencies {
   httpServer: HttpServer;
-  seats: SeatVerifier;
+  seats: SeatIssuer;
   access: AccessService;
   attendance: AttendanceReporter;
   repositories: () => Repositories;
@@ -27,6 +28,7 @@ interface SocketData {
   userId: string;
   roomId: string;
   name: string;
+  locale: string;
   grant: Decision['grant'];
   presenceId?: number;
 }
@@ -50,7 +52,7 @@ export class Realtime {
       if (typeof token !== 'string' || token === '') return next(new Error('a seat token is required: open the class from the course page'));
       try {
         const seat = deps.seats.verify(token);
-        socket.data = { userId: seat.userId, roomId: seat.roomId, name: seat.name, grant: 'denied' };
+        socket.data = { userId: seat.userId, roomId: seat.roomId, name: seat.name, locale: seat.locale, grant: 'denied' };
         next();
       } catch (error) {
         next(new Error((error as Error).message));
@@ -141,6 +143,12 @@ export class Realtime {
       hostOnly();
       const ended = await this.endClass(socket.data.roomId);
       return { ok: true, ...ended };
+    });
+    on('seat:refresh', async () => {
+      // Only while still admitted: the grant is re-checked by the periodic re-check and on reconnect.
+      const { userId, roomId, name, locale, grant } = socket.data;
+      if (grant === 'denied') throw new AccessRefusedError('you are no longer admitted to this room');
+      return { ok: true, seat: this.#deps.seats.issue({ userId, roomId, role: grant === 'host' ? 'host' : 'attendee', name, locale }) };
     });
     on('stage:add', async ({ data }) => {
       const decision = await this.#deps.access.bringOnStage(socket.data.userId, socket.data.roomId, data.userId);

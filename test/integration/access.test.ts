@@ -317,6 +317,15 @@ for (const { flavor, database } of runs) {
       // The wire allows numbers as event names; the server must answer, not trip over them.
       assert.match((await request<{ error: string }>(host.socket, 7 as unknown as string, {})).error, /unknown event "7"/);
       assert.deepEqual(await request(host.socket, 'stage:remove', { userId: studentId }), { ok: true, grant: 'attendee' });
+      // Seat tokens live minutes: a connected participant gets a fresh one for reconnecting later.
+      const fresh = await request<{ ok: boolean; seat: string }>(attendee.socket, 'seat:refresh', {});
+      assert.equal(fresh.ok, true);
+      const renewed = c.service.lti.seats.verify(fresh.seat);
+      assert.equal(renewed.userId, studentId);
+      assert.equal(renewed.role, 'attendee');
+      const again = await connect(c.service, fresh.seat);
+      assert.equal(again.kind, 'welcome');
+      again.socket.close();
       for (const s of [host, attendee, peer]) s.socket.close();
     });
 
