@@ -17,8 +17,9 @@ fieldset label{display:flex;gap:.4rem;font-weight:400;align-items:center}
 button,a.button{display:inline-block;text-decoration:none;font:inherit;padding:.45rem 1rem;border-radius:6px;border:1px solid #1f883d;background:#1f883d;color:#fff;cursor:pointer;justify-self:start}
 button.secondary{background:#f6f8fa;color:#1f2328;border-color:#d1d9e0}`;
 
-function page(title: string, body: string, lang = 'en', script?: string): string {
-  const scriptTag = script ? `<script src="${escapeHtml(script)}" defer></script>` : '';
+function page(title: string, body: string, lang = 'en', script?: string, module?: string): string {
+  const scriptTag =
+    (script ? `<script src="${escapeHtml(script)}" defer></script>` : '') + (module ? `<script type="module" src="${escapeHtml(module)}"></script>` : '');
   return `<!doctype html>
 <html lang="${escapeHtml(lang)}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -45,13 +46,17 @@ export function classroomPage(p: ClassroomPage): string {
   return page(
     p.roomTitle,
     `<main>
-<live-classroom room-id="${escapeHtml(p.roomId)}" role="${escapeHtml(p.role)}" locale="${escapeHtml(p.locale)}" seat-token="${escapeHtml(p.seatToken)}">
 <h1>${escapeHtml(p.roomTitle)}</h1>
-<p class="muted">${escapeHtml(p.courseTitle)}</p>
-<p>Signed in as ${escapeHtml(p.userName)} (${escapeHtml(p.role)}).</p>
+<p class="muted">${escapeHtml(p.courseTitle)} · ${escapeHtml(p.userName)}</p>
+<live-classroom room-id="${escapeHtml(p.roomId)}" role="${escapeHtml(p.role)}" locale="${escapeHtml(p.locale)}" seat-token="${escapeHtml(p.seatToken)}">
+<p>Loading the live class…</p>
+<noscript><p>The live class needs JavaScript.</p></noscript>
 </live-classroom>
 </main>`,
     p.locale,
+    undefined,
+    // Relative to /lti/launch, so a tool served under a path prefix still finds it.
+    '../widget/live-classroom.js',
   );
 }
 

@@ -2,6 +2,7 @@
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import type { Logger } from '../logger.ts';
 import { HttpError } from './errors.ts';
+import { serveWidget } from './widget.ts';
 
 export interface Readiness {
   /** Resolves when the tool can serve users; rejects with the reason it cannot. */
@@ -48,6 +49,10 @@ export function createApp({ logger, readiness, lti, admin, api }: AppDependencie
     const router = lti();
     if (router === undefined) return next(new HttpError(503, 'Live Classroom is starting; try again in a moment.'));
     router(req, res, next);
+  });
+
+  app.get('/widget/live-classroom.js', (req, res, next) => {
+    serveWidget(req, res).catch(next);
   });
 
   app.use('/api', (req, res, next) => {

@@ -1,0 +1,76 @@
+// The <live-classroom> widget in Chromium, framed in the LMS course page after a real launch: the
+// instructor sees the host controls and goes live, a waiting student joins without a reload, the
+// participant count follows, and a student whose LMS speaks Chinese gets the widget in Chinese.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { FrameLocator, Page } from 'playwright-core';
+import { startBrowser, type Browser } from '../helpers/browser.ts';
+import { startClassroom, type Classroom } from '../helpers/classroom.ts';
+
+const FRAME = 'iframe#lti-tool-frame';
+
+describe('the live-classroom widget', () => {
+  let c: Classroom;
+  let browser: Browser;
+  before(async () => {
+    c = await startClassroom('moodle');
+    browser = await startBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await c?.close();
+  });
+
+  const open = async (user: string, roles: 'instructor' | 'learner', locale = 'en'): Promise<{ page: Page; widget: FrameLocator }> => {
+    const page = await browser.context.newPage();
+    await page.goto(c.platform.coursePageUrl({ roles, user: { id: user, name: user }, locale, resourceLink: { id: 'widget-room', title: 'Week 1' } }));
+    const widget = page.frameLocator(FRAME);
+    await widget.locator('live-classroom [data-connection="connected"]').waitFor({ timeout: 20_000 });
+    return { page, widget };
+  };
+
+  it('lets the instructor go live and end the class, with students joined automatically and no publish controls for them', async () => {
+    const teacher = await open('teacher', 'instructor');
+    const student = await open('student', 'learner');
+    const chinese = await open('student-zh', 'learner', 'zh-CN');
+    try {
+      // The instructor's controls are real buttons with accessible names; students have none.
+      const goLive = teacher.widget.getByRole('button', { name: 'Go live' });
+      await goLive.waitFor();
+      assert.equal(await student.widget.getByRole('button').count(), 0);
+      assert.equal(await chinese.widget.getByRole('button').count(), 0);
+      await student.widget.getByText('The class has not started yet').waitFor();
+      await chinese.widget.getByText('课程尚未开始').waitFor();
+      await teacher.widget.locator('[data-participants="3"]').waitFor();
+      assert.equal(await teacher.widget.locator('[data-participants]').textContent(), '3 participants');
+      assert.equal(await chinese.widget.locator('[data-participants]').textContent(), '3 位参与者');
+      assert.equal(await student.widget.locator('[data-grant]').textContent(), 'Attendee');
+      assert.equal(await teacher.widget.locator('[data-grant]').textContent(), 'Host');
+
+      await goLive.click();
+      await student.widget.locator('[data-status="live"]').waitFor();
+      await chinese.widget.getByText('直播中').waitFor();
+      await teacher.widget.getByRole('button', { name: 'End class' }).click();
+      await student.widget.getByText('The class has ended.').first().waitFor();
+      await chinese.widget.getByText('课程已结束。').first().waitFor();
+
+      // A student who leaves is counted out.
+      await chinese.page.close();
+      await teacher.widget.locator('[data-participants="2"]').waitFor();
+    } finally {
+      for (const p of [teacher, student, chinese]) if (!p.page.isClosed()) await p.page.close();
+    }
+  });
+
+  it('serves the widget as one ES module, revalidated by ETag', async () => {
+    const first = await fetch(`${c.service.url}/widget/live-classroom.js`);
+    assert.equal(first.status, 200);
+    assert.match(first.headers.get('content-type') ?? '', /javascript/);
+    const code = await first.text();
+    assert.match(code, /live-classroom/);
+    assert.doesNotMatch(code, /^import .* from ["'](lit|socket\.io-client)["']/m, 'bundled: no bare imports left for the browser');
+    const etag = first.headers.get('etag') ?? '';
+    const again = await fetch(`${c.service.url}/widget/live-classroom.js`, { headers: { 'if-none-match': etag } });
+    assert.equal(again.status, 304);
+  });
+});

@@ -1,0 +1,80 @@
+// The widget's strings, English and Simplified Chinese, both complete. The launch's locale
+// (launch_presentation.locale) picks one; anything else falls back to English.
+
+const en = {
+  connecting: 'Connecting…',
+  connected: 'Connected',
+  reconnecting: 'Connection lost. Reconnecting…',
+  offline: 'Offline',
+  waiting: 'The class has not started yet. You will join automatically when it starts.',
+  waitingHost: 'The class has not started. Students who are here will join as soon as you go live.',
+  live: 'Live',
+  notStarted: 'Not started',
+  ended: 'The class has ended.',
+  goLive: 'Go live',
+  endClass: 'End class',
+  camera: 'Camera',
+  microphone: 'Microphone',
+  shareScreen: 'Share screen',
+  participantsOne: '1 participant',
+  participantsMany: '{count} participants',
+  removed: 'You were removed from this class: {reason}',
+  refused: 'You cannot join this class: {reason}',
+  failed: 'That did not work: {reason}',
+  roleHost: 'Host',
+  roleSpeaker: 'On stage',
+  roleAttendee: 'Attendee',
+  stageEmpty: 'The instructor\'s video will appear here.',
+  connection: 'Connection',
+  status: 'Class status',
+  hostControls: 'Class controls',
+} as const;
+
+export type MessageKey = keyof typeof en;
+type Catalogue = Record<MessageKey, string>;
+
+const zhCN: Catalogue = {
+  connecting: '正在连接…',
+  connected: '已连接',
+  reconnecting: '连接已断开，正在重新连接…',
+  offline: '离线',
+  waiting: '课程尚未开始。开始后你将自动加入。',
+  waitingHost: '课程尚未开始。你开始直播后，已在此等候的学生会立即加入。',
+  live: '直播中',
+  notStarted: '未开始',
+  ended: '课程已结束。',
+  goLive: '开始直播',
+  endClass: '结束课程',
+  camera: '摄像头',
+  microphone: '麦克风',
+  shareScreen: '共享屏幕',
+  participantsOne: '1 位参与者',
+  participantsMany: '{count} 位参与者',
+  removed: '你已被移出本课程：{reason}',
+  refused: '你无法加入本课程：{reason}',
+  failed: '操作未成功：{reason}',
+  roleHost: '主持人',
+  roleSpeaker: '上台发言',
+  roleAttendee: '听众',
+  stageEmpty: '讲师的视频将显示在这里。',
+  connection: '连接',
+  status: '课程状态',
+  hostControls: '课程控制',
+};
+
+export const CATALOGUES: Readonly<Record<'en' | 'zh-CN', Catalogue>> = { en, 'zh-CN': zhCN };
+export type Language = keyof typeof CATALOGUES;
+
+/** 'zh-CN', 'zh_CN', 'zh-Hans', 'zh' -> zh-CN; anything else -> en. */
+export function languageOf(locale: string | null | undefined): Language {
+  const tag = (locale ?? '').trim().toLowerCase().replace('_', '-');
+  if (tag === 'zh' || tag.startsWith('zh-cn') || tag.startsWith('zh-hans') || tag.startsWith('zh-sg')) return 'zh-CN';
+  return 'en';
+}
+
+export type Translate = (key: MessageKey, values?: Record<string, string | number>) => string;
+
+export function translator(language: Language): Translate {
+  const catalogue = CATALOGUES[language];
+  return (key, values = {}) => catalogue[key].replace(/\{(\w+)\}/g, (_, name: string) => String(values[name] ?? `{${name}}`));
+}
