@@ -9,6 +9,8 @@ export const CHROMIUM = '/usr/bin/chromium';
 
 export interface BrowserOptions {
   blockThirdPartyCookies?: boolean;
+  /** WebRTC to a server on 127.0.0.1: loopback host candidates, without mDNS names; media plays without a gesture. */
+  webrtcLoopback?: boolean;
 }
 
 export interface Browser {
@@ -31,6 +33,9 @@ export async function startBrowser(options: BrowserOptions = {}): Promise<Browse
     '--use-fake-ui-for-media-stream',
   ];
   if (options.blockThirdPartyCookies) args.push('--test-third-party-cookie-phaseout');
+  if (options.webrtcLoopback) {
+    args.push('--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required');
+  }
   const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args, timeout: 30_000 });
   return {
     context,

@@ -1,0 +1,62 @@
+// Cheap checks on SDP before werift sees it, and the announced-address rewrite of our own SDP.
+import { MediaError } from './errors.ts';
+
+const MAX_SDP_LENGTH = 128 * 1024;
+
+/**
+ * Throws MediaError('invalid-sdp') unless `sdp` looks like a WebRTC session description.
+ * `allowNoMedia`: an answer to an offer made while the room had no tracks has no m-line at all.
+ */
+export function checkSdp(sdp: unknown, what: string, allowNoMedia = false): string {
+  if (typeof sdp !== 'string' || sdp.trim() === '') throw new MediaError('invalid-sdp', `The ${what} is empty: a session description (SDP text) was expected.`);
+  if (sdp.length > MAX_SDP_LENGTH) throw new MediaError('invalid-sdp', `The ${what} is too long (${sdp.length} characters, at most ${MAX_SDP_LENGTH}).`);
+  const lines = sdp.split(/\r?\n/);
+  if (lines[0]?.trim() !== 'v=0') throw new MediaError('invalid-sdp', `The ${what} is not a session description: it must start with "v=0".`);
+  const media = lines.filter((line) => line.startsWith('m='));
+  if (media.length === 0 && !allowNoMedia) throw new MediaError('invalid-sdp', `The ${what} has no media section ("m=" line).`);
+  for (const line of media) {
+    if (!/^m=(audio|video|application) \d+ [A-Z/]+( \S+)+\s*$/.test(line)) {
+      throw new MediaError('invalid-sdp', `The ${what} has a media line werift cannot use: "${line.slice(0, 80)}".`);
+    }
+  }
+  // Nothing to connect (no m-line, or all rejected with port 0): no transport parameters needed.
+  if (media.every((line) => line.split(' ')[1] === '0')) return sdp;
+  // werift applies an SDP with a malformed fingerprint or no ICE password and only fails later,
+  // when DTLS or ICE cannot complete; refuse it now instead.
+  const fingerprints = lines.filter((line) => line.startsWith('a=fingerprint:'));
+  if (fingerprints.length === 0) throw new MediaError('invalid-sdp', `The ${what} has no DTLS fingerprint ("a=fingerprint:" line).`);
+  for (const line of fingerprints) {
+    if (!/^a=fingerprint:sha-(1|224|256|384|512) [0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){15,}\s*$/.test(line)) {
+      throw new MediaError('invalid-sdp', `The ${what} has a malformed DTLS fingerprint: "${line.slice(0, 80)}".`);
+    }
+  }
+  if (!lines.some((line) => line.startsWith('a=ice-ufrag:'))) throw new MediaError('invalid-sdp', `The ${what} has no ICE credentials ("a=ice-ufrag:" line).`);
+  if (!lines.some((line) => line.startsWith('a=ice-pwd:'))) throw new MediaError('invalid-sdp', `The ${what} has no ICE password ("a=ice-pwd:" line).`);
+  return sdp;
+}
+
+/** The media kinds of an SDP's m-lines, in order. */
+export function mediaKinds(sdp: string): string[] {
+  return sdp.split(/\r?\n/).filter((line) => line.startsWith('m=')).map((line) => line.slice(2).split(' ')[0] ?? '');
+}
+
+/**
+ * werift has no "announced address" (1:1 NAT) option: for each UDP host candidate we add a copy
+ * with the announced IP and the same port, so a browser outside the NAT can reach the port the NAT
+ * forwards. The copy's priority is one lower, so a directly reachable host address still wins.
+ */
+export function announceAddress(sdp: string, announcedIp: string | undefined): string {
+  if (!announcedIp) return sdp;
+  const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
+  const out: string[] = [];
+  for (const line of sdp.split(/\r?\n/)) {
+    out.push(line);
+    const match = /^a=candidate:(\S+) (\d+) (udp) (\d+) (\S+) (\d+) typ host(.*)$/i.exec(line);
+    if (!match) continue;
+    const [, foundation, component, transport, priority, address, port, rest] = match;
+    if (address === announcedIp) continue;
+    const copy = `a=candidate:${foundation}n ${component} ${transport} ${Number(priority) - 1} ${announcedIp} ${port} typ host${rest}`;
+    if (!out.includes(copy) && !sdp.includes(` ${announcedIp} ${port} typ host`)) out.push(copy);
+  }
+  return out.join(eol);
+}

@@ -1,0 +1,255 @@
+// The SFU core with real browsers: one Chromium page publishes its fake camera and microphone
+// through the MediaServer, another subscribes, and the subscriber's own getStats() shows decoded
+// video frames and received audio. Signaling is direct calls (page.exposeFunction), all on 127.0.0.1.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
+import { MediaError, MediaServer, type RenegotiateEvent } from '../../server/media/index.ts';
+import { startBrowser, type Browser } from '../helpers/browser.ts';
+import { startMediaPageServer, type MediaPageServer } from '../helpers/media-page/server.ts';
+
+const ROOM = 'course-101';
+const TEACHER = 'teacher-ada';
+const STUDENT = 'student-bo';
+/** Subscribes before anything is published: gets an offer with no media, then a renegotiation. */
+const EARLY = 'student-early';
+
+interface InboundStat {
+  kind: 'audio' | 'video';
+  mid: string;
+  packetsReceived: number;
+  framesDecoded: number;
+  keyFramesDecoded: number;
+  bytesReceived: number;
+}
+interface SubscriberStats {
+  connectionState: string;
+  inbound: InboundStat[];
+  receiving: { mid: string; kind: string }[];
+}
+
+/** Calls a function of the test page (test/helpers/media-page/page.js) and returns its result. */
+function call<T = void>(page: Page, name: string, ...args: unknown[]): Promise<T> {
+  return page.evaluate(
+    ([fn, fnArgs]) => (globalThis as unknown as Record<string, (...a: unknown[]) => Promise<T>>)[fn as string]!(...(fnArgs as unknown[])),
+    [name, args] as const,
+  );
+}
+
+/** Polls until `check` returns a value (not undefined), for at most `timeoutMs`; never asserts on timing. */
+async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+const FINGERPRINT = Array.from({ length: 32 }, (_, i) => (i * 7 + 16).toString(16).toUpperCase()).join(':');
+/** A hand-made offer, varied by each case below into something wrong. */
+const BAD_SDP =
+  'v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\n' +
+  `a=ice-ufrag:abcd\r\na=ice-pwd:0123456789012345678901\r\na=fingerprint:sha-256 ${FINGERPRINT}\r\na=setup:actpass\r\n` +
+  'a=mid:0\r\na=sendonly\r\na=rtpmap:96 VP8/90000\r\n';
+
+describe('media: the SFU forwards a browser’s camera and microphone to another browser', () => {
+  let media: MediaServer;
+  let pageServer: MediaPageServer;
+  let browser: Browser;
+  let teacher: Page;
+  let student: Page;
+  let early: Page;
+  const renegotiations: RenegotiateEvent[] = [];
+  const failures: unknown[] = [];
+
+  const studentStats = (page = student) => call<SubscriberStats>(page, 'subscriberStats');
+
+  /** Connects a page's window.signal(op, sdp) to the media server as `userId`. */
+  const signalFor = (userId: string) => async (op: string, sdp?: string) => {
+    if (op === 'publish') return media.publish(ROOM, userId, sdp ?? '');
+    if (op === 'subscribe') return media.subscribe(ROOM, userId);
+    if (op === 'answer') return media.acceptAnswer(ROOM, userId, sdp ?? '');
+    throw new Error(`unknown signal ${op}`);
+  };
+
+  before(async () => {
+    media = new MediaServer({ iceServers: [], hostAddresses: ['127.0.0.1'] });
+    media.on('failure', (event) => failures.push(event.error));
+    // The signaling layer's job: forward the server's new offer to the subscriber's browser.
+    media.on('renegotiate', (event) => {
+      renegotiations.push(event);
+      const page = event.userId === STUDENT ? student : event.userId === EARLY ? early : undefined;
+      if (!page) return;
+      call(page, 'onServerOffer', event.offerSdp).catch((error: unknown) => failures.push(error));
+    });
+    pageServer = await startMediaPageServer();
+    browser = await startBrowser({ webrtcLoopback: true });
+    teacher = await browser.context.newPage();
+    student = await browser.context.newPage();
+    await teacher.exposeFunction('signal', signalFor(TEACHER));
+    await student.exposeFunction('signal', signalFor(STUDENT));
+    early = await browser.context.newPage();
+    await early.exposeFunction('signal', signalFor(EARLY));
+    for (const page of [teacher, student, early]) await page.goto(pageServer.url);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await media?.close();
+    await pageServer?.close();
+  });
+
+  it('refuses SDP that is not a usable offer with a MediaError, and keeps no peer for it', async () => {
+    await assert.rejects(media.publish(ROOM, 'mallory', 'hello'), (error: unknown) => {
+      assert.ok(error instanceof MediaError);
+      assert.equal(error.code, 'invalid-sdp');
+      assert.match(error.message, /v=0/);
+      return true;
+    });
+    await assert.rejects(media.publish(ROOM, 'mallory', ''), { name: 'MediaError', code: 'invalid-sdp' });
+    await assert.rejects(media.publish(ROOM, 'mallory', BAD_SDP.replace('a=fingerprint:sha-256 ' + FINGERPRINT, 'a=fingerprint:sha-256 nope')), {
+      name: 'MediaError',
+      code: 'invalid-sdp',
+      message: /malformed DTLS fingerprint/,
+    });
+    // Passes the cheap checks, but werift refuses it (a BUNDLE group naming m-lines that do not exist).
+    await assert.rejects(media.publish(ROOM, 'mallory', BAD_SDP.replace('t=0 0\r\n', 't=0 0\r\na=group:BUNDLE 0 1\r\n').replace('a=mid:0\r\n', '')), (error: unknown) => {
+      assert.ok(error instanceof MediaError, `expected a MediaError, got ${String(error)}`);
+      assert.equal(error.code, 'invalid-sdp');
+      assert.match(error.message, /publish offer was refused: ./);
+      return true;
+    });
+    // Well-formed, but nothing in it the server can receive (H.263 only).
+    await assert.rejects(media.publish(ROOM, 'mallory', BAD_SDP.replace('VP8/90000', 'H263/90000')), { name: 'MediaError', code: 'invalid-sdp', message: /Opus audio or VP8 video/ });
+    await assert.rejects(media.acceptAnswer(ROOM, 'nobody', BAD_SDP), { name: 'MediaError' });
+    assert.equal(media.stats().peers, 0);
+    assert.equal(media.stats().rooms, 0);
+  });
+
+  it('announces the configured public address and keeps ICE to the port range', async () => {
+    const natted = new MediaServer({ iceServers: [], hostAddresses: ['127.0.0.1'], announcedIp: '203.0.113.7', portRange: [47000, 47100] });
+    try {
+      const answer = await natted.publish('room', 'someone', await call<string>(teacher, 'makeOffer'));
+      const candidates = answer.split(/\r?\n/).filter((line) => line.startsWith('a=candidate:'));
+      const ports = candidates.map((line) => Number(line.split(' ')[5]));
+      assert.ok(candidates.some((line) => line.includes(' 127.0.0.1 ')), answer);
+      assert.ok(candidates.some((line) => line.includes(' 203.0.113.7 ')), answer);
+      assert.ok(ports.every((port) => port >= 47000 && port <= 47100), `ports ${ports.join(', ')}`);
+      assert.throws(() => new MediaServer({ portRange: [5000, 5000] }), RangeError);
+    } finally {
+      await natted.close();
+    }
+    assert.equal(natted.stats().peers, 0);
+  });
+
+  it('delivers the publisher’s video (frames decoded, and growing) and audio (packets received) to subscribers', async (t) => {
+    await call(early, 'startSubscribing');
+    assert.equal(media.stats().subscribers, 1);
+    const kinds = await call<string[]>(teacher, 'startPublishing');
+    assert.deepEqual([...kinds].sort(), ['audio', 'video']);
+    await waitFor('the teacher’s two tracks on the server', () => (media.stats().tracks === 2 ? true : undefined));
+
+    await call(student, 'startSubscribing');
+    const first = await waitFor('decoded video and received audio at the student', async () => {
+      const stats = await studentStats();
+      const video = stats.inbound.find((s) => s.kind === 'video');
+      const audio = stats.inbound.find((s) => s.kind === 'audio');
+      return video && video.framesDecoded > 0 && audio && audio.packetsReceived > 0 ? { video, audio } : undefined;
+    });
+    assert.ok(first.video.keyFramesDecoded > 0);
+    await waitFor('more video frames decoded', async () => {
+      const video = (await studentStats()).inbound.find((s) => s.kind === 'video');
+      return video && video.framesDecoded > first.video.framesDecoded + 10 ? true : undefined;
+    });
+    await waitFor('more audio packets', async () => {
+      const audio = (await studentStats()).inbound.find((s) => s.kind === 'audio');
+      return audio && audio.packetsReceived > first.audio.packetsReceived ? true : undefined;
+    });
+
+    await waitFor('decoded video and received audio at the early student, after its renegotiation', async () => {
+      const stats = await studentStats(early);
+      const video = stats.inbound.find((s) => s.kind === 'video');
+      const audio = stats.inbound.find((s) => s.kind === 'audio');
+      return video && video.framesDecoded > 0 && audio && audio.packetsReceived > 0 ? true : undefined;
+    });
+    const stats = media.stats();
+    const seen = await studentStats();
+    for (const s of seen.inbound) t.diagnostic(`student ${s.kind}: ${s.packetsReceived} packets, ${s.framesDecoded} frames decoded (${s.keyFramesDecoded} key), ${s.bytesReceived} bytes`);
+    t.diagnostic(`server: ${JSON.stringify(stats)}`);
+    assert.equal(stats.peers, 3);
+    assert.equal(stats.publishers, 1);
+    assert.equal(stats.subscribers, 2);
+    assert.equal(stats.tracks, 2);
+    assert.equal(stats.forwards, 4);
+    assert.ok(stats.packetsForwarded > 0);
+    assert.ok(stats.keyframeRequests > 0, 'a keyframe was requested for the new subscriber');
+    const room = media.findRoom(ROOM);
+    const tracks = room?.subscribedTracks(STUDENT) ?? [];
+    assert.deepEqual(tracks.map((t) => `${t.userId}/${t.kind}`).sort(), [`${TEACHER}/audio`, `${TEACHER}/video`]);
+
+    // Keyframe requests are rate-limited: a burst makes at most one now, and one (deferred) later.
+    const video = tracks.find((t) => t.kind === 'video')!;
+    const requestsBefore = media.stats().keyframeRequests;
+    for (let i = 0; i < 50; i++) assert.equal(room!.requestKeyframe(video.id), true);
+    assert.ok(media.stats().keyframeRequests - requestsBefore <= 1);
+    await waitFor('the burst’s keyframe request', () => (media.stats().keyframeRequests > requestsBefore ? true : undefined));
+    assert.equal(room!.requestKeyframe(`${TEACHER}:nope`), false);
+    assert.deepEqual(failures, []);
+  });
+
+  it('renegotiates the subscriber when the publisher adds, then removes, a screen track', async () => {
+    const before = renegotiations.length;
+    await call(teacher, 'startScreen');
+    await waitFor('a third track on the server', () => (media.stats().tracks === 3 ? true : undefined));
+    await waitFor('a renegotiation offer for the student', () => (renegotiations.slice(before).some((e) => e.userId === STUDENT && e.tracks.length === 3) ? true : undefined));
+    await waitFor('two decoding video streams at the student', async () => {
+      const videos = (await studentStats()).inbound.filter((s) => s.kind === 'video' && s.framesDecoded > 0);
+      return videos.length === 2 ? true : undefined;
+    });
+    assert.equal(media.stats().forwards, 6);
+
+    const afterAdd = renegotiations.length;
+    await call(teacher, 'stopScreen');
+    await waitFor('the screen track gone from the server', () => (media.stats().tracks === 2 ? true : undefined));
+    await waitFor('a renegotiation without the screen', () => (renegotiations.slice(afterAdd).some((e) => e.userId === STUDENT && e.tracks.length === 2) ? true : undefined));
+    await waitFor('the student receiving two tracks again', async () => ((await studentStats()).receiving.length === 2 ? true : undefined));
+    assert.equal(media.stats().forwards, 4);
+    assert.deepEqual(failures, []);
+  });
+
+  it('closes peers on leave() and on close(), leaving nothing behind', async () => {
+    const before = renegotiations.length;
+    await media.leave(ROOM, TEACHER);
+    let stats = media.stats();
+    assert.equal(stats.publishers, 0);
+    assert.equal(stats.tracks, 0);
+    assert.equal(stats.forwards, 0);
+    assert.equal(stats.peers, 2, 'only the students’ subscriptions are left');
+    // The student is told its tracks are gone.
+    await waitFor('a renegotiation with no tracks', () => (renegotiations.slice(before).some((e) => e.userId === STUDENT && e.tracks.length === 0) ? true : undefined));
+
+    await media.leave(ROOM, STUDENT);
+    await media.leave(ROOM, EARLY);
+    stats = media.stats();
+    assert.equal(stats.peers, 0);
+    assert.equal(stats.rooms, 0);
+
+    // A fresh subscription elsewhere, then close(): no peer survives.
+    const offer = await media.subscribe('course-102', 'late-student');
+    assert.match(offer, /^v=0/);
+    await media.publish('course-102', 'late-teacher', await call<string>(teacher, 'makeOffer')).catch(() => {});
+    assert.ok(media.stats().peers >= 1);
+    await media.close();
+    stats = media.stats();
+    assert.equal(stats.peers, 0);
+    assert.equal(stats.rooms, 0);
+    assert.throws(() => media.room('course-103'), { name: 'MediaError', code: 'closed' });
+  });
+});
