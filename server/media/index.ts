@@ -1,16 +1,16 @@
 // The media module's public API: an SFU on werift. Nothing outside server/media imports werift.
 export { MediaError, type MediaErrorCode } from './errors.ts';
-export {
-  MediaRoom,
-  MediaServer,
-  type ConnectionStateEvent,
-  type FailureEvent,
-  type IceServer,
-  type MediaServerEvents,
-  type MediaServerOptions,
-  type MediaStats,
-  type PublishedTrackInfo,
-  type RenegotiateEvent,
-  type SubscribedTrackInfo,
-  type TrackKind,
-} from './server.ts';
+export { MediaRoom } from './room.ts';
+export { MediaServer } from './server.ts';
+export type {
+  ConnectionStateEvent,
+  FailureEvent,
+  IceServer,
+  MediaServerEvents,
+  MediaServerOptions,
+  MediaStats,
+  PublishedTrackInfo,
+  RenegotiateEvent,
+  SubscribedTrackInfo,
+  TrackKind,
+} from './types.ts';

@@ -1,0 +1,173 @@
+// The pieces of one participant's media: a peer connection, the tracks it publishes (with the
+// RTP forwarding hot path), and what a subscriber receives. Only server/media calls werift.
+import {
+  RTCPeerConnection,
+  RtpHeader,
+  RtpPacket,
+  useNACK,
+  useOPUS,
+  usePLI,
+  useREMB,
+  useVP8,
+  type MediaStreamTrack,
+  type RTCPeerConnectionConfig,
+  type RTCRtpReceiver,
+  type RTCRtpSender,
+  type RTCRtpTransceiver,
+} from 'werift';
+import type { Counters, PublishedTrackInfo } from './types.ts';
+
+export const noop = () => {};
+
+/** Opus and VP8 only, on both legs, so a forwarded packet never needs a codec change. */
+export function codecs() {
+  return {
+    audio: [useOPUS({ parameters: 'minptime=10;useinbandfec=1' })],
+    // REMB, not transport-cc: werift's transport-cc feedback kept Chromium's video near 200 kbit/s.
+    video: [useVP8({ rtcpFeedback: [useNACK(), usePLI(), useREMB()] })],
+  };
+}
+
+/** msid tokens must not contain spaces; keep ids readable but safe. */
+export function msidToken(value: string): string {
+  return value.replace(/[^A-Za-z0-9_.~-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`) || '-';
+}
+
+export class Peer {
+  readonly pc: RTCPeerConnection;
+  closed = false;
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly disposers: Array<() => void> = [];
+
+  constructor(config: RTCPeerConnectionConfig) {
+    this.pc = new RTCPeerConnection(config);
+  }
+
+  /** Runs negotiation steps of one connection one after another. */
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.chain.then(task);
+    this.chain = result.catch(noop);
+    return result;
+  }
+
+  onClose(dispose: () => void) {
+    this.disposers.push(dispose);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const dispose of this.disposers.splice(0)) dispose();
+    await this.pc.close().catch(noop);
+  }
+}
+
+export class PublishedTrack {
+  readonly info: PublishedTrackInfo;
+  readonly forwards = new Set<Forward>();
+  private lastKeyframeRequest = 0;
+  private keyframeTimer: NodeJS.Timeout | undefined;
+  private keyframeWanted = false;
+  private closed = false;
+  private readonly unsubscribe: () => void;
+  private readonly track: MediaStreamTrack;
+  readonly receiver: RTCRtpReceiver;
+  private readonly counters: Counters;
+  private readonly keyframeIntervalMs: number;
+
+  constructor(info: PublishedTrackInfo, receiver: RTCRtpReceiver, counters: Counters, keyframeIntervalMs: number) {
+    this.info = info;
+    this.receiver = receiver;
+    this.track = receiver.track;
+    this.counters = counters;
+    this.keyframeIntervalMs = keyframeIntervalMs;
+    const track = this.track;
+    this.unsubscribe = track.onReceiveRtp.subscribe((packet) => this.forward(packet)).unSubscribe;
+  }
+
+  /**
+   * The hot path. werift's sender clones the packet it is given before rewriting ssrc, payload
+   * type, sequence, timestamp and extensions (RTCRtpSender.dispatchRtp), so one packet, stripped of
+   * the publisher's header extensions (their ids belong to the publisher's session), serves every
+   * subscriber; the payload buffer is shared, never copied.
+   */
+  private forward(packet: RtpPacket) {
+    this.counters.packetsReceived++;
+    if (this.keyframeWanted && this.track.ssrc !== undefined) {
+      this.keyframeWanted = false;
+      this.requestKeyframe();
+    }
+    // Padding-only packets (bandwidth probes) carry nothing a subscriber can use.
+    if (packet.payload.length === 0 || this.forwards.size === 0) return;
+    const stripped = new RtpPacket(new RtpHeader({ ...packet.header, extension: false, extensions: [] }), packet.payload);
+    for (const forward of this.forwards) {
+      const sender = forward.sender;
+      if (sender.stopped || !sender.codec || sender.dtlsTransport?.state !== 'connected') continue;
+      sender.sendRtp(stripped).catch(noop);
+      forward.packets++;
+      this.counters.packetsForwarded++;
+    }
+  }
+
+  /** A PLI to the publisher, at most one per keyframeIntervalMs; a request inside the window is deferred to its end. */
+  requestKeyframe() {
+    if (this.closed || this.info.kind !== 'video') return;
+    const ssrc = this.track.ssrc;
+    if (ssrc === undefined) {
+      this.keyframeWanted = true; // asked again when the first packet tells us the SSRC
+      return;
+    }
+    const wait = this.lastKeyframeRequest + this.keyframeIntervalMs - Date.now();
+    if (wait > 0) {
+      this.keyframeTimer ??= setTimeout(() => {
+        this.keyframeTimer = undefined;
+        this.requestKeyframe();
+      }, wait);
+      return;
+    }
+    this.lastKeyframeRequest = Date.now();
+    this.counters.keyframeRequests++;
+    this.receiver.sendRtcpPLI(ssrc).catch(noop);
+  }
+
+  close() {
+    this.closed = true;
+    this.unsubscribe();
+    clearTimeout(this.keyframeTimer);
+    this.forwards.clear();
+  }
+}
+
+export interface Forward {
+  readonly track: PublishedTrack;
+  readonly subscriber: Subscriber;
+  readonly transceiver: RTCRtpTransceiver;
+  readonly sender: RTCRtpSender;
+  /** In an answered offer (so the browser expects its packets). */
+  negotiated: boolean;
+  packets: number;
+  readonly dispose: () => void;
+}
+
+export class Publisher {
+  readonly peer: Peer;
+  /** By the mid of the publisher's m-line. */
+  readonly tracks = new Map<string, PublishedTrack>();
+  constructor(config: RTCPeerConnectionConfig) {
+    this.peer = new Peer(config);
+  }
+}
+
+export class Subscriber {
+  readonly peer: Peer;
+  /** By published track id. */
+  readonly forwards = new Map<string, Forward>();
+  /** Tracks changed while an offer was waiting for its answer: offer again after it. */
+  dirty = false;
+  /** Senders were stopped since the last offer. */
+  stopped = false;
+  constructor(config: RTCPeerConnectionConfig) {
+    this.peer = new Peer(config);
+  }
+}
+

@@ -1,0 +1,387 @@
+// A room: everything published in it is forwarded to everyone subscribed in it (but the
+// publisher); subscribers are renegotiated when the room's tracks change.
+import { MediaStream, type RTCPeerConnectionConfig } from 'werift';
+import { describeCause, MediaError } from './errors.ts';
+import { msidToken, Peer, PublishedTrack, Publisher, Subscriber, type Forward } from './peers.ts';
+import { checkSdp, mediaKinds } from './sdp.ts';
+import type { MediaServer } from './server.ts';
+import type { Counters, PublishedTrackInfo, SubscribedTrackInfo } from './types.ts';
+
+/** A room: everything published in it is forwarded to everyone subscribed in it (but the publisher). */
+export class MediaRoom {
+  private readonly publishers = new Map<string, Publisher>();
+  private readonly subscribers = new Map<string, Subscriber>();
+  private closed = false;
+  readonly id: string;
+  private readonly server: MediaServer;
+  private readonly host: RoomHost;
+
+  constructor(id: string, server: MediaServer, host: RoomHost) {
+    this.id = id;
+    this.server = server;
+    this.host = host;
+  }
+
+  /** Sizes, for MediaServer.stats(). */
+  counts(): { publishers: number; subscribers: number; tracks: number; forwards: number } {
+    let tracks = 0;
+    let forwards = 0;
+    for (const publisher of this.publishers.values()) tracks += publisher.tracks.size;
+    for (const subscriber of this.subscribers.values()) forwards += subscriber.forwards.size;
+    return { publishers: this.publishers.size, subscribers: this.subscribers.size, tracks, forwards };
+  }
+
+  get isEmpty(): boolean {
+    return this.publishers.size === 0 && this.subscribers.size === 0;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  tracks(): PublishedTrackInfo[] {
+    const out: PublishedTrackInfo[] = [];
+    for (const publisher of this.publishers.values()) for (const track of publisher.tracks.values()) out.push({ ...track.info });
+    return out;
+  }
+
+  /** The tracks a subscriber's session carries, with their mids (after its latest offer). */
+  subscribedTracks(userId: string): SubscribedTrackInfo[] {
+    const subscriber = this.subscribers.get(userId);
+    if (!subscriber) return [];
+    const out: SubscribedTrackInfo[] = [];
+    for (const forward of subscriber.forwards.values()) {
+      if (forward.transceiver.mid != null) out.push({ ...forward.track.info, mid: forward.transceiver.mid });
+    }
+    return out;
+  }
+
+  /**
+   * Asks the track's publisher for a keyframe (e.g. a viewer's picture froze), through the same
+   * rate limit as the server's own requests. False if there is no such video track.
+   */
+  requestKeyframe(trackId: string): boolean {
+    for (const publisher of this.publishers.values()) {
+      for (const track of publisher.tracks.values()) {
+        if (track.info.id !== trackId || track.info.kind !== 'video') continue;
+        track.requestKeyframe();
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Applies the browser's offer for its sending connection (first or renegotiated: camera and
+   * microphone, later a screen) and returns our answer, with all ICE candidates in it.
+   */
+  async publish(userId: string, offerSdp: string): Promise<string> {
+    this.assertOpen();
+    const sdp = checkSdp(offerSdp, 'publish offer');
+    if (!mediaKinds(sdp).some((kind) => kind === 'audio' || kind === 'video')) {
+      throw new MediaError('invalid-sdp', 'The publish offer has no audio or video section.');
+    }
+    let publisher = this.publishers.get(userId);
+    const created = !publisher;
+    if (!publisher) {
+      publisher = new Publisher(this.host.peerConfig());
+      this.publishers.set(userId, publisher);
+      this.host.peerOpened(publisher.peer);
+      this.watchConnection(publisher.peer, userId, 'publisher');
+    }
+    const current = publisher;
+    return current.peer.run(async () => {
+      if (current.peer.closed) throw this.closedError(userId);
+      const pc = current.peer.pc;
+      try {
+        await pc.setRemoteDescription({ type: 'offer', sdp });
+      } catch (error) {
+        if (created && current.tracks.size === 0) await this.dropPublisher(userId, current);
+        throw new MediaError('invalid-sdp', `The publish offer was refused: ${describeCause(error)}.`, { cause: error });
+      }
+      let answerSdp: string;
+      try {
+        const answer = await pc.createAnswer();
+        await pc.setLocalDescription(answer);
+        answerSdp = pc.localDescription?.sdp ?? answer.sdp;
+      } catch (error) {
+        if (current.peer.closed) throw this.closedError(userId);
+        if (created) await this.dropPublisher(userId, current);
+        throw new MediaError('invalid-sdp', `No answer could be made to the publish offer: ${describeCause(error)}.`, { cause: error });
+      }
+      if (current.peer.closed) throw this.closedError(userId);
+      this.syncPublishedTracks(userId, current);
+      if (created && current.tracks.size === 0) {
+        await this.dropPublisher(userId, current);
+        throw new MediaError('invalid-sdp', 'The publish offer has no audio or video track the server can receive (it needs Opus audio or VP8 video, sent by the browser).');
+      }
+      return this.host.finishSdp(answerSdp);
+    });
+  }
+
+  /**
+   * Creates (or refreshes) the user's receiving connection and returns an offer carrying every
+   * track published in the room by others. Answer it with acceptAnswer().
+   */
+  async subscribe(userId: string): Promise<string> {
+    this.assertOpen();
+    let subscriber = this.subscribers.get(userId);
+    if (!subscriber) {
+      subscriber = new Subscriber(this.host.peerConfig());
+      this.subscribers.set(userId, subscriber);
+      this.host.peerOpened(subscriber.peer);
+      this.watchConnection(subscriber.peer, userId, 'subscriber');
+    }
+    const current = subscriber;
+    return current.peer.run(async () => {
+      if (current.peer.closed) throw this.closedError(userId);
+      const pc = current.peer.pc;
+      if (pc.signalingState === 'have-local-offer') {
+        // The offer already out is still the one to answer; changes since follow after it.
+        if (this.syncForwards(userId, current)) current.dirty = true;
+        return this.host.finishSdp(pc.localDescription?.sdp ?? '');
+      }
+      this.syncForwards(userId, current);
+      return this.makeOffer(userId, current);
+    });
+  }
+
+  /** Applies the browser's answer to our latest subscribe (or renegotiate) offer. */
+  async acceptAnswer(userId: string, answerSdp: string): Promise<void> {
+    this.assertOpen();
+    const subscriber = this.subscribers.get(userId);
+    if (!subscriber) throw new MediaError('not-found', `User "${userId}" has not subscribed in room "${this.id}": call subscribe() first.`);
+    const sdp = checkSdp(answerSdp, 'subscribe answer', true);
+    await subscriber.peer.run(async () => {
+      if (subscriber.peer.closed) throw this.closedError(userId);
+      const pc = subscriber.peer.pc;
+      if (pc.signalingState !== 'have-local-offer') {
+        throw new MediaError('wrong-state', `No offer is waiting for an answer on user "${userId}"'s subscription (state ${pc.signalingState}).`);
+      }
+      const offered = mediaKinds(pc.localDescription?.sdp ?? '').length;
+      const answered = mediaKinds(sdp).length;
+      if (offered !== answered) {
+        throw new MediaError('invalid-sdp', `The subscribe answer has ${answered} media sections but the offer had ${offered}: it does not answer the latest offer.`);
+      }
+      try {
+        await pc.setRemoteDescription({ type: 'answer', sdp });
+      } catch (error) {
+        if (subscriber.peer.closed) throw this.closedError(userId);
+        throw new MediaError('invalid-sdp', `The subscribe answer was refused: ${describeCause(error)}.`, { cause: error });
+      }
+      const connected = pc.connectionState === 'connected';
+      for (const forward of subscriber.forwards.values()) {
+        if (forward.negotiated) continue;
+        forward.negotiated = true;
+        // A new receiver can show nothing until a keyframe: ask now if media can flow, else on connect.
+        if (connected) forward.track.requestKeyframe();
+      }
+      if (subscriber.dirty) {
+        subscriber.dirty = false;
+        this.renegotiate(userId, subscriber, true);
+      }
+    });
+  }
+
+  /** Closes the user's connections; others stop receiving the user's tracks (with a renegotiation). */
+  async leave(userId: string): Promise<void> {
+    const publisher = this.publishers.get(userId);
+    const subscriber = this.subscribers.get(userId);
+    if (subscriber) {
+      this.subscribers.delete(userId);
+      for (const forward of [...subscriber.forwards.values()]) this.dropForward(forward);
+      await this.host.peerClosed(subscriber.peer);
+    }
+    if (publisher) await this.dropPublisher(userId, publisher);
+    if (this.isEmpty) this.host.roomEmpty(this);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const users = new Set([...this.publishers.keys(), ...this.subscribers.keys()]);
+    this.closed = true;
+    for (const userId of users) await this.leave(userId);
+    this.host.roomEmpty(this);
+  }
+
+  private async dropPublisher(userId: string, publisher: Publisher) {
+    if (this.publishers.get(userId) === publisher) this.publishers.delete(userId);
+    const removed = [...publisher.tracks.values()];
+    publisher.tracks.clear();
+    for (const track of removed) this.dropTrack(track);
+    await this.host.peerClosed(publisher.peer);
+    if (removed.length > 0) this.tracksChanged();
+    if (this.isEmpty) this.host.roomEmpty(this);
+  }
+
+  /** Compares the publisher's transceivers with its published tracks after each negotiation. */
+  private syncPublishedTracks(userId: string, publisher: Publisher) {
+    let changed = false;
+    const active = new Set<string>();
+    for (const transceiver of publisher.peer.pc.getTransceivers()) {
+      const mid = transceiver.mid;
+      if (mid == null || transceiver.stopped || transceiver.stopping) continue;
+      const direction = transceiver.currentDirection;
+      if (direction !== 'recvonly' && direction !== 'sendrecv') continue;
+      if (transceiver.kind !== 'audio' && transceiver.kind !== 'video') continue;
+      active.add(mid);
+      const receiver = transceiver.receiver;
+      const known = publisher.tracks.get(mid);
+      if (known?.receiver === receiver) continue;
+      if (known) this.dropTrack(known); // the m-line was reused for a new track
+      const info: PublishedTrackInfo = { id: `${userId}:${mid}`, userId, kind: transceiver.kind };
+      if (receiver.remoteStreamId) info.streamId = receiver.remoteStreamId;
+      if (receiver.remoteTrackId) info.trackId = receiver.remoteTrackId;
+      publisher.tracks.set(mid, new PublishedTrack(info, receiver, this.host.counters, this.host.keyframeIntervalMs));
+      changed = true;
+    }
+    for (const [mid, track] of publisher.tracks) {
+      if (active.has(mid)) continue;
+      publisher.tracks.delete(mid);
+      this.dropTrack(track);
+      changed = true;
+    }
+    if (changed) this.tracksChanged();
+  }
+
+  private dropTrack(track: PublishedTrack) {
+    for (const forward of [...track.forwards]) this.dropForward(forward);
+    track.close();
+  }
+
+  /** Stops a sender at once; the subscriber learns of it in its next offer. */
+  private dropForward(forward: Forward) {
+    forward.dispose();
+    forward.track.forwards.delete(forward);
+    const { subscriber } = forward;
+    if (subscriber.forwards.get(forward.track.info.id) === forward) {
+      subscriber.forwards.delete(forward.track.info.id);
+      subscriber.stopped = true;
+    }
+  }
+
+  private tracksChanged() {
+    this.server.emit('tracks', { roomId: this.id, tracks: this.tracks() });
+    for (const [userId, subscriber] of this.subscribers) this.renegotiate(userId, subscriber);
+  }
+
+  /** Offers the subscriber its new set of tracks, if it changed; the offer goes out as an event. */
+  private renegotiate(userId: string, subscriber: Subscriber, force = false) {
+    subscriber.peer
+      .run(async () => {
+        if (subscriber.peer.closed || this.closed) return;
+        if (subscriber.peer.pc.signalingState !== 'stable') {
+          subscriber.dirty = true;
+          return;
+        }
+        // Forced: senders were added or stopped while the previous offer was out.
+        if (!this.syncForwards(userId, subscriber) && !force) return;
+        const offerSdp = await this.makeOffer(userId, subscriber);
+        if (subscriber.peer.closed) return;
+        this.server.emit('renegotiate', { roomId: this.id, userId, offerSdp, tracks: this.subscribedTracks(userId) });
+      })
+      .catch((error: unknown) => {
+        if (subscriber.peer.closed) return;
+        const failure = error instanceof MediaError ? error : new MediaError('wrong-state', `Renegotiating user "${userId}"'s subscription failed: ${describeCause(error)}.`, { cause: error });
+        this.server.emit('failure', { roomId: this.id, userId, error: failure });
+      });
+  }
+
+  /** Adds a sender for each track published by others, stops those whose track is gone. True if anything changed. */
+  private syncForwards(userId: string, subscriber: Subscriber): boolean {
+    let changed = false;
+    const pc = subscriber.peer.pc;
+    const wanted = new Map<string, PublishedTrack>();
+    for (const [publisherId, publisher] of this.publishers) {
+      if (publisherId === userId) continue;
+      for (const track of publisher.tracks.values()) wanted.set(track.info.id, track);
+    }
+    if (subscriber.stopped) {
+      subscriber.stopped = false;
+      changed = true;
+    }
+    for (const [id, forward] of subscriber.forwards) {
+      if (wanted.get(id) === forward.track && !forward.transceiver.stopped) continue;
+      this.dropForward(forward);
+      changed = true;
+    }
+    for (const [id, track] of wanted) {
+      if (subscriber.forwards.has(id)) continue;
+      const stream = new MediaStream({ id: msidToken(`${track.info.userId}~${track.info.streamId ?? 'media'}`) });
+      const transceiver = pc.addTransceiver(track.info.kind, { direction: 'sendonly', streams: [stream] });
+      const sender = transceiver.sender;
+      // The receiving browser asks for keyframes (PLI) when it needs one; pass them on, rate-limited.
+      const unsubscribePli = sender.onPictureLossIndication.subscribe(() => track.requestKeyframe()).unSubscribe;
+      const forward: Forward = {
+        track,
+        subscriber,
+        transceiver,
+        sender,
+        negotiated: false,
+        packets: 0,
+        dispose: () => {
+          unsubscribePli();
+          if (!subscriber.peer.closed && !transceiver.stopped) {
+            try {
+              transceiver.stop();
+            } catch {
+              // already stopping: nothing left to release
+            }
+          }
+        },
+      };
+      track.forwards.add(forward);
+      subscriber.forwards.set(id, forward);
+      changed = true;
+    }
+    return changed;
+  }
+
+  private async makeOffer(userId: string, subscriber: Subscriber): Promise<string> {
+    const pc = subscriber.peer.pc;
+    try {
+      const offer = await pc.createOffer();
+      await pc.setLocalDescription(offer);
+      if (subscriber.peer.closed) throw this.closedError(userId);
+      return this.host.finishSdp(pc.localDescription?.sdp ?? offer.sdp);
+    } catch (error) {
+      if (error instanceof MediaError) throw error;
+      if (subscriber.peer.closed) throw this.closedError(userId);
+      throw new MediaError('wrong-state', `No offer could be made for user "${userId}"'s subscription: ${describeCause(error)}.`, { cause: error });
+    }
+  }
+
+  private watchConnection(peer: Peer, userId: string, role: 'publisher' | 'subscriber') {
+    const { unSubscribe } = peer.pc.connectionStateChange.subscribe((state) => {
+      if (peer.closed) return;
+      if (role === 'subscriber' && state === 'connected') {
+        const subscriber = this.subscribers.get(userId);
+        if (subscriber?.peer === peer) for (const forward of subscriber.forwards.values()) forward.track.requestKeyframe();
+      }
+      this.server.emit('connection-state', { roomId: this.id, userId, role, state });
+    });
+    peer.onClose(unSubscribe);
+  }
+
+  private assertOpen() {
+    if (this.closed) throw new MediaError('closed', `Room "${this.id}" is closed.`);
+    // An emptied room is forgotten by the server; a caller still holding it brings it back.
+    this.host.roomActive(this);
+  }
+
+  private closedError(userId: string) {
+    return new MediaError('closed', `User "${userId}" left room "${this.id}" (or it closed) before the negotiation finished.`);
+  }
+}
+
+/** What a room needs from its server (kept apart from the public API). */
+export interface RoomHost {
+  readonly counters: Counters;
+  readonly keyframeIntervalMs: number;
+  peerConfig(): RTCPeerConnectionConfig;
+  peerOpened(peer: Peer): void;
+  peerClosed(peer: Peer): Promise<void>;
+  finishSdp(sdp: string): string;
+  roomEmpty(room: MediaRoom): void;
+  roomActive(room: MediaRoom): void;
+}

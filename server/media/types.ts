@@ -1,0 +1,94 @@
+// The media module's public types, and the counters its parts share.
+import type { MediaError } from './errors.ts';
+
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+export interface MediaServerOptions {
+  /** STUN/TURN servers for werift. Defaults to none: werift's own default is a public Google STUN host. */
+  iceServers?: IceServer[];
+  /** UDP ports for ICE, inclusive; min and max must differ (werift's rule). Defaults to any free port. */
+  portRange?: [number, number];
+  /** A public IP that forwards to this host (1:1 NAT, Docker): added as an extra host candidate. */
+  announcedIp?: string;
+  /** Extra local addresses to gather host candidates on, e.g. ['127.0.0.1'] in tests (werift skips loopback). */
+  hostAddresses?: string[];
+  /** Gather IPv6 candidates too. Default false. */
+  ipv6?: boolean;
+  /** At most one keyframe request (PLI) per published video track in this many ms. Default 500. */
+  keyframeIntervalMs?: number;
+}
+
+export type TrackKind = 'audio' | 'video';
+
+export interface PublishedTrackInfo {
+  /** Stable id within the room: `${userId}:${mid of the publisher's m-line}`. */
+  id: string;
+  userId: string;
+  kind: TrackKind;
+  /** The publisher's own MediaStream id and track id (from its a=msid), when it sent them. */
+  streamId?: string;
+  trackId?: string;
+}
+
+export interface SubscribedTrackInfo extends PublishedTrackInfo {
+  /** The m-line (transceiver mid) carrying this track in the subscriber's session. */
+  mid: string;
+}
+
+export interface RenegotiateEvent {
+  roomId: string;
+  userId: string;
+  /** A new offer for the user's subscribing connection: give it to the browser, then call acceptAnswer(). */
+  offerSdp: string;
+  tracks: SubscribedTrackInfo[];
+}
+
+export interface ConnectionStateEvent {
+  roomId: string;
+  userId: string;
+  role: 'publisher' | 'subscriber';
+  state: string;
+}
+
+export interface FailureEvent {
+  roomId: string;
+  userId: string;
+  error: MediaError;
+}
+
+export interface MediaServerEvents {
+  /** A subscriber needs the new offer (published tracks were added or removed). */
+  renegotiate: [RenegotiateEvent];
+  /** The room's published tracks changed. */
+  tracks: [{ roomId: string; tracks: PublishedTrackInfo[] }];
+  'connection-state': [ConnectionStateEvent];
+  /** A renegotiation the server started on its own failed. */
+  failure: [FailureEvent];
+}
+
+export interface MediaStats {
+  rooms: number;
+  /** Live RTCPeerConnections (publishing plus subscribing). */
+  peers: number;
+  publishers: number;
+  subscribers: number;
+  /** Published tracks. */
+  tracks: number;
+  /** (published track, subscriber) pairs. */
+  forwards: number;
+  /** Since the server started. */
+  packetsReceived: number;
+  packetsForwarded: number;
+  keyframeRequests: number;
+}
+
+export interface Counters {
+  packetsReceived: number;
+  packetsForwarded: number;
+  keyframeRequests: number;
+}
+
