@@ -5,11 +5,12 @@
 //   payment (paid rooms: AGS result on the course's fee line item >= threshold) -> denied if unpaid
 //   stage (a host brought the attendee on stage) -> speaker
 //
-// Facts from the LMS are cached for `cacheSeconds`; every decision on launch and join is stored,
-// a re-check during class is stored when its outcome changes.
+// Facts from the LMS are cached for `cacheSeconds` (facts.ts); a refusal always rests on a fresh
+// read. Every decision on launch and join is stored, a re-check when its outcome changes.
 import type { Course, Grant, Membership, Repositories, Room } from '../db/index.ts';
 import type { Logger } from '../logger.ts';
-import { LmsError, type CourseServicesRef, type LmsResult, type LmsServices, type MemberList } from './lms.ts';
+import { LmsFacts, type Round } from './facts.ts';
+import { courseServices, LmsError, type CourseServicesRef, type LmsResult, type LmsServices } from './lms.ts';
 import { roleGrant } from './roles.ts';
 
 export type DecisionSource = 'launch' | 'nrps' | 'ags' | 'fallback' | 'role' | 'stage';
@@ -51,29 +52,11 @@ export interface AccessDependencies {
   now?: () => number;
 }
 
-interface Cached<T> {
-  at: number;
-  value: Promise<T>;
-}
-
 export class RoomNotFoundError extends Error {
   constructor(roomId: string) {
     super(`no room ${roomId}`);
     this.name = 'RoomNotFoundError';
   }
-}
-
-function servicesOf(course: Course): CourseServicesRef | undefined {
-  if (!course.clientId) return undefined;
-  return {
-    issuer: course.issuer,
-    clientId: course.clientId,
-    deploymentId: course.deploymentId,
-    contextId: course.contextId,
-    nrpsUrl: course.nrpsUrl,
-    agsLineItemsUrl: course.agsLineItemsUrl,
-    agsScopes: course.agsScopes,
-  };
 }
 
 export class AccessService {
@@ -82,8 +65,7 @@ export class AccessService {
   readonly #logger: Logger;
   readonly #settings: AccessSettings;
   readonly #now: () => number;
-  readonly #members = new Map<string, Cached<MemberList>>();
-  readonly #results = new Map<string, Cached<LmsResult[]>>();
+  readonly #facts: LmsFacts;
   readonly #lineItems = new Map<string, Promise<string>>();
   /** The last outcome per room and user, to store re-checks only when they change. */
   readonly #last = new Map<string, Grant>();
@@ -94,58 +76,54 @@ export class AccessService {
     this.#logger = logger;
     this.#settings = settings;
     this.#now = now ?? Date.now;
+    this.#facts = new LmsFacts(lms, settings.cacheSeconds, this.#now);
   }
 
   /** Decides and stores the decision (see the file's head for when). */
   async decide(userId: string, roomId: string, trigger: Trigger): Promise<Decision> {
+    const { repos, room, course } = await this.#load(roomId);
+    return this.#decideAndRecord(repos, userId, room, course, trigger, { since: this.#now(), mustBeFresh: false });
+  }
+
+  /**
+   * Re-checks everyone present in a live class with facts read afresh once for the room (one NRPS
+   * list, one AGS results list), not once per student. Returns the decisions by user id.
+   */
+  async recheck(roomId: string, userIds: readonly string[]): Promise<Map<string, Decision>> {
+    const { repos, room, course } = await this.#load(roomId);
+    const round: Round = { since: this.#now(), mustBeFresh: true };
+    const services = courseServices(course);
+    if (services && this.#isPaid(room, course) && course.paidLineItemUrl) this.#facts.readAllResults(services, course.paidLineItemUrl, round);
+    const decisions = new Map<string, Decision>();
+    for (const userId of userIds) decisions.set(userId, await this.#decideAndRecord(repos, userId, room, course, 'recheck', round));
+    return decisions;
+  }
+
+  async #load(roomId: string): Promise<{ repos: Repositories; room: Room; course: Course }> {
     const repos = this.#repositories();
     const room = await repos.rooms.get(roomId);
     if (!room) throw new RoomNotFoundError(roomId);
-    const course = (await repos.courses.get(room.courseId)) as Course;
-    const decision = await this.#decide(repos, userId, room, course);
+    return { repos, room, course: (await repos.courses.get(room.courseId)) as Course };
+  }
+
+  async #decideAndRecord(repos: Repositories, userId: string, room: Room, course: Course, trigger: Trigger, round: Round): Promise<Decision> {
+    const decision = await this.#decide(repos, userId, room, course, round);
     if (decision.grant === 'host' && this.#isPaid(room, course) && !course.paidLineItemUrl) {
       // The instructor's launch creates the "Course fee paid" column before any student needs it.
       this.paidLineItem(course).catch((error: unknown) => this.#logger.warn({ err: error, course: course.id }, 'the course fee line item could not be created yet'));
     }
-    this.#prune();
-    const key = `${roomId}:${userId}`;
+    const key = `${room.id}:${userId}`;
     const changed = this.#last.get(key) !== decision.grant;
+    // Forgetting costs at most one extra stored decision per person.
+    if (this.#last.size > 50_000) this.#last.clear();
     this.#last.set(key, decision.grant);
     if (trigger !== 'recheck' || changed) {
-      await repos.accessDecisions.record({ roomId, userId, grant: decision.grant, reason: decision.reason, source: decision.source });
+      await repos.accessDecisions.record({ roomId: room.id, userId, grant: decision.grant, reason: decision.reason, source: decision.source });
     }
-    const log = this.#logger.child({ room: roomId, user: userId });
+    const log = this.#logger.child({ room: room.id, user: userId });
     if (decision.grant === 'denied') log.info({ trigger, source: decision.source }, `access denied: ${decision.reason}`);
     else log.debug({ trigger, grant: decision.grant, source: decision.source }, 'access granted');
     return decision;
-  }
-
-  /**
-   * Re-checks everyone present in a live class with facts fetched once for the room (one NRPS list,
-   * one AGS results list), not once per student. Returns the decisions by user id.
-   */
-  async recheck(roomId: string, userIds: readonly string[]): Promise<Map<string, Decision>> {
-    const repos = this.#repositories();
-    const room = await repos.rooms.get(roomId);
-    if (!room) throw new RoomNotFoundError(roomId);
-    const course = (await repos.courses.get(room.courseId)) as Course;
-    const services = servicesOf(course);
-    if (services) {
-      this.#forgetCourse(course.id);
-      if (this.#isPaid(room, course) && course.paidLineItemUrl) {
-        // One request for every result of the line item, shared by the decisions below.
-        const key = `${course.paidLineItemUrl}|*`;
-        const value = this.#lms.results(services, course.paidLineItemUrl);
-        this.#results.set(key, { at: this.#now(), value });
-        // Nobody may await it (a room of hosts only): never leave the rejection unhandled, nor cached.
-        value.catch(() => {
-          if (this.#results.get(key)?.value === value) this.#results.delete(key);
-        });
-      }
-    }
-    const decisions = new Map<string, Decision>();
-    for (const userId of userIds) decisions.set(userId, await this.decide(userId, roomId, 'recheck'));
-    return decisions;
   }
 
   /** Brings an attendee on stage. The actor must be a host of the room. */
@@ -176,7 +154,7 @@ export class AccessService {
    */
   async paidLineItem(course: Course): Promise<string> {
     if (course.paidLineItemUrl) return course.paidLineItemUrl;
-    const services = servicesOf(course);
+    const services = courseServices(course);
     if (!services) throw new LmsError('unsupported', 'no launch has told the tool where this course\'s grade service is');
     let pending = this.#lineItems.get(course.id);
     if (!pending) {
@@ -195,33 +173,14 @@ export class AccessService {
 
   /** Forgets cached LMS facts, e.g. after an instructor changed a room's settings. */
   forget(courseId?: string): void {
-    if (courseId === undefined) {
-      this.#members.clear();
-      this.#results.clear();
-    } else this.#forgetCourse(courseId);
-  }
-
-  /** Keeps the caches bounded on a long-running node: stale facts go, and the change memory is capped. */
-  #prune(): void {
-    if (this.#members.size + this.#results.size > 5_000) {
-      const horizon = this.#now() - this.#settings.cacheSeconds * 1000;
-      for (const [key, entry] of this.#members) if (entry.at < horizon) this.#members.delete(key);
-      for (const [key, entry] of this.#results) if (entry.at < horizon) this.#results.delete(key);
-    }
-    // Forgetting costs at most one extra stored decision per person.
-    if (this.#last.size > 50_000) this.#last.clear();
-  }
-
-  #forgetCourse(courseId: string): void {
-    for (const key of this.#members.keys()) if (key.startsWith(`${courseId}|`)) this.#members.delete(key);
-    this.#results.clear();
+    this.#facts.forget(courseId);
   }
 
   #isPaid(room: Room, course: Course): boolean {
     return room.policy === 'paid' || course.paymentRequired;
   }
 
-  async #decide(repos: Repositories, userId: string, room: Room, course: Course): Promise<Decision> {
+  async #decide(repos: Repositories, userId: string, room: Room, course: Course, round: Round): Promise<Decision> {
     const decided = (grant: Grant, reason: string, source: DecisionSource): Decision => ({ grant, reason, source, decidedAt: new Date(this.#now()) });
     const user = await repos.users.get(userId);
     const membership = await repos.memberships.get(course.id, userId);
@@ -233,9 +192,9 @@ export class AccessService {
     // Enrollment.
     let roles = fromLaunch;
     let enrollmentSource: DecisionSource = 'launch';
-    const services = servicesOf(course);
+    const services = courseServices(course);
     if (services?.nrpsUrl) {
-      const verdict = await this.#enrollment(services, course, room, user.subject, membership);
+      const verdict = await this.#enrollment(services, course, room, user.subject, membership, round);
       if (verdict.denied) return decided('denied', verdict.denied, 'nrps');
       if (verdict.roles) roles = roleGrant(verdict.roles);
       enrollmentSource = verdict.source;
@@ -249,7 +208,7 @@ export class AccessService {
     let reason = enrollmentSource === 'fallback' ? 'enrolled (from the launch: the LMS membership service could not be reached)' : 'enrolled';
     let source: DecisionSource = enrollmentSource;
     if (this.#isPaid(room, course)) {
-      const paid = await this.#payment(repos, course, room, user.subject, membership);
+      const paid = await this.#payment(repos, course, room, user.subject, membership, round);
       if (paid.grant === 'denied') return decided('denied', paid.reason, paid.source);
       reason = paid.reason;
       source = paid.source;
@@ -258,32 +217,18 @@ export class AccessService {
     return decided('attendee', reason, source);
   }
 
-  async #membersCached(services: CourseServicesRef, courseId: string, resourceLinkId: string | undefined, maxAgeMs = this.#settings.cacheSeconds * 1000): Promise<MemberList> {
-    const key = `${courseId}|${resourceLinkId ?? ''}`;
-    const hit = this.#members.get(key);
-    if (hit && this.#now() - hit.at <= maxAgeMs) return hit.value;
-    const value = this.#lms.members(services, resourceLinkId === undefined ? {} : { resourceLinkId });
-    this.#members.set(key, { at: this.#now(), value });
-    value.catch(() => {
-      if (this.#members.get(key)?.value === value) this.#members.delete(key);
-    });
-    return value;
-  }
-
-  /**
-   * Enrollment from NRPS. A cached list may predate a student's enrollment, so a refusal is only
-   * ever given on a list fetched for this decision; an admission may come from the cache.
-   */
+  /** Enrollment from NRPS; a refusal read from the cache is read again before it is given. */
   async #enrollment(
     services: CourseServicesRef,
     course: Course,
     room: Room,
     subject: string,
     membership: Membership,
+    round: Round,
   ): Promise<{ denied?: string; roles?: string[]; source: DecisionSource }> {
-    const first = await this.#enrollmentFrom(services, course, room, subject, membership, undefined);
+    const first = await this.#enrollmentFrom(services, course, room, subject, membership, round);
     if (!first.denied || first.source !== 'nrps' || first.fresh) return first;
-    return this.#enrollmentFrom(services, course, room, subject, membership, 0);
+    return this.#enrollmentFrom(services, course, room, subject, membership, { ...round, mustBeFresh: true });
   }
 
   async #enrollmentFrom(
@@ -292,21 +237,19 @@ export class AccessService {
     room: Room,
     subject: string,
     membership: Membership,
-    maxAgeMs: number | undefined,
+    round: Round,
   ): Promise<{ denied?: string; roles?: string[]; source: DecisionSource; fresh?: boolean }> {
     const log = this.#logger.child({ course: course.id, room: room.id });
-    let list: MemberList;
-    const key = `${course.id}|${room.resourceLinkId}`;
-    const before = this.#members.get(key);
-    const fresh = () => maxAgeMs === 0 || this.#members.get(key) !== before || before === undefined;
+    let read;
     try {
-      list = await this.#membersCached(services, course.id, room.resourceLinkId, maxAgeMs);
+      read = await this.#facts.members(services, course.id, room.resourceLinkId, round);
     } catch (error) {
       const problem = error instanceof LmsError ? error.message : String(error);
       log.warn({ err: error }, `membership check fell back to the launch: ${problem}`);
       if (membership.status !== 'active') return { denied: membership.status === 'deleted' ? REASONS.deleted : REASONS.inactive, source: 'fallback' };
       return { source: 'fallback' };
     }
+    const { value: list, fresh } = read;
     const repos = this.#repositories();
     const member = list.members.get(subject);
     if (member) {
@@ -314,49 +257,29 @@ export class AccessService {
       if (status !== membership.status || (member.roles.length > 0 && member.roles.join(' ') !== membership.roles.join(' '))) {
         await repos.memberships.set(course.id, membership.userId, { roles: member.roles.length > 0 ? member.roles : membership.roles, status, source: 'nrps' });
       }
-      if (status === 'inactive') return { denied: REASONS.inactive, source: 'nrps', fresh: fresh() };
-      if (status === 'deleted') return { denied: REASONS.deleted, source: 'nrps', fresh: fresh() };
+      if (status === 'inactive') return { denied: REASONS.inactive, source: 'nrps', fresh };
+      if (status === 'deleted') return { denied: REASONS.deleted, source: 'nrps', fresh };
       return { roles: member.roles.length > 0 ? member.roles : undefined, source: 'nrps' };
     }
     if (!list.complete) {
       log.warn(`membership list incomplete (${list.note ?? 'no reason given'}); deciding from the launch`);
       return { source: 'fallback' };
     }
-    if (!fresh()) return { denied: REASONS.notEnrolled, source: 'nrps', fresh: false };
+    if (!fresh) return { denied: REASONS.notEnrolled, source: 'nrps', fresh };
     if (list.resourceLink) {
       // Not in the activity's list: enrolled in the course but held back by the activity's conditions?
       try {
-        const whole = await this.#membersCached(services, course.id, undefined, 0);
+        const whole = (await this.#facts.members(services, course.id, undefined, { ...round, mustBeFresh: true })).value;
         const inCourse = whole.members.get(subject);
-        if (inCourse?.status === 'Active') return { denied: REASONS.restricted, source: 'nrps', fresh: true };
-        if (inCourse?.status === 'Inactive') return { denied: REASONS.inactive, source: 'nrps', fresh: true };
+        if (inCourse?.status === 'Active') return { denied: REASONS.restricted, source: 'nrps', fresh };
+        if (inCourse?.status === 'Inactive') return { denied: REASONS.inactive, source: 'nrps', fresh };
       } catch (error) {
         log.warn({ err: error }, 'course membership could not be read; the activity\'s list decides');
-        return { denied: REASONS.restricted, source: 'nrps', fresh: true };
+        return { denied: REASONS.restricted, source: 'nrps', fresh };
       }
     }
     if (membership.status === 'active') await repos.memberships.set(course.id, membership.userId, { roles: membership.roles, status: 'deleted', source: 'nrps' });
-    return { denied: REASONS.notEnrolled, source: 'nrps', fresh: true };
-  }
-
-  /** The user's result; `fresh` says whether it was fetched for this decision (refusals need a fresh one). */
-  async #resultFor(services: CourseServicesRef, lineItemUrl: string, subject: string, maxAgeMs: number): Promise<{ result: LmsResult | undefined; fresh: boolean }> {
-    const young = (c: Cached<LmsResult[]> | undefined) => c !== undefined && this.#now() - c.at <= maxAgeMs;
-    const all = this.#results.get(`${lineItemUrl}|*`);
-    if (young(all)) return { result: (await (all as Cached<LmsResult[]>).value).find((r) => r.userId === subject), fresh: maxAgeMs === 0 };
-    const key = `${lineItemUrl}|${subject}`;
-    let mine = this.#results.get(key);
-    let fresh = false;
-    if (!young(mine)) {
-      const value = this.#lms.results(services, lineItemUrl, subject);
-      mine = { at: this.#now(), value };
-      fresh = true;
-      this.#results.set(key, mine);
-      value.catch(() => {
-        if (this.#results.get(key)?.value === value) this.#results.delete(key);
-      });
-    }
-    return { result: (await (mine as Cached<LmsResult[]>).value).find((r) => r.userId === subject), fresh };
+    return { denied: REASONS.notEnrolled, source: 'nrps', fresh };
   }
 
   async #payment(
@@ -365,9 +288,10 @@ export class AccessService {
     room: Room,
     subject: string,
     membership: Membership,
+    round: Round,
   ): Promise<{ grant: 'attendee' | 'denied'; reason: string; source: DecisionSource }> {
     const threshold = room.paidThreshold ?? course.paidThreshold ?? 1;
-    const services = servicesOf(course);
+    const services = courseServices(course);
     const log = this.#logger.child({ course: course.id, room: room.id });
     try {
       if (!services) throw new LmsError('unsupported', 'no launch has told the tool where this course\'s grade service is');
@@ -378,11 +302,11 @@ export class AccessService {
         if (!(maximum > 0)) throw new LmsError('invalid', `the LMS sent a result maximum of ${maximum} for the course fee`);
         return result.score / maximum + 1e-9 >= threshold;
       };
-      let read = await this.#resultFor(services, lineItemUrl, subject, this.#settings.cacheSeconds * 1000);
-      // A cached "not paid" may predate the payment: refuse only on a result read now.
-      if (!paid(read.result) && !read.fresh) read = await this.#resultFor(services, lineItemUrl, subject, 0);
-      if (!paid(read.result)) return { grant: 'denied', reason: REASONS.notPaid, source: 'ags' };
-      const result = read.result as LmsResult & { score: number };
+      let read = await this.#facts.result(services, lineItemUrl, subject, round);
+      // A cached "not paid" may predate the payment: refuse only on a result read in this round.
+      if (!paid(read.value) && !read.fresh) read = await this.#facts.result(services, lineItemUrl, subject, { ...round, mustBeFresh: true });
+      if (!paid(read.value)) return { grant: 'denied', reason: REASONS.notPaid, source: 'ags' };
+      const result = read.value as LmsResult & { score: number };
       await repos.memberships.markPaid(course.id, membership.userId, result.score / (result.maximum ?? PAID_LINE_ITEM_MAXIMUM), new Date(this.#now()));
       return { grant: 'attendee', reason: 'course fee paid', source: 'ags' };
     } catch (error) {

@@ -3,7 +3,7 @@
 // turned attendance on for the room.
 import type { ClassSession, Presence, Repositories } from '../db/index.ts';
 import type { Logger } from '../logger.ts';
-import { LmsError, type CourseServicesRef, type LmsServices } from './lms.ts';
+import { courseServices, LmsError, type LmsServices } from './lms.ts';
 import { roleGrant } from './roles.ts';
 
 export const ATTENDANCE_TAG = 'live-classroom:attendance';
@@ -59,16 +59,8 @@ export class AttendanceReporter {
       await repos.classes.attendanceReported(session.id, problem);
       return { sent: 0, problem };
     };
-    if (!course?.clientId) return fail('no launch has told the tool where this course\'s grade service is');
-    const services: CourseServicesRef = {
-      issuer: course.issuer,
-      clientId: course.clientId,
-      deploymentId: course.deploymentId,
-      contextId: course.contextId,
-      nrpsUrl: course.nrpsUrl,
-      agsLineItemsUrl: course.agsLineItemsUrl,
-      agsScopes: course.agsScopes,
-    };
+    const services = course && courseServices(course);
+    if (!services) return fail('no launch has told the tool where this course\'s grade service is');
     const classMs = session.endedAt.getTime() - session.startedAt.getTime();
     const classMinutes = Math.max(0.1, minutes(classMs));
     let sent = 0;
@@ -87,7 +79,7 @@ export class AttendanceReporter {
         await repos.rooms.update(room.id, { attendanceLineItemUrl: lineItemUrl });
       }
       for (const presence of await repos.classes.presence(session.id)) {
-        const membership = await repos.memberships.get(course.id, presence.userId);
+        const membership = await repos.memberships.get(room.courseId, presence.userId);
         if (!membership || roleGrant(membership.roles).grant !== 'attendee') continue;
         const user = await repos.users.get(presence.userId);
         if (!user) continue;

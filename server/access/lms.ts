@@ -1,5 +1,6 @@
 // What the access rules need from the LMS (Names and Role Provisioning, Assignment and Grade
 // Services). lti/ implements it over ltijs; the rules here never see ltijs or HTTP.
+import type { Course } from '../db/index.ts';
 
 /** Where one course's services live on its platform, as the last launch said. */
 export interface CourseServicesRef {
@@ -10,6 +11,20 @@ export interface CourseServicesRef {
   nrpsUrl: string | null;
   agsLineItemsUrl: string | null;
   agsScopes: readonly string[];
+}
+
+/** The course's services as its last launch named them; undefined before any launch told the client id. */
+export function courseServices(course: Course): CourseServicesRef | undefined {
+  if (!course.clientId) return undefined;
+  return {
+    issuer: course.issuer,
+    clientId: course.clientId,
+    deploymentId: course.deploymentId,
+    contextId: course.contextId,
+    nrpsUrl: course.nrpsUrl,
+    agsLineItemsUrl: course.agsLineItemsUrl,
+    agsScopes: course.agsScopes,
+  };
 }
 
 export type LmsMemberStatus = 'Active' | 'Inactive' | 'Deleted';
