@@ -99,15 +99,12 @@ export class Realtime {
     }
     if (!socket.connected) return;
     this.#handle(socket);
-    const room = await repos.rooms.get(roomId);
-    socket.emit('welcome', {
-      protocol: PROTOCOL_VERSION,
-      grant: decision.grant,
-      reason: decision.reason,
-      status: (room?.status ?? 'scheduled') as ClassStatus,
-      participants: await this.#count(roomId),
-    });
-    this.#broadcastCount(roomId);
+    // A class in progress is live whatever the room row says; only without one is the row read.
+    const status: ClassStatus = session ? 'live' : ((await repos.rooms.get(roomId))?.status ?? 'scheduled');
+    const participants = await this.#count(roomId);
+    socket.emit('welcome', { protocol: PROTOCOL_VERSION, grant: decision.grant, reason: decision.reason, status, participants });
+    // One count for the newcomer and everyone else.
+    this.io.to(roomChannel(roomId)).except(socket.id).emit('participants:count', { count: participants });
     logger.debug({ room: roomId, user: userId, grant: decision.grant }, 'joined');
   }
 
