@@ -9,6 +9,7 @@
   if (!root) return;
   var d = root.dataset;
   var TIMEOUT_MS = 4000;
+  var RESEND_MS = 250;
 
   function show(selector, visible) {
     var el = document.querySelector(selector);
@@ -43,6 +44,7 @@
       finished = true;
       window.removeEventListener('message', onMessage);
       clearTimeout(timer);
+      clearInterval(resend);
       done(error, message);
     }
     function onMessage(event) {
@@ -58,11 +60,17 @@
     window.addEventListener('message', onMessage);
     var message = { subject: subject, message_id: id };
     for (var k in fields) message[k] = fields[k];
-    try {
-      win.postMessage(message, d.origin);
-    } catch (e) {
-      finish('could not reach platform storage: ' + e.message);
+    function send() {
+      try {
+        win.postMessage(message, d.origin);
+      } catch (e) {
+        finish('could not reach platform storage: ' + e.message);
+      }
     }
+    // The storage frame may still be loading (Canvas's post_message_forwarding frame loads beside
+    // ours): ask again until it answers. put_data and get_data are idempotent; one answer is used.
+    var resend = setInterval(send, RESEND_MS);
+    send();
   }
 
   if (d.mode === 'store') {
