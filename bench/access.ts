@@ -13,7 +13,7 @@ import { formatMs, percentile } from './stats.ts';
 const students = Number(process.argv[2] ?? 300);
 const rounds = Number(process.argv[3] ?? 5);
 
-const c = await startClassroom('moodle', { ACCESS_CACHE_SECONDS: '300' });
+const c = await startClassroom('moodle', { env: { ACCESS_CACHE_SECONDS: '300' } });
 try {
   const context = { id: 'bench-course', title: 'Bench 101' };
   const resourceLink = { id: 'bench-room', title: 'Bench lecture' };

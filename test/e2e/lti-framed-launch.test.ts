@@ -9,6 +9,7 @@ import { parseSettings } from '../../config/index.ts';
 import { createLogger } from '../../server/logger.ts';
 import { Service } from '../../server/service.ts';
 import { startBrowser, type Browser } from '../helpers/browser.ts';
+import { introduce } from '../helpers/classroom.ts';
 import { Platform } from '../helpers/platform/index.ts';
 
 const FRAME = 'iframe#lti-tool-frame';
@@ -22,9 +23,7 @@ describe('a launch framed in the course page, third-party cookies blocked', () =
   const platformFor = async (flavor: 'moodle' | 'canvas') => {
     const platform = await Platform.start({ flavor, hostname: 'localhost' });
     platforms.push(platform);
-    const registration = platform.registration();
-    await service.lti.platforms.add(registration, registration.deploymentIds);
-    platform.useTool({ loginUrl: `${service.url}/lti/login`, launchUrl: `${service.url}/lti/launch`, jwksUrl: `${service.url}/lti/keys` });
+    await introduce(service, platform);
     return platform;
   };
 
@@ -100,9 +99,7 @@ describe('a launch framed in a course page of the same site', () => {
     service = await Service.start(parseSettings({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' }), createLogger('silent'));
     browser = await startBrowser({ blockThirdPartyCookies: true });
     platform = await Platform.start({ flavor: 'moodle', hostname: '127.0.0.1' });
-    const registration = platform.registration();
-    await service.lti.platforms.add(registration, registration.deploymentIds);
-    platform.useTool({ loginUrl: `${service.url}/lti/login`, launchUrl: `${service.url}/lti/launch`, jwksUrl: `${service.url}/lti/keys` });
+    await introduce(service, platform);
   });
   after(async () => {
     await browser?.close();

@@ -16,7 +16,28 @@ export interface Classroom {
   close(): Promise<void>;
 }
 
-export async function startClassroom(flavor: Flavor, env: Record<string, string> = {}, databaseUrl?: string): Promise<Classroom> {
+/** The platform knows the tool's URLs under `toolUrl` (what an LMS admin types in once). */
+export function useToolAt(platform: Platform, toolUrl: string): void {
+  platform.useTool({ loginUrl: `${toolUrl}/lti/login`, launchUrl: `${toolUrl}/lti/launch`, jwksUrl: `${toolUrl}/lti/keys` });
+}
+
+/** Each trusts the other: the tool registers the platform, the platform the tool. */
+export async function introduce(service: Service, platform: Platform): Promise<void> {
+  const registration = platform.registration();
+  await service.lti.platforms.add(registration, registration.deploymentIds);
+  useToolAt(platform, service.url);
+}
+
+export interface ClassroomOptions {
+  /** Settings for the tool on top of the test defaults. */
+  env?: Record<string, string>;
+  /** A PostgreSQL server to run on (a database of its own is made and dropped); PGlite otherwise. */
+  databaseUrl?: string;
+  /** Where the platform's URLs point: 'localhost' puts it on another site than the tool. */
+  hostname?: 'localhost' | '127.0.0.1';
+}
+
+export async function startClassroom(flavor: Flavor, { env = {}, databaseUrl, hostname }: ClassroomOptions = {}): Promise<Classroom> {
   const dataDir = mkdtempSync(join(tmpdir(), `lc-${flavor}-`));
   let temporary: TemporaryDatabase | undefined;
   if (databaseUrl) temporary = await createTemporaryDatabase(databaseUrl);
@@ -30,10 +51,8 @@ export async function startClassroom(flavor: Flavor, env: Record<string, string>
   });
   const service = await Service.start(settings, createLogger(settings.logLevel));
   await service.whenDatabaseReady();
-  const platform = await Platform.start({ flavor });
-  const registration = platform.registration();
-  await service.lti.platforms.add(registration, registration.deploymentIds);
-  platform.useTool({ loginUrl: `${service.url}/lti/login`, launchUrl: `${service.url}/lti/launch`, jwksUrl: `${service.url}/lti/keys` });
+  const platform = await Platform.start({ flavor, ...(hostname ? { hostname } : {}) });
+  await introduce(service, platform);
   return {
     service,
     platform,

@@ -18,7 +18,7 @@ for (const { flavor, database } of runs) {
   describe(`access (${flavor}${database ? ', PostgreSQL' : ', PGlite'})`, () => {
     let c: Classroom;
     before(async () => {
-      c = await startClassroom(flavor, { ACCESS_RECHECK_SECONDS: '1' }, database);
+      c = await startClassroom(flavor, { env: { ACCESS_RECHECK_SECONDS: '1' }, databaseUrl: database });
     });
     after(() => c?.close());
 

@@ -10,6 +10,7 @@ import { sql } from 'drizzle-orm';
 import { parseSettings } from '../../config/index.ts';
 import { createLogger } from '../../server/logger.ts';
 import { Service } from '../../server/service.ts';
+import { introduce, useToolAt } from '../helpers/classroom.ts';
 import { CLAIM, Platform, type HttpResponse, type LaunchOptions, type LaunchResult } from '../helpers/platform/index.ts';
 
 const TABLES = ['users', 'courses', 'rooms', 'memberships', 'access_decisions'] as const;
@@ -27,19 +28,14 @@ describe('bad launch input', () => {
   let goodLaunches = 0;
   let badLaunches = 0;
 
-  const toolUrls = () => ({ loginUrl: `${service.url}/lti/login`, launchUrl: `${service.url}/lti/launch`, jwksUrl: `${service.url}/lti/keys` });
-
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'lc-bad-input-'));
     service = await Service.start(parseSettings({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' }), createLogger('silent'));
     platform = await Platform.start({ flavor: 'moodle' });
     stranger = await Platform.start({ flavor: 'moodle', name: 'Unregistered Moodle' });
     dormant = await Platform.start({ flavor: 'moodle', name: 'Dormant Moodle' });
-    for (const p of [platform, dormant]) {
-      const registration = p.registration();
-      await service.lti.platforms.add(registration, registration.deploymentIds);
-    }
-    for (const p of [platform, stranger, dormant]) p.useTool(toolUrls());
+    for (const p of [platform, dormant]) await introduce(service, p);
+    useToolAt(stranger, service.url);
     await setActive(dormant, false);
   });
   after(async () => {

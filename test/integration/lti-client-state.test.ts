@@ -1,14 +1,10 @@
 // The server side of cookie-less launches (lti/client-state.ts), step by step over HTTP: what a
 // browser that runs the pages' script would do, and what a forger would try instead.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseSettings } from '../../config/index.ts';
-import { createLogger } from '../../server/logger.ts';
-import { Service } from '../../server/service.ts';
-import { Platform } from '../helpers/platform/index.ts';
+import type { Service } from '../../server/service.ts';
+import { startClassroom, type Classroom } from '../helpers/classroom.ts';
+import type { Platform } from '../helpers/platform/index.ts';
 import { parseForms } from '../helpers/platform/user-agent.ts';
 
 const attribute = (html: string, name: string) => {
@@ -23,22 +19,14 @@ async function post(url: string, fields: Record<string, string>) {
 }
 
 describe('launches without cookies', () => {
-  let dataDir: string;
+  let classroom: Classroom;
   let service: Service;
   let platform: Platform;
   before(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'lc-client-state-'));
-    service = await Service.start(parseSettings({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' }), createLogger('silent'));
-    platform = await Platform.start({ flavor: 'moodle' });
-    const registration = platform.registration();
-    await service.lti.platforms.add(registration, registration.deploymentIds);
-    platform.useTool({ loginUrl: `${service.url}/lti/login`, launchUrl: `${service.url}/lti/launch`, jwksUrl: `${service.url}/lti/keys` });
+    classroom = await startClassroom('moodle');
+    ({ service, platform } = classroom);
   });
-  after(async () => {
-    await platform?.close();
-    await service?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  after(() => classroom?.close());
 
   /** Login with lti_storage_target, then the platform's auth answer; the id_token form is returned unposted. */
   const storageLogin = async (user: string) => {

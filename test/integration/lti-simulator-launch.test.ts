@@ -1,32 +1,20 @@
 // Launches from the platform simulator (Moodle-shaped and Canvas-shaped claims) reach the class page.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseSettings } from '../../config/index.ts';
-import { createLogger } from '../../server/logger.ts';
-import { Service } from '../../server/service.ts';
-import { Platform } from '../helpers/platform/index.ts';
+import type { Service } from '../../server/service.ts';
+import { startClassroom, type Classroom } from '../helpers/classroom.ts';
+import type { Platform } from '../helpers/platform/index.ts';
 
 for (const flavor of ['moodle', 'canvas'] as const) {
   describe(`a ${flavor}-shaped launch`, () => {
-    let dataDir: string;
+    let classroom: Classroom;
     let service: Service;
     let platform: Platform;
     before(async () => {
-      dataDir = mkdtempSync(join(tmpdir(), `lc-${flavor}-`));
-      service = await Service.start(parseSettings({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' }), createLogger('silent'));
-      platform = await Platform.start({ flavor });
-      const registration = platform.registration();
-      await service.lti.platforms.add(registration, registration.deploymentIds);
-      platform.useTool({ loginUrl: `${service.url}/lti/login`, launchUrl: `${service.url}/lti/launch`, jwksUrl: `${service.url}/lti/keys` });
+      classroom = await startClassroom(flavor);
+      ({ service, platform } = classroom);
     });
-    after(async () => {
-      await platform?.close();
-      await service?.stop();
-      rmSync(dataDir, { recursive: true, force: true });
-    });
+    after(() => classroom?.close());
 
     it('gives an instructor the host seat and a learner the attendee seat of one room', async () => {
       const seatOf = async (roles: 'instructor' | 'learner', id: string) => {

@@ -9,6 +9,7 @@ import { parseSettings } from '../../config/index.ts';
 import { DataDirLock } from '../../server/db/index.ts';
 import { createLogger } from '../../server/logger.ts';
 import { Service } from '../../server/service.ts';
+import { useToolAt } from '../helpers/classroom.ts';
 import { runCli, startCli } from '../helpers/cli.ts';
 import { Platform } from '../helpers/platform/index.ts';
 import { createTemporaryDatabase, serverUrl } from '../helpers/postgres.ts';
@@ -26,7 +27,7 @@ interface Listed {
 }
 
 async function launchStatus(platform: Platform, toolUrl: string): Promise<{ status: number; body: string }> {
-  platform.useTool({ loginUrl: `${toolUrl}/lti/login`, launchUrl: `${toolUrl}/lti/launch`, jwksUrl: `${toolUrl}/lti/keys` });
+  useToolAt(platform, toolUrl);
   const result = await platform.launch({ roles: 'instructor', user: { id: 'teacher-1', name: 'Ada Teacher' } });
   return { status: result.response.status, body: result.response.body };
 }
