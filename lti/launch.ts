@@ -1,20 +1,24 @@
 // A resource-link launch: from validated LTI claims to a course, a room, a user and a seat.
 import type { Request, Response } from 'express';
-import type { Repositories } from '../server/db/index.ts';
+import type { Course, Membership, Repositories, Room, User } from '../server/db/index.ts';
 import type { Logger } from '../server/logger.ts';
 import { roomSettingsFromCustom } from './deep-linking.ts';
 import { classroomPage, problemPage } from './pages.ts';
 import type { PlatformRegistry } from './platforms.ts';
 import type { LtijsToken } from './provider.ts';
+import type { RefusalCode } from '../server/access/index.ts';
+import { accessAdvice } from './refusals.ts';
 import type { SeatTokens } from './seat-token.ts';
 
 /** What the access rules answered for a launch. */
 export interface LaunchDecision {
   grant: 'host' | 'speaker' | 'attendee' | 'denied';
   reason: string;
+  code?: RefusalCode;
 }
 
-export type DecideAccess = (userId: string, roomId: string) => Promise<LaunchDecision>;
+/** Decides for the rows the launch has just written (no need to read them back). */
+export type DecideAccess = (place: { room: Room; course: Course }, person: { user: User; membership: Membership }) => Promise<LaunchDecision>;
 
 export interface LaunchDependencies {
   repositories: () => Repositories;
@@ -22,20 +26,6 @@ export interface LaunchDependencies {
   seats: SeatTokens;
   logger: Logger;
   decide: DecideAccess;
-}
-
-/** What a refused student reads: the reason, and what they can do about it. */
-export function refusalAdvice(reason: string): string {
-  if (reason.startsWith('course fee not paid')) {
-    return 'This class is for students who paid the course fee. Once your payment is recorded in the course, open the class again from the course page.';
-  }
-  if (reason.startsWith('payment could not be verified')) return 'Live Classroom could not confirm your payment with the LMS just now. Try again in a few minutes.';
-  if (reason.startsWith('not enrolled') || reason.startsWith('enrollment inactive') || reason.startsWith('removed from the course')) {
-    return 'Live classes are for active members of the course. If you think this is wrong, contact your instructor.';
-  }
-  if (reason.startsWith('role not allowed') || reason.startsWith('no course role')) return 'Your role in this course does not give access to live classes.';
-  if (reason.startsWith('the LMS restricts')) return 'Check the activity\'s conditions in the course page, or ask your instructor.';
-  return 'If you think this is wrong, contact your instructor.';
 }
 
 export function launchHandler({ repositories, platforms, seats, logger, decide }: LaunchDependencies) {
@@ -79,13 +69,13 @@ export function launchHandler({ repositories, platforms, seats, logger, decide }
       },
     );
     const user = await repos.users.upsert(token.iss, token.user, { name, email: info.email ?? null, locale });
-    await repos.memberships.set(course.id, user.id, { roles: claims.roles ?? [], status: 'active', source: 'launch' });
+    const membership = await repos.memberships.set(course.id, user.id, { roles: claims.roles ?? [], status: 'active', source: 'launch' });
     // A link placed with Deep Linking carries its settings in custom parameters; they apply when
     // the room is created, later changes go through the room's settings.
     const room = await repos.rooms.ensure(course.id, { resourceLinkId: resource.id, title: resource.title ?? 'Live class' }, roomSettingsFromCustom(claims.custom));
-    const decision = await decide(user.id, room.id);
+    const decision = await decide({ room, course }, { user, membership });
     if (decision.grant === 'denied') {
-      return refuse(403, 'You cannot join this live class', `Reason: ${decision.reason}. ${refusalAdvice(decision.reason)}`);
+      return refuse(403, 'You cannot join this live class', `Reason: ${decision.reason}. ${accessAdvice(decision.code)}`);
     }
     const role = decision.grant === 'host' ? 'host' : 'attendee';
     log.info({ room: room.id, user: user.id, role, reason: decision.reason }, 'launch');

@@ -1,6 +1,8 @@
 // Why ltijs refused a launch, in words for the person in front of the page. The ltijs code goes to
 // the log; the page says what happened and who can fix it: the user (open it again), the LMS
 // administrator (the registration or the LMS sends something wrong), or nobody yet (LMS down).
+// And, for a launch the access rules refused, what the student can do about it.
+import type { RefusalCode } from '../server/access/index.ts';
 
 export interface Refusal {
   /** 401 for a launch we refuse; 502 when the LMS itself could not be reached. */
@@ -89,4 +91,22 @@ export function explainRefusal(message: string | undefined, body: unknown): Refu
     };
   }
   return misconfigured('it could not be verified');
+}
+
+const ACTIVE_MEMBERS_ONLY = 'Live classes are for active members of the course. If you think this is wrong, contact your instructor.';
+
+/** What a student refused by the access rules can do about it, by refusal (every one has its advice). */
+const ACCESS_ADVICE: Readonly<Record<RefusalCode, string>> = {
+  notPaid: 'This class is for students who paid the course fee. Once your payment is recorded in the course, open the class again from the course page.',
+  unverified: 'Live Classroom could not confirm your payment with the LMS just now. Try again in a few minutes.',
+  paymentUnsupported: 'This LMS does not let Live Classroom check payments; your instructor or LMS administrator can fix that.',
+  notEnrolled: ACTIVE_MEMBERS_ONLY,
+  inactive: ACTIVE_MEMBERS_ONLY,
+  deleted: ACTIVE_MEMBERS_ONLY,
+  role: 'Your role in this course does not give access to live classes.',
+  restricted: 'Check the activity\'s conditions in the course page, or ask your instructor.',
+};
+
+export function accessAdvice(code: RefusalCode | undefined): string {
+  return code === undefined ? 'If you think this is wrong, contact your instructor.' : ACCESS_ADVICE[code];
 }

@@ -187,7 +187,7 @@ export class Service {
       orm: database.orm,
       repositories: () => repositories,
       logger: this.#logger.child({ module: 'lti' }),
-      decide: (userId, roomId) => (access as AccessService).decide(userId, roomId, 'launch'),
+      decide: (place, person) => (access as AccessService).decideIn(place, person, 'launch'),
     });
     access = new AccessService({
       repositories: () => repositories,
@@ -215,12 +215,6 @@ export class Service {
   get access(): AccessService {
     if (this.#access === undefined) throw new ServiceUnavailableError(this.#databaseProblem ?? 'The database is not connected yet.');
     return this.#access;
-  }
-
-  /** The live connections (socket.io), once the database is ready. */
-  get realtime(): Realtime {
-    if (this.#realtime === undefined) throw new ServiceUnavailableError(this.#databaseProblem ?? 'The database is not connected yet.');
-    return this.#realtime;
   }
 
   /** The LTI side, once the database is ready. */

@@ -7,10 +7,10 @@
 //
 // Facts from the LMS are cached for `cacheSeconds` (facts.ts); a refusal always rests on a fresh
 // read. Every decision on launch and join is stored, a re-check when its outcome changes.
-import type { Course, Grant, Membership, Repositories, Room } from '../db/index.ts';
+import type { Course, Grant, Membership, Repositories, Room, User } from '../db/index.ts';
 import type { Logger } from '../logger.ts';
 import { LmsFacts, type Round } from './facts.ts';
-import { courseServices, LmsError, type CourseServicesRef, type LmsResult, type LmsServices } from './lms.ts';
+import { courseServices, findOrCreateLineItem, LmsError, type CourseServicesRef, type LmsResult, type LmsServices } from './lms.ts';
 import { roleGrant } from './roles.ts';
 
 export type DecisionSource = 'launch' | 'nrps' | 'ags' | 'fallback' | 'role' | 'stage';
@@ -19,6 +19,8 @@ export type Trigger = 'launch' | 'join' | 'recheck';
 export interface Decision {
   grant: Grant;
   reason: string;
+  /** For a refusal: which one, so what a person is told does not hang on the reason's wording. */
+  code?: RefusalCode;
   source: DecisionSource;
   decidedAt: Date;
 }
@@ -36,6 +38,8 @@ export const REASONS = {
   notPaid: 'course fee not paid',
   unverified: 'payment could not be verified, try again in a few minutes',
 } as const;
+
+export type RefusalCode = keyof typeof REASONS | 'role' | 'paymentUnsupported';
 
 export interface AccessSettings {
   /** How long facts from the LMS (memberships, results) are reused. */
@@ -57,6 +61,25 @@ export class RoomNotFoundError extends Error {
     super(`no room ${roomId}`);
     this.name = 'RoomNotFoundError';
   }
+}
+
+/** How often a standing payment's verification time is written again (the grace period counts from it). */
+const PAID_VERIFICATION_REFRESH_MS = 3600_000;
+
+/** A person's own rows, as a launch holds them. */
+export interface Person {
+  user: User;
+  membership: Membership;
+}
+
+/** The person a decision is about, with the course and room it is about. */
+interface Candidate {
+  services: CourseServicesRef;
+  course: Course;
+  room: Room;
+  /** The LTI user id (`sub`), as NRPS and AGS name people. */
+  subject: string;
+  membership: Membership;
 }
 
 export class AccessService {
@@ -106,24 +129,34 @@ export class AccessService {
     return { repos, room, course: (await repos.courses.get(room.courseId)) as Course };
   }
 
-  async #decideAndRecord(repos: Repositories, userId: string, room: Room, course: Course, trigger: Trigger, round: Round): Promise<Decision> {
-    const decision = await this.#decide(repos, userId, room, course, round);
+  /** Decides with the room and course, and the person's own rows, that the caller already holds (a launch has just written them). */
+  async decideIn(place: { room: Room; course: Course }, person: Person, trigger: Trigger): Promise<Decision> {
+    return this.#decideAndRecord(this.#repositories(), person.user.id, place.room, place.course, trigger, { since: this.#now(), mustBeFresh: false }, person);
+  }
+
+  async #decideAndRecord(repos: Repositories, userId: string, room: Room, course: Course, trigger: Trigger, round: Round, person?: Person): Promise<Decision> {
+    const decision = await this.#decide(repos, userId, room, course, round, person);
     if (decision.grant === 'host' && this.#isPaid(room, course) && !course.paidLineItemUrl) {
       // The instructor's launch creates the "Course fee paid" column before any student needs it.
       this.paidLineItem(course).catch((error: unknown) => this.#logger.warn({ err: error, course: course.id }, 'the course fee line item could not be created yet'));
     }
-    const key = `${room.id}:${userId}`;
+    await this.#remember(repos, room.id, userId, decision, trigger);
+    return decision;
+  }
+
+  /** Stores a decision: always on launch and join, on a re-check only when its outcome changed. */
+  async #remember(repos: Repositories, roomId: string, userId: string, decision: Decision, trigger: Trigger): Promise<void> {
+    const key = `${roomId}:${userId}`;
     const changed = this.#last.get(key) !== decision.grant;
     // Forgetting costs at most one extra stored decision per person.
     if (this.#last.size > 50_000) this.#last.clear();
     this.#last.set(key, decision.grant);
     if (trigger !== 'recheck' || changed) {
-      await repos.accessDecisions.record({ roomId: room.id, userId, grant: decision.grant, reason: decision.reason, source: decision.source });
+      await repos.accessDecisions.record({ roomId, userId, grant: decision.grant, reason: decision.reason, source: decision.source });
     }
-    const log = this.#logger.child({ room: room.id, user: userId });
+    const log = this.#logger.child({ room: roomId, user: userId });
     if (decision.grant === 'denied') log.info({ trigger, source: decision.source }, `access denied: ${decision.reason}`);
     else log.debug({ trigger, grant: decision.grant, source: decision.source }, 'access granted');
-    return decision;
   }
 
   /** Brings an attendee on stage. The actor must be a host of the room. */
@@ -133,8 +166,12 @@ export class AccessService {
     if (target.grant !== 'attendee') {
       throw new AccessRefusedError(target.grant === 'denied' ? `cannot bring on stage: ${target.reason}` : `already ${target.grant === 'host' ? 'a host' : 'on stage'}`);
     }
-    await this.#repositories().stage.add(roomId, userId, actorId);
-    return this.decide(userId, roomId, 'join');
+    const repos = this.#repositories();
+    await repos.stage.add(roomId, userId, actorId);
+    // The stage only turns an attendee into a speaker: the rest of the decision stands.
+    const onStage: Decision = { ...target, grant: 'speaker', reason: `on stage (${target.reason})`, source: 'stage' };
+    await this.#remember(repos, roomId, userId, onStage, 'join');
+    return onStage;
   }
 
   async takeOffStage(actorId: string, roomId: string, userId: string): Promise<Decision> {
@@ -159,9 +196,7 @@ export class AccessService {
     let pending = this.#lineItems.get(course.id);
     if (!pending) {
       pending = (async () => {
-        const url =
-          (await this.#lms.findLineItem(services, PAID_LINE_ITEM_TAG)) ??
-          (await this.#lms.createLineItem(services, { label: PAID_LINE_ITEM_LABEL, scoreMaximum: PAID_LINE_ITEM_MAXIMUM, tag: PAID_LINE_ITEM_TAG }));
+        const url = await findOrCreateLineItem(this.#lms, services, { label: PAID_LINE_ITEM_LABEL, scoreMaximum: PAID_LINE_ITEM_MAXIMUM, tag: PAID_LINE_ITEM_TAG });
         await this.#repositories().courses.update(course.id, { paidLineItemUrl: url });
         this.#logger.info({ course: course.id, lineItem: url }, 'course fee line item ready');
         return url;
@@ -180,11 +215,12 @@ export class AccessService {
     return room.policy === 'paid' || course.paymentRequired;
   }
 
-  async #decide(repos: Repositories, userId: string, room: Room, course: Course, round: Round): Promise<Decision> {
+  async #decide(repos: Repositories, userId: string, room: Room, course: Course, round: Round, person?: Person): Promise<Decision> {
     const decided = (grant: Grant, reason: string, source: DecisionSource): Decision => ({ grant, reason, source, decidedAt: new Date(this.#now()) });
-    const user = await repos.users.get(userId);
-    const membership = await repos.memberships.get(course.id, userId);
-    if (!user || !membership) return decided('denied', REASONS.notEnrolled, 'launch');
+    const refused = (code: RefusalCode, source: DecisionSource, reason: string = REASONS[code as keyof typeof REASONS]): Decision => ({ ...decided('denied', reason, source), code });
+    const user = person?.user ?? (await repos.users.get(userId));
+    const membership = person?.membership ?? (await repos.memberships.get(course.id, userId));
+    if (!user || !membership) return refused('notEnrolled', 'launch');
     const fromLaunch = roleGrant(membership.roles);
     // LMS administrators are not course members (Canvas admins have no course role): no NRPS check.
     if (fromLaunch.grant === 'host' && fromLaunch.reason === 'LMS administrator') return decided('host', fromLaunch.reason, 'role');
@@ -194,14 +230,14 @@ export class AccessService {
     let enrollmentSource: DecisionSource = 'launch';
     const services = courseServices(course);
     if (services?.nrpsUrl) {
-      const verdict = await this.#enrollment(services, course, room, user.subject, membership, round);
-      if (verdict.denied) return decided('denied', verdict.denied, 'nrps');
+      const verdict = await this.#enrollment({ services, course, room, subject: user.subject, membership }, round);
+      if (verdict.denied) return refused(verdict.denied, 'nrps');
       if (verdict.roles) roles = roleGrant(verdict.roles);
       enrollmentSource = verdict.source;
     } else if (membership.status !== 'active') {
-      return decided('denied', membership.status === 'deleted' ? REASONS.deleted : REASONS.inactive, 'launch');
+      return refused(membership.status === 'deleted' ? 'deleted' : 'inactive', 'launch');
     }
-    if (roles.grant === 'denied') return decided('denied', roles.reason, 'role');
+    if (roles.grant === 'denied') return refused('role', 'role', roles.reason);
     if (roles.grant === 'host') return decided('host', roles.reason, enrollmentSource);
 
     // Payment.
@@ -209,7 +245,7 @@ export class AccessService {
     let source: DecisionSource = enrollmentSource;
     if (this.#isPaid(room, course)) {
       const paid = await this.#payment(repos, course, room, user.subject, membership, round);
-      if (paid.grant === 'denied') return decided('denied', paid.reason, paid.source);
+      if (paid.grant === 'denied') return refused(paid.code, paid.source, paid.reason);
       reason = paid.reason;
       source = paid.source;
     }
@@ -218,27 +254,16 @@ export class AccessService {
   }
 
   /** Enrollment from NRPS; a refusal read from the cache is read again before it is given. */
-  async #enrollment(
-    services: CourseServicesRef,
-    course: Course,
-    room: Room,
-    subject: string,
-    membership: Membership,
-    round: Round,
-  ): Promise<{ denied?: string; roles?: string[]; source: DecisionSource }> {
-    const first = await this.#enrollmentFrom(services, course, room, subject, membership, round);
+  async #enrollment(who: Candidate, round: Round): Promise<{ denied?: keyof typeof REASONS; roles?: string[]; source: DecisionSource }> {
+    const first = await this.#enrollmentFrom(who, round);
     if (!first.denied || first.source !== 'nrps' || first.fresh) return first;
-    return this.#enrollmentFrom(services, course, room, subject, membership, { ...round, mustBeFresh: true });
+    return this.#enrollmentFrom(who, { ...round, mustBeFresh: true });
   }
 
   async #enrollmentFrom(
-    services: CourseServicesRef,
-    course: Course,
-    room: Room,
-    subject: string,
-    membership: Membership,
+    { services, course, room, subject, membership }: Candidate,
     round: Round,
-  ): Promise<{ denied?: string; roles?: string[]; source: DecisionSource; fresh?: boolean }> {
+  ): Promise<{ denied?: keyof typeof REASONS; roles?: string[]; source: DecisionSource; fresh?: boolean }> {
     const log = this.#logger.child({ course: course.id, room: room.id });
     let read;
     try {
@@ -246,7 +271,7 @@ export class AccessService {
     } catch (error) {
       const problem = error instanceof LmsError ? error.message : String(error);
       log.warn({ err: error }, `membership check fell back to the launch: ${problem}`);
-      if (membership.status !== 'active') return { denied: membership.status === 'deleted' ? REASONS.deleted : REASONS.inactive, source: 'fallback' };
+      if (membership.status !== 'active') return { denied: membership.status === 'deleted' ? 'deleted' : 'inactive', source: 'fallback' };
       return { source: 'fallback' };
     }
     const { value: list, fresh } = read;
@@ -257,29 +282,29 @@ export class AccessService {
       if (status !== membership.status || (member.roles.length > 0 && member.roles.join(' ') !== membership.roles.join(' '))) {
         await repos.memberships.set(course.id, membership.userId, { roles: member.roles.length > 0 ? member.roles : membership.roles, status, source: 'nrps' });
       }
-      if (status === 'inactive') return { denied: REASONS.inactive, source: 'nrps', fresh };
-      if (status === 'deleted') return { denied: REASONS.deleted, source: 'nrps', fresh };
+      if (status === 'inactive') return { denied: 'inactive', source: 'nrps', fresh };
+      if (status === 'deleted') return { denied: 'deleted', source: 'nrps', fresh };
       return { roles: member.roles.length > 0 ? member.roles : undefined, source: 'nrps' };
     }
     if (!list.complete) {
       log.warn(`membership list incomplete (${list.note ?? 'no reason given'}); deciding from the launch`);
       return { source: 'fallback' };
     }
-    if (!fresh) return { denied: REASONS.notEnrolled, source: 'nrps', fresh };
+    if (!fresh) return { denied: 'notEnrolled', source: 'nrps', fresh };
     if (list.resourceLink) {
       // Not in the activity's list: enrolled in the course but held back by the activity's conditions?
       try {
         const whole = (await this.#facts.members(services, course.id, undefined, { ...round, mustBeFresh: true })).value;
         const inCourse = whole.members.get(subject);
-        if (inCourse?.status === 'Active') return { denied: REASONS.restricted, source: 'nrps', fresh };
-        if (inCourse?.status === 'Inactive') return { denied: REASONS.inactive, source: 'nrps', fresh };
+        if (inCourse?.status === 'Active') return { denied: 'restricted', source: 'nrps', fresh };
+        if (inCourse?.status === 'Inactive') return { denied: 'inactive', source: 'nrps', fresh };
       } catch (error) {
         log.warn({ err: error }, 'course membership could not be read; the activity\'s list decides');
-        return { denied: REASONS.restricted, source: 'nrps', fresh };
+        return { denied: 'restricted', source: 'nrps', fresh };
       }
     }
     if (membership.status === 'active') await repos.memberships.set(course.id, membership.userId, { roles: membership.roles, status: 'deleted', source: 'nrps' });
-    return { denied: REASONS.notEnrolled, source: 'nrps', fresh };
+    return { denied: 'notEnrolled', source: 'nrps', fresh };
   }
 
   async #payment(
@@ -289,7 +314,7 @@ export class AccessService {
     subject: string,
     membership: Membership,
     round: Round,
-  ): Promise<{ grant: 'attendee' | 'denied'; reason: string; source: DecisionSource }> {
+  ): Promise<{ grant: 'attendee'; reason: string; source: DecisionSource } | { grant: 'denied'; code: RefusalCode; reason: string; source: DecisionSource }> {
     const threshold = room.paidThreshold ?? course.paidThreshold ?? 1;
     const services = courseServices(course);
     const log = this.#logger.child({ course: course.id, room: room.id });
@@ -305,9 +330,14 @@ export class AccessService {
       let read = await this.#facts.result(services, lineItemUrl, subject, round);
       // A cached "not paid" may predate the payment: refuse only on a result read in this round.
       if (!paid(read.value) && !read.fresh) read = await this.#facts.result(services, lineItemUrl, subject, { ...round, mustBeFresh: true });
-      if (!paid(read.value)) return { grant: 'denied', reason: REASONS.notPaid, source: 'ags' };
+      if (!paid(read.value)) return { grant: 'denied', code: 'notPaid', reason: REASONS.notPaid, source: 'ags' };
       const result = read.value as LmsResult & { score: number };
-      await repos.memberships.markPaid(course.id, membership.userId, result.score / (result.maximum ?? PAID_LINE_ITEM_MAXIMUM), new Date(this.#now()));
+      const fraction = result.score / (result.maximum ?? PAID_LINE_ITEM_MAXIMUM);
+      const verified = membership.paidVerifiedAt?.getTime();
+      // Kept for the grace period (hours): no write per student on every re-check.
+      if (membership.paidFraction !== fraction || verified === undefined || this.#now() - verified > PAID_VERIFICATION_REFRESH_MS) {
+        await repos.memberships.markPaid(course.id, membership.userId, fraction, new Date(this.#now()));
+      }
       return { grant: 'attendee', reason: 'course fee paid', source: 'ags' };
     } catch (error) {
       if (!(error instanceof LmsError)) throw error;
@@ -317,7 +347,7 @@ export class AccessService {
         await repos.courses.update(course.id, { paidLineItemUrl: null });
       }
       if (error.kind === 'unsupported' || error.kind === 'refused') {
-        return { grant: 'denied', reason: `payment cannot be verified: ${error.message}; ask your instructor`, source: 'ags' };
+        return { grant: 'denied', code: 'paymentUnsupported', reason: `payment cannot be verified: ${error.message}; ask your instructor`, source: 'ags' };
       }
       // The LMS cannot be reached or answers nonsense: only a recent verification that met this room's threshold admits.
       const verified = membership.paidVerifiedAt?.getTime();
@@ -326,7 +356,7 @@ export class AccessService {
       if (verified !== undefined && this.#now() - verified < graceMs && fraction + 1e-9 >= threshold) {
         return { grant: 'attendee', reason: `course fee paid (verified ${new Date(verified).toISOString()}; the LMS cannot be reached now)`, source: 'fallback' };
       }
-      return { grant: 'denied', reason: REASONS.unverified, source: 'fallback' };
+      return { grant: 'denied', code: 'unverified', reason: REASONS.unverified, source: 'fallback' };
     }
   }
 }

@@ -3,7 +3,7 @@
 // turned attendance on for the room.
 import type { ClassSession, Presence, Repositories } from '../db/index.ts';
 import type { Logger } from '../logger.ts';
-import { courseServices, LmsError, type LmsServices } from './lms.ts';
+import { courseServices, findOrCreateLineItem, LmsError, type LmsServices } from './lms.ts';
 import { roleGrant } from './roles.ts';
 
 export const ATTENDANCE_TAG = 'live-classroom:attendance';
@@ -68,14 +68,12 @@ export class AttendanceReporter {
     try {
       let lineItemUrl = room.attendanceLineItemUrl;
       if (!lineItemUrl) {
-        lineItemUrl =
-          (await this.#lms.findLineItem(services, ATTENDANCE_TAG, room.resourceLinkId)) ??
-          (await this.#lms.createLineItem(services, {
-            label: `Attendance: ${room.title || 'Live class'}`,
-            scoreMaximum: room.durationMinutes ?? 60,
-            tag: ATTENDANCE_TAG,
-            resourceLinkId: room.resourceLinkId,
-          }));
+        lineItemUrl = await findOrCreateLineItem(this.#lms, services, {
+          label: `Attendance: ${room.title || 'Live class'}`,
+          scoreMaximum: room.durationMinutes ?? 60,
+          tag: ATTENDANCE_TAG,
+          resourceLinkId: room.resourceLinkId,
+        });
         await repos.rooms.update(room.id, { attendanceLineItemUrl: lineItemUrl });
       }
       for (const presence of await repos.classes.presence(session.id)) {

@@ -77,6 +77,14 @@ export interface LmsServices {
 }
 
 /**
+ * The course's line item with this tag (and resource link), made if the tool has none yet. Found
+ * first, so a tool that lost its database does not give the gradebook a second column.
+ */
+export async function findOrCreateLineItem(lms: LmsServices, services: CourseServicesRef, item: NewLineItem): Promise<string> {
+  return (await lms.findLineItem(services, item.tag, item.resourceLinkId)) ?? lms.createLineItem(services, item);
+}
+
+/**
  * Why an LMS call failed: `unreachable` (network, timeout, 5xx: try again later), `refused` (the
  * platform said no: scope not granted, 4xx), `invalid` (an answer that breaks the spec), or
  * `unsupported` (the platform does not offer the service to this course).

@@ -25,11 +25,6 @@ export function parseRole(claim: string): ParsedRole {
   return { scope: 'context', name: name.slice(name.lastIndexOf('/') + 1) };
 }
 
-/** The role name of a claim, whatever its scope. */
-export function roleName(claim: string): string {
-  return parseRole(claim).name;
-}
-
 export interface RoleDecision {
   grant: RoleGrant;
   reason: string;
