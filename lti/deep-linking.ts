@@ -8,7 +8,7 @@ import type { RoomSettings } from '../server/db/index.ts';
 import type { Logger } from '../server/logger.ts';
 import { deepLinkFormPage, deepLinkReturnPage, problemPage, type DeepLinkFormValues } from './pages.ts';
 import type { LtijsToken } from './provider.ts';
-import { launchRole } from './roles.ts';
+import { roleGrant } from '../server/access/index.ts';
 
 /** The custom parameter names a placed link carries (lower case: Canvas lower-cases custom keys). */
 export const CUSTOM = {
@@ -178,7 +178,7 @@ export function deepLinking({ launchUrl, submitPath, logger, signResponse }: Dee
   const onRequest = (token: LtijsToken, _req: Request, res: Response): void => {
     const ctx = contextOf(res);
     if (!ctx) return refuse(res, 401, 'This request could not be verified', 'Open the tool picker again from the course page.');
-    if (launchRole(token.platformContext.roles) !== 'host') {
+    if (roleGrant(token.platformContext.roles).grant !== 'host') {
       return refuse(res, 403, 'Only course staff can place a live class', 'Ask an instructor of this course to add the live class.');
     }
     const reason = obstacle(token);
@@ -193,7 +193,7 @@ export function deepLinking({ launchUrl, submitPath, logger, signResponse }: Dee
     if (token.platformContext.messageType !== 'LtiDeepLinkingRequest') {
       return refuse(res, 400, 'Not a deep linking request', 'This form only works from the LMS\'s "add activity / external tool" picker.');
     }
-    if (launchRole(token.platformContext.roles) !== 'host') {
+    if (roleGrant(token.platformContext.roles).grant !== 'host') {
       return refuse(res, 403, 'Only course staff can place a live class', 'Ask an instructor of this course to add the live class.');
     }
     const reason = obstacle(token);

@@ -6,29 +6,24 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../server/logger.ts';
+import { httpUrl } from './admin-api.ts';
 import { escapeHtml, problemPage } from './pages.ts';
+import { SCOPE } from './services.ts';
 import type { PlatformRegistry, RegisteredPlatform } from './platforms.ts';
 
 const TOOL_CONFIGURATION = 'https://purl.imsglobal.org/spec/lti-tool-configuration';
 const PLATFORM_CONFIGURATION = 'https://purl.imsglobal.org/spec/lti-platform-configuration';
-const SCOPES = [
-  'https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly',
-  'https://purl.imsglobal.org/spec/lti-ags/scope/lineitem',
-  'https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly',
-  'https://purl.imsglobal.org/spec/lti-ags/scope/score',
-];
 const CLAIMS = ['iss', 'sub', 'name', 'given_name', 'family_name', 'email'];
 const TOOL_NAME = 'Live Classroom';
 const FETCH_TIMEOUT_MS = 10_000;
 const MAX_BODY_BYTES = 1_000_000;
 
-const url = z.string().refine((value) => URL.canParse(value) && ['http:', 'https:'].includes(new URL(value).protocol), 'not an http(s) URL');
 const openIdConfiguration = z.object({
-  issuer: url,
-  authorization_endpoint: url,
-  token_endpoint: url,
-  jwks_uri: url,
-  registration_endpoint: url,
+  issuer: httpUrl,
+  authorization_endpoint: httpUrl,
+  token_endpoint: httpUrl,
+  jwks_uri: httpUrl,
+  registration_endpoint: httpUrl,
   [PLATFORM_CONFIGURATION]: z.object({ product_family_code: z.string().optional() }).passthrough().optional(),
 });
 type OpenIdConfiguration = z.infer<typeof openIdConfiguration>;
@@ -75,7 +70,7 @@ export function toolRegistration(publicUrl: string, productFamily: string | unde
     client_name: TOOL_NAME,
     jwks_uri: `${publicUrl}/lti/keys`,
     token_endpoint_auth_method: 'private_key_jwt',
-    scope: SCOPES.join(' '),
+    scope: Object.values(SCOPE).join(' '),
     [TOOL_CONFIGURATION]: {
       domain: new URL(publicUrl).host,
       target_link_uri: launch,
@@ -224,7 +219,7 @@ export function registrationHandler({ publicUrl, autoActivate, platforms, logger
     if (configurationUrl === '') {
       return fail(res, 400, 'Not a registration request', 'This address is for LTI Dynamic Registration: the LMS opens it with an openid_configuration parameter.');
     }
-    if (!url.safeParse(configurationUrl).success) return fail(res, 400, 'Not a registration request', 'The openid_configuration parameter is not an http(s) URL.');
+    if (!httpUrl.safeParse(configurationUrl).success) return fail(res, 400, 'Not a registration request', 'The openid_configuration parameter is not an http(s) URL.');
     try {
       const configuration = await fetchConfiguration(configurationUrl, token);
       const family = configuration[PLATFORM_CONFIGURATION]?.product_family_code;

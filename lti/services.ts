@@ -16,13 +16,13 @@ import {
 import type { Logger } from '../server/logger.ts';
 import type { LtiStore } from './store.ts';
 
-const SCOPE = {
+/** The LTI Advantage scopes the tool uses (and asks for in Dynamic Registration). */
+export const SCOPE = {
   nrps: 'https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly',
   lineItem: 'https://purl.imsglobal.org/spec/lti-ags/scope/lineitem',
-  lineItemReadonly: 'https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly',
   result: 'https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly',
   score: 'https://purl.imsglobal.org/spec/lti-ags/scope/score',
-};
+} as const;
 
 /** Members asked per NRPS page, and the most the tool reads for one course before it stops. */
 export const NRPS_PAGE_SIZE = 500;
@@ -61,7 +61,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** got's errors and ltijs' own thrown strings, as the kinds the access rules reason about. */
-export function classifyLmsError(error: unknown, what: string): LmsError {
+function classifyLmsError(error: unknown, what: string): LmsError {
   if (error instanceof LmsError) return error;
   const e = error as { response?: { statusCode?: number }; code?: string; name?: string; message?: string };
   const status = e?.response?.statusCode;

@@ -27,6 +27,9 @@ export type ClassStatus = 'scheduled' | 'live' | 'ended';
 
 export type Ack<T = Record<string, never>> = ({ ok: true } & T) | { ok: false; error: string };
 
+/** Client -> server events as socket.io's typings want them: a payload and an acknowledgement. */
+export type ClientEmits = { [E in ClientEvent]: (payload: ClientPayload<E>, ack: (answer: Ack<Record<string, unknown>>) => void) => void };
+
 /** Server -> client events. */
 export interface ServerEvents {
   /** Sent once after the connection is accepted. */

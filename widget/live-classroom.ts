@@ -3,7 +3,7 @@
 // connection state, and gives hosts their controls. Media (the stage) arrives with server/media.
 import { css, html, LitElement, nothing } from 'lit';
 import { io, type Socket } from 'socket.io-client';
-import type { Ack, ClassStatus, Grant } from '../server/protocol.ts';
+import type { Ack, ClassStatus, ClientEvent, ClientEmits, Grant, ServerEvents } from '../server/protocol.ts';
 import { languageOf, translator, type Translate } from './i18n.ts';
 
 type Connection = 'connecting' | 'connected' | 'reconnecting' | 'closed';
@@ -51,7 +51,7 @@ export class LiveClassroom extends LitElement {
   declare _notice: string | undefined;
   declare _busy: boolean;
 
-  #socket: Socket | undefined;
+  #socket: Socket<ServerEvents, ClientEmits> | undefined;
   #refresh: ReturnType<typeof setInterval> | undefined;
   #t: Translate = translator('en');
 
@@ -78,7 +78,7 @@ export class LiveClassroom extends LitElement {
   #connect(): void {
     // The socket lives next to the launch page: /lti/launch -> /socket.io/.
     const path = new URL('../socket.io/', document.baseURI).pathname;
-    const socket = io(location.origin, {
+    const socket: Socket<ServerEvents, ClientEmits> = io(location.origin, {
       path,
       transports: ['websocket', 'polling'],
       // A function, so every reconnection presents the freshest seat token.
@@ -87,23 +87,23 @@ export class LiveClassroom extends LitElement {
       reconnectionDelayMax: 5_000,
     });
     this.#socket = socket;
-    socket.on('welcome', (state: { grant: Grant; status: ClassStatus; participants: number }) => {
+    socket.on('welcome', (state) => {
       this._connection = 'connected';
       this._grant = state.grant;
       this._status = state.status;
       this._participants = state.participants;
       this._notice = undefined;
     });
-    socket.on('class:status', ({ status }: { status: ClassStatus }) => {
+    socket.on('class:status', ({ status }) => {
       this._status = status;
     });
-    socket.on('participants:count', ({ count }: { count: number }) => {
+    socket.on('participants:count', ({ count }) => {
       this._participants = count;
     });
-    socket.on('grant:changed', ({ grant }: { grant: Grant }) => {
+    socket.on('grant:changed', ({ grant }) => {
       this._grant = grant;
     });
-    socket.on('access:revoked', ({ reason }: { reason: string }) => {
+    socket.on('access:revoked', ({ reason }) => {
       this._notice = this._grant ? this.#t('removed', { reason }) : this.#t('refused', { reason });
       this._connection = 'closed';
       socket.io.opts.reconnection = false;
@@ -131,7 +131,7 @@ export class LiveClassroom extends LitElement {
     if (ack?.ok) this.seatToken = ack.seat;
   }
 
-  async #request(event: string): Promise<void> {
+  async #request(event: Extract<ClientEvent, 'class:start' | 'class:end'>): Promise<void> {
     const socket = this.#socket;
     if (!socket) return;
     this._busy = true;

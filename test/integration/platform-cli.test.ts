@@ -9,22 +9,15 @@ import { parseSettings } from '../../config/index.ts';
 import { DataDirLock } from '../../server/db/index.ts';
 import { createLogger } from '../../server/logger.ts';
 import { Service } from '../../server/service.ts';
+import type { RegisteredPlatform } from '../../lti/index.ts';
 import { useToolAt } from '../helpers/classroom.ts';
 import { runCli, startCli } from '../helpers/cli.ts';
 import { Platform } from '../helpers/platform/index.ts';
 import { createTemporaryDatabase, serverUrl } from '../helpers/postgres.ts';
 import { listeningUrl, startTool, type ToolProcess } from '../helpers/tool-process.ts';
 
-interface Listed {
-  name: string;
-  issuer: string;
-  clientId: string;
-  authUrl: string;
-  tokenUrl: string;
-  jwksUrl: string;
-  deploymentIds: string[];
-  active: boolean;
-}
+/** What `platform list --json` prints, one per line: the registry's own shape. */
+type Listed = RegisteredPlatform;
 
 async function launchStatus(platform: Platform, toolUrl: string): Promise<{ status: number; body: string }> {
   useToolAt(platform, toolUrl);
