@@ -23,7 +23,17 @@ export interface Settings {
   ltiKey: string | undefined;
   /** Platforms that register themselves (LTI Dynamic Registration) may launch at once, without `platform activate`. */
   ltiAutoActivate: boolean;
-  rtc: { announcedIp: string | undefined; minPort: number; maxPort: number };
+  rtc: {
+    announcedIp: string | undefined;
+    minPort: number;
+    maxPort: number;
+    /** Most receiving connections this node serves at once; beyond it a newcomer is refused rather than everyone degraded. */
+    maxSubscribers: number;
+    /** How long a browser tab's media connections are kept after its socket drops (a network blip). */
+    graceSeconds: number;
+  };
+  /** Most participants in one room at once (hosts excepted), unless the room sets its own. */
+  roomSeatLimit: number;
   turn: { urls: string[]; secret: string | undefined };
   ffmpegPath: string;
   logLevel: LogLevel;
@@ -106,6 +116,9 @@ const specs = {
   RTC_ANNOUNCED_IP: { expected: 'the public IPv4 or IPv6 address of this machine', schema: text.refine((v) => isIP(v) !== 0) },
   RTC_MIN_PORT: { expected: 'a UDP port number from 1024 to 65535', schema: port(1024) },
   RTC_MAX_PORT: { expected: 'a UDP port number from 1024 to 65535', schema: port(1024) },
+  MEDIA_MAX_SUBSCRIBERS: { expected: 'a whole number from 1 to 100000', schema: wholeNumber(1, 100_000) },
+  MEDIA_GRACE_SECONDS: { expected: 'a whole number of seconds from 0 to 300', schema: wholeNumber(0, 300) },
+  ROOM_SEAT_LIMIT: { expected: 'a whole number from 1 to 100000', schema: wholeNumber(1, 100_000) },
   TURN_URLS: {
     expected: 'a comma-separated list of stun:, turn: or turns: URLs',
     schema: text
@@ -128,6 +141,9 @@ const DEFAULTS: Partial<Record<SettingName, string>> = {
   DATA_DIR: './data',
   RTC_MIN_PORT: '40000',
   RTC_MAX_PORT: '40999',
+  MEDIA_MAX_SUBSCRIBERS: '150',
+  ROOM_SEAT_LIMIT: '300',
+  MEDIA_GRACE_SECONDS: '15',
   FFMPEG_PATH: 'ffmpeg',
   LOG_LEVEL: 'info',
   LTI_AUTO_ACTIVATE: 'false',
@@ -178,9 +194,9 @@ export function parseSettings(source: Source, cwd: string = process.cwd()): Sett
   }
   const p = parsed as Parsed;
 
-  if (p.RTC_MIN_PORT !== undefined && p.RTC_MAX_PORT !== undefined && p.RTC_MIN_PORT > p.RTC_MAX_PORT) {
+  if (p.RTC_MIN_PORT !== undefined && p.RTC_MAX_PORT !== undefined && p.RTC_MIN_PORT >= p.RTC_MAX_PORT) {
     problems.push(
-      `Setting RTC_MAX_PORT=${p.RTC_MAX_PORT} is invalid: expected a port not below RTC_MIN_PORT (${p.RTC_MIN_PORT}).`,
+      `Setting RTC_MAX_PORT=${p.RTC_MAX_PORT} is invalid: expected a port above RTC_MIN_PORT (${p.RTC_MIN_PORT}).`,
     );
   }
   if (p.TURN_URLS?.some((u) => u.startsWith('turn')) && p.TURN_SECRET === undefined) {
@@ -202,7 +218,14 @@ export function parseSettings(source: Source, cwd: string = process.cwd()): Sett
     recordingsDir: p.RECORDINGS_DIR === undefined ? join(dataDir, 'recordings') : resolve(cwd, p.RECORDINGS_DIR),
     ltiKey: p.LTI_KEY,
     ltiAutoActivate: p.LTI_AUTO_ACTIVATE as boolean,
-    rtc: { announcedIp: p.RTC_ANNOUNCED_IP, minPort: p.RTC_MIN_PORT as number, maxPort: p.RTC_MAX_PORT as number },
+    rtc: {
+      announcedIp: p.RTC_ANNOUNCED_IP,
+      minPort: p.RTC_MIN_PORT as number,
+      maxPort: p.RTC_MAX_PORT as number,
+      maxSubscribers: p.MEDIA_MAX_SUBSCRIBERS as number,
+      graceSeconds: p.MEDIA_GRACE_SECONDS as number,
+    },
+    roomSeatLimit: p.ROOM_SEAT_LIMIT as number,
     turn: { urls: p.TURN_URLS ?? [], secret: p.TURN_SECRET },
     ffmpegPath: p.FFMPEG_PATH as string,
     logLevel: p.LOG_LEVEL as LogLevel,

@@ -5,6 +5,35 @@ import { z } from 'zod';
 export const PROTOCOL_VERSION = 1;
 
 const userId = z.string().uuid();
+const sdp = z.string().min(1).max(128 * 1024);
+
+export const MEDIA_SOURCES = ['camera', 'microphone', 'screen'] as const;
+export type MediaSource = (typeof MEDIA_SOURCES)[number];
+
+/** One track of the receiving connection: which m-line carries whose camera, microphone or screen. */
+export interface StageTrack {
+  mid: string;
+  userId: string;
+  name: string;
+  kind: 'audio' | 'video';
+  source: MediaSource;
+}
+
+/** What a publisher has switched on. */
+export interface MediaState {
+  userId: string;
+  name: string;
+  camera: boolean;
+  microphone: boolean;
+  screen: boolean;
+}
+
+/** STUN/TURN servers for the browser's RTCPeerConnection (TURN credentials expire). */
+export interface IceServerInfo {
+  urls: string[];
+  username?: string;
+  credential?: string;
+}
 
 /** Client -> server events and their payloads. Every one is answered with an Ack. */
 export const clientEvents = {
@@ -17,6 +46,25 @@ export const clientEvents = {
   'stage:remove': z.object({ userId }).strict(),
   /** A fresh seat token (they live minutes), for reconnecting after a network drop. */
   'seat:refresh': z.object({}).strict(),
+  /**
+   * Host or speaker: the browser's offer for its sending connection (first, renegotiated, or a
+   * fresh connection after a network change), and what each of its tracks is (by track id).
+   */
+  'media:publish': z
+    .object({
+      sdp: sdp,
+      sources: z.record(z.string().min(1).max(128), z.enum(MEDIA_SOURCES)).refine((r) => Object.keys(r).length <= 8, 'at most 8 tracks'),
+      restart: z.boolean().optional(),
+    })
+    .strict(),
+  /** Stop sending (closes the sending connection). */
+  'media:unpublish': z.object({}).strict(),
+  /** The receiving connection's offer (a fresh connection with `restart`, e.g. after ICE failed). */
+  'media:subscribe': z.object({ restart: z.boolean().optional() }).strict(),
+  /** The browser's answer to the latest offer of its receiving connection. */
+  'media:answer': z.object({ sdp }).strict(),
+  /** What the publisher has switched on, shown to everyone (muted microphone, camera off). */
+  'media:state': z.object({ camera: z.boolean(), microphone: z.boolean(), screen: z.boolean() }).strict(),
 } as const;
 
 export type ClientEvent = keyof typeof clientEvents;
@@ -33,13 +81,19 @@ export type ClientEmits = { [E in ClientEvent]: (payload: ClientPayload<E>, ack:
 /** Server -> client events. */
 export interface ServerEvents {
   /** Sent once after the connection is accepted. */
-  welcome: (state: { protocol: number; grant: Grant; reason: string; status: ClassStatus; participants: number }) => void;
+  welcome: (state: { protocol: number; grant: Grant; reason: string; status: ClassStatus; participants: number; iceServers: IceServerInfo[] }) => void;
   'class:status': (state: { status: ClassStatus }) => void;
   'participants:count': (state: { count: number }) => void;
   /** Your grant changed (brought on stage, taken off). */
   'grant:changed': (state: { grant: Grant; reason: string }) => void;
   /** You may no longer be in this room; the server disconnects right after. */
   'access:revoked': (state: { reason: string }) => void;
+  /** A new offer for your receiving connection (what is on stage changed): answer with media:answer. */
+  'media:offer': (state: { sdp: string; tracks: StageTrack[] }) => void;
+  /** One of your connections failed on the server's side and was closed: make a fresh one. */
+  'media:failed': (state: { side: 'publisher' | 'subscriber'; reason: string }) => void;
+  /** Someone's camera, microphone or screen was switched on or off (or they stopped publishing: all false). */
+  'media:state': (state: MediaState) => void;
 }
 
 /** Validates a payload; answers the data or a message naming what is wrong. */

@@ -7,6 +7,7 @@ import type { RequestHandler } from 'express';
 import type { Settings } from '../config/index.ts';
 import { createAdminApi, Lti, removeAdminToken, writeAdminToken } from '../lti/index.ts';
 import { AccessService, AttendanceReporter } from './access/index.ts';
+import { MediaServer, type MediaServerOptions } from './media/index.ts';
 import { Realtime } from './realtime/index.ts';
 import { createRepositories, Database, DataDirLock, describeError, type Repositories } from './db/index.ts';
 import { createApp, createHostApi } from './http/index.ts';
@@ -204,11 +205,22 @@ export class Service {
       repositories: () => repositories,
       logger: this.#logger.child({ module: 'realtime' }),
       recheckSeconds: this.settings.access.recheckSeconds,
+      media: new MediaServer(mediaOptions(this.settings)),
+      turn: this.settings.turn,
+      maxSubscribers: this.settings.rtc.maxSubscribers,
+      seatLimit: this.settings.roomSeatLimit,
+      mediaGraceMs: this.settings.rtc.graceSeconds * 1000,
     });
     this.#hostApi = createHostApi({ seats: lti.seats, access: () => this.#access, repositories: () => this.#repositories });
     this.#lti = lti;
     if (this.#adminToken !== undefined) this.#adminApi = createAdminApi(this.#lti.platforms, this.#adminToken);
     this.#databaseProblem = undefined;
+  }
+
+  /** socket.io and the media signaling, once the database is ready. */
+  get realtime(): Realtime {
+    if (this.#realtime === undefined) throw new ServiceUnavailableError(this.#databaseProblem ?? 'The database is not connected yet.');
+    return this.#realtime;
   }
 
   /** The access rules, once the database is ready. */
@@ -230,4 +242,23 @@ export class Service {
     }
     await this.#database.ping();
   }
+}
+
+const LOOPBACK = /^(127\.|::1$|localhost$)/;
+
+/** The SFU's network settings: ports, the announced address, and loopback when browsers are on this machine. */
+export function mediaOptions(settings: Settings): MediaServerOptions {
+  const { announcedIp, minPort, maxPort } = settings.rtc;
+  const hostAddresses = new Set<string>();
+  // werift does not gather loopback; add it when that is where browsers will come from.
+  if (announcedIp && LOOPBACK.test(announcedIp)) hostAddresses.add(announcedIp);
+  if (LOOPBACK.test(new URL(settings.publicUrl).hostname.replace(/^\[|\]$/g, ''))) hostAddresses.add('127.0.0.1');
+  const stun = settings.turn.urls.filter((url) => url.startsWith('stun:'));
+  return {
+    portRange: [minPort, maxPort],
+    ...(announcedIp && !LOOPBACK.test(announcedIp) ? { announcedIp } : {}),
+    ...(hostAddresses.size > 0 ? { hostAddresses: [...hostAddresses] } : {}),
+    // The server needs STUN only to learn its public address behind NAT, when none is announced.
+    iceServers: announcedIp ? [] : stun.map((urls) => ({ urls })),
+  };
 }

@@ -28,6 +28,20 @@ const en = {
   connection: 'Connection',
   status: 'Class status',
   hostControls: 'Class controls',
+  mediaControls: 'Your camera, microphone and screen',
+  stage: 'Stage',
+  you: 'You',
+  screenOf: '{name}\'s screen',
+  cameraOf: '{name}\'s camera',
+  cameraOff: 'Camera off',
+  microphoneOff: 'Microphone off',
+  speaking: 'Speaking',
+  turnOnSound: 'Turn on sound',
+  stopSharing: 'Stop sharing',
+  deviceProblem: 'Your camera or microphone could not be used: {reason}',
+  screenProblem: 'Your screen could not be shared: {reason}',
+  mediaProblem: 'The video connection has a problem: {reason}. Retrying…',
+  waitingForVideo: 'Waiting for the instructor\'s video…',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -60,6 +74,20 @@ const zhCN: Catalogue = {
   connection: '连接',
   status: '课程状态',
   hostControls: '课程控制',
+  mediaControls: '你的摄像头、麦克风和屏幕',
+  stage: '讲台',
+  you: '你',
+  screenOf: '{name} 的屏幕',
+  cameraOf: '{name} 的摄像头',
+  cameraOff: '摄像头已关闭',
+  microphoneOff: '麦克风已关闭',
+  speaking: '正在发言',
+  turnOnSound: '打开声音',
+  stopSharing: '停止共享',
+  deviceProblem: '无法使用你的摄像头或麦克风：{reason}',
+  screenProblem: '无法共享你的屏幕：{reason}',
+  mediaProblem: '视频连接出现问题：{reason}。正在重试…',
+  waitingForVideo: '正在等待讲师的视频…',
 };
 
 export const CATALOGUES: Readonly<Record<'en' | 'zh-CN', Catalogue>> = { en, 'zh-CN': zhCN };

@@ -1,15 +1,21 @@
 // <live-classroom>: the class as a participant sees it inside the LMS page. It connects to the
 // tool with the seat token of the launch, shows the class status, the participant count and the
-// connection state, and gives hosts their controls. Media (the stage) arrives with server/media.
+// connection state, the stage (what the instructor shows), and gives hosts and speakers their
+// controls: go live, end, camera, microphone, share screen.
 import { css, html, LitElement, nothing } from 'lit';
 import { io, type Socket } from 'socket.io-client';
-import type { Ack, ClassStatus, ClientEvent, ClientEmits, Grant, ServerEvents } from '../server/protocol.ts';
+import type { Ack, ClassStatus, ClientEvent, ClientEmits, Grant, MediaState, ServerEvents } from '../server/protocol.ts';
 import { languageOf, translator, type Translate } from './i18n.ts';
+import { MediaSession, type MediaTotals, type Publisher } from './media.ts';
+import { renderStage, stageStyles } from './stage.ts';
 
 type Connection = 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
 /** A seat token lives 5 minutes; a fresh one is fetched well before, for reconnecting. */
 const SEAT_REFRESH_MS = 2 * 60_000;
+/** Above this audio level (0..1) someone counts as speaking. */
+const SPEAKING_LEVEL = 0.02;
+const LEVEL_POLL_MS = 300;
 
 export class LiveClassroom extends LitElement {
   static override properties = {
@@ -23,22 +29,29 @@ export class LiveClassroom extends LitElement {
     _participants: { state: true },
     _notice: { state: true },
     _busy: { state: true },
+    _publishers: { state: true },
+    _states: { state: true },
+    _speaking: { state: true },
+    _selfSpeaking: { state: true },
+    _needsSound: { state: true },
+    _sending: { state: true },
   };
 
-  static override styles = css`
+  static override styles = [stageStyles, css`
     :host { display: block; font: 16px/1.5 system-ui, sans-serif; color: #1f2328; }
     header { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; margin-bottom: .75rem; }
     .badge { padding: .1rem .5rem; border-radius: 999px; font-size: .875rem; background: #eaeef2; }
     .badge.live { background: #cf222e; color: #fff; font-weight: 600; }
     .badge.offline { background: #fff8c5; }
-    .stage { aspect-ratio: 16 / 9; background: #0d1117; color: #d1d9e0; display: grid; place-items: center; border-radius: 8px; padding: 1rem; text-align: center; }
     .controls { display: flex; gap: .5rem; margin-top: .75rem; flex-wrap: wrap; }
     button { font: inherit; padding: .45rem 1rem; border-radius: 6px; border: 1px solid #1f883d; background: #1f883d; color: #fff; cursor: pointer; }
     button.danger { border-color: #cf222e; background: #cf222e; }
+    button.toggle { border-color: #59636e; background: #fff; color: #1f2328; }
+    button.toggle[aria-pressed="true"] { border-color: #0969da; background: #ddf4ff; }
     button:disabled { opacity: .6; cursor: default; }
     button:focus-visible { outline: 3px solid #0969da; outline-offset: 2px; }
     .notice { border-left: 4px solid #cf222e; padding: .25rem .75rem; background: #ffebe9; margin-bottom: .75rem; }
-  `;
+  `];
 
   declare roomId: string;
   declare role: string;
@@ -50,8 +63,19 @@ export class LiveClassroom extends LitElement {
   declare _participants: number;
   declare _notice: string | undefined;
   declare _busy: boolean;
+  declare _publishers: Publisher[];
+  declare _states: Map<string, MediaState>;
+  declare _speaking: Set<string>;
+  declare _selfSpeaking: boolean;
+  declare _needsSound: boolean;
+  declare _sending: boolean;
 
   #socket: Socket<ServerEvents, ClientEmits> | undefined;
+  #media: MediaSession | undefined;
+  #levels: ReturnType<typeof setInterval> | undefined;
+  #welcomed = false;
+  /** This tab, so the server keeps its media across a reconnection. */
+  readonly #client = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
   #refresh: ReturnType<typeof setInterval> | undefined;
   #t: Translate = translator('en');
 
@@ -60,6 +84,12 @@ export class LiveClassroom extends LitElement {
     this._connection = 'connecting';
     this._participants = 0;
     this._busy = false;
+    this._publishers = [];
+    this._states = new Map();
+    this._speaking = new Set();
+    this._selfSpeaking = false;
+    this._needsSound = false;
+    this._sending = false;
   }
 
   override connectedCallback(): void {
@@ -71,6 +101,9 @@ export class LiveClassroom extends LitElement {
   override disconnectedCallback(): void {
     super.disconnectedCallback();
     clearInterval(this.#refresh);
+    clearInterval(this.#levels);
+    this.#media?.close();
+    this.#media = undefined;
     this.#socket?.close();
     this.#socket = undefined;
   }
@@ -82,31 +115,59 @@ export class LiveClassroom extends LitElement {
       path,
       transports: ['websocket', 'polling'],
       // A function, so every reconnection presents the freshest seat token.
-      auth: (cb) => cb({ seat: this.seatToken }),
+      auth: (cb) => cb({ seat: this.seatToken, client: this.#client }),
       reconnectionDelay: 500,
       reconnectionDelayMax: 5_000,
     });
     this.#socket = socket;
+    const media = new MediaSession(
+      socket,
+      () => this.#mediaChanged(),
+      (reason) => {
+        this._notice = this.#t('mediaProblem', { reason });
+      },
+    );
+    this.#media = media;
     socket.on('welcome', (state) => {
+      const again = this.#welcomed;
+      this.#welcomed = true;
       this._connection = 'connected';
       this._grant = state.grant;
       this._status = state.status;
       this._participants = state.participants;
       this._notice = undefined;
+      media.iceServers = state.iceServers;
+      if (state.status !== 'live') return;
+      if (again) void media.resume();
+      else void media.receive();
     });
     socket.on('class:status', ({ status }) => {
+      const was = this._status;
       this._status = status;
+      if (status === 'live' && was !== 'live') void media.receive();
+      if (status !== 'live') {
+        media.stopAll();
+        this._states = new Map();
+      }
+    });
+    socket.on('media:state', (state) => {
+      const states = new Map(this._states);
+      states.set(state.userId, state);
+      this._states = states;
     });
     socket.on('participants:count', ({ count }) => {
       this._participants = count;
     });
     socket.on('grant:changed', ({ grant }) => {
       this._grant = grant;
+      if (grant !== 'host' && grant !== 'speaker') void media.stopSending();
     });
     socket.on('access:revoked', ({ reason }) => {
       this._notice = this._grant ? this.#t('removed', { reason }) : this.#t('refused', { reason });
       this._connection = 'closed';
       socket.io.opts.reconnection = false;
+      media.close();
+      this.#mediaChanged();
     });
     socket.on('disconnect', (why) => {
       if (this._connection === 'closed') return;
@@ -122,6 +183,86 @@ export class LiveClassroom extends LitElement {
       }
     });
     this.#refresh = setInterval(() => void this.#refreshSeat(), SEAT_REFRESH_MS);
+    this.#levels = setInterval(() => void this.#pollLevels(), LEVEL_POLL_MS);
+  }
+
+  /** Video frames decoded, audio packets received and connection states: for diagnostics and tests. */
+  async mediaStats(): Promise<MediaTotals | undefined> {
+    return this.#media?.totals();
+  }
+
+  #mediaChanged(): void {
+    const media = this.#media;
+    this._publishers = media?.publishers() ?? [];
+    this._sending = media?.sending ?? false;
+    this.requestUpdate();
+  }
+
+  async #pollLevels(): Promise<void> {
+    const media = this.#media;
+    if (!media || this._status !== 'live') return;
+    const speaking = new Set<string>();
+    for (const [userId, level] of media.levels()) if (level > SPEAKING_LEVEL) speaking.add(userId);
+    if (speaking.size !== this._speaking.size || [...speaking].some((u) => !this._speaking.has(u))) this._speaking = speaking;
+    const self = (await media.localLevel()) > SPEAKING_LEVEL;
+    if (self !== this._selfSpeaking) this._selfSpeaking = self;
+  }
+
+  override updated(): void {
+    // Browsers may refuse to play sound before the user has interacted with the page.
+    for (const audio of this.renderRoot.querySelectorAll('audio')) {
+      if (!audio.paused) continue;
+      audio.play().then(
+        () => {
+          if (this._needsSound) this._needsSound = false;
+        },
+        (error: unknown) => {
+          if ((error as Error).name === 'NotAllowedError') this._needsSound = true;
+        },
+      );
+    }
+  }
+
+  async #goLive(): Promise<void> {
+    await this.#request('class:start');
+    // Going live turns the camera and microphone on, as a meeting does; both can be switched off.
+    if (this._status === 'live' && !this.#media?.sending) await this.#toggleCamera();
+  }
+
+  async #toggleCamera(): Promise<void> {
+    const media = this.#media;
+    if (!media) return;
+    try {
+      if (!media.camera) await media.startCamera();
+      else media.setCamera(!media.cameraOn);
+    } catch (error) {
+      this._notice = this.#t('deviceProblem', { reason: (error as Error).message });
+    }
+    this.#mediaChanged();
+  }
+
+  async #toggleMicrophone(): Promise<void> {
+    const media = this.#media;
+    if (!media) return;
+    try {
+      if (!media.camera) await media.startCamera();
+      else media.setMicrophone(!media.microphoneOn);
+    } catch (error) {
+      this._notice = this.#t('deviceProblem', { reason: (error as Error).message });
+    }
+    this.#mediaChanged();
+  }
+
+  async #toggleScreen(): Promise<void> {
+    const media = this.#media;
+    if (!media) return;
+    try {
+      if (media.screen) await media.stopScreen();
+      else await media.shareScreen();
+    } catch (error) {
+      if ((error as Error).name !== 'NotAllowedError') this._notice = this.#t('screenProblem', { reason: (error as Error).message });
+    }
+    this.#mediaChanged();
   }
 
   async #refreshSeat(): Promise<void> {
@@ -148,25 +289,38 @@ export class LiveClassroom extends LitElement {
   override render() {
     const t = this.#t;
     const host = this._grant === 'host';
+    const onStage = host || this._grant === 'speaker';
     const status = this._status;
+    const live = status === 'live';
+    const ready = !this._busy && this._connection === 'connected';
+    const media = this.#media;
     const connection =
       this._connection === 'connected' ? t('connected') : this._connection === 'connecting' ? t('connecting') : this._connection === 'reconnecting' ? t('reconnecting') : t('offline');
     const role = this._grant === 'host' ? t('roleHost') : this._grant === 'speaker' ? t('roleSpeaker') : this._grant === 'attendee' ? t('roleAttendee') : '';
-    const stageText = status === 'live' ? t('stageEmpty') : status === 'ended' ? t('ended') : status === 'scheduled' ? (host ? t('waitingHost') : t('waiting')) : t('connecting');
+    const empty = live ? (host ? t('stageEmpty') : t('waitingForVideo')) : status === 'ended' ? t('ended') : status === 'scheduled' ? (host ? t('waitingHost') : t('waiting')) : t('connecting');
+    const self = media?.camera && this._grant ? { stream: media.camera, cameraOn: media.cameraOn, microphoneOn: media.microphoneOn, speaking: this._selfSpeaking, userId: 'self' } : undefined;
     return html`
       ${this._notice ? html`<p class="notice" role="alert">${this._notice}</p>` : nothing}
       <header>
-        <span class="badge ${status === 'live' ? 'live' : ''}" aria-label=${t('status')} data-status=${status ?? ''}>${status === 'live' ? t('live') : status === 'ended' ? t('ended') : status === 'scheduled' ? t('notStarted') : '…'}</span>
+        <span class="badge ${live ? 'live' : ''}" aria-label=${t('status')} data-status=${status ?? ''}>${live ? t('live') : status === 'ended' ? t('ended') : status === 'scheduled' ? t('notStarted') : '…'}</span>
         ${role ? html`<span class="badge" data-grant=${this._grant ?? ''}>${role}</span>` : nothing}
         <span class="badge" data-participants=${this._participants}>${this._participants === 1 ? t('participantsOne') : t('participantsMany', { count: this._participants })}</span>
         <span class="badge ${this._connection === 'connected' ? '' : 'offline'}" role="status" aria-live="polite" aria-label=${t('connection')} data-connection=${this._connection}>${connection}</span>
       </header>
-      <section class="stage" aria-live="polite">${stageText}</section>
+      ${live ? renderStage({ publishers: this._publishers, states: this._states, speaking: this._speaking, ...(self ? { self } : {}), empty, t }) : html`<section class="stage" aria-label=${t('stage')} data-stage="empty"><p aria-live="polite">${empty}</p></section>`}
+      ${this._needsSound ? html`<div class="controls"><button @click=${() => this.updated()}>${t('turnOnSound')}</button></div>` : nothing}
       ${host
         ? html`<div class="controls" role="group" aria-label=${t('hostControls')}>
-            ${status === 'live'
-              ? html`<button class="danger" ?disabled=${this._busy || this._connection !== 'connected'} @click=${() => this.#request('class:end')}>${t('endClass')}</button>`
-              : html`<button ?disabled=${this._busy || this._connection !== 'connected'} @click=${() => this.#request('class:start')}>${t('goLive')}</button>`}
+            ${live
+              ? html`<button class="danger" ?disabled=${!ready} @click=${() => this.#request('class:end')}>${t('endClass')}</button>`
+              : html`<button ?disabled=${!ready} @click=${() => this.#goLive()}>${t('goLive')}</button>`}
+          </div>`
+        : nothing}
+      ${onStage && live
+        ? html`<div class="controls" role="group" aria-label=${t('mediaControls')}>
+            <button class="toggle" aria-pressed=${String(!!media?.camera && media.cameraOn)} ?disabled=${!ready} @click=${() => this.#toggleCamera()}>${t('camera')}</button>
+            <button class="toggle" aria-pressed=${String(!!media?.camera && media.microphoneOn)} ?disabled=${!ready} @click=${() => this.#toggleMicrophone()}>${t('microphone')}</button>
+            <button class="toggle" aria-pressed=${String(!!media?.screen)} ?disabled=${!ready} @click=${() => this.#toggleScreen()}>${t('shareScreen')}</button>
           </div>`
         : nothing}
     `;

@@ -96,6 +96,8 @@ export const rooms = pgTable(
     /** Send each attendee's minutes present to the LMS gradebook when a class ends. */
     attendanceEnabled: boolean('attendance_enabled').notNull().default(false),
     attendanceLineItemUrl: text('attendance_line_item_url'),
+    /** Most participants at once (hosts excepted); null means the node's ROOM_SEAT_LIMIT. */
+    seatLimit: integer('seat_limit'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -103,6 +105,7 @@ export const rooms = pgTable(
     uniqueIndex('rooms_resource_link').on(t.courseId, t.resourceLinkId),
     check('rooms_paid_threshold_range', sql`${t.paidThreshold} is null or (${t.paidThreshold} > 0 and ${t.paidThreshold} <= 1)`),
     check('rooms_duration_positive', sql`${t.durationMinutes} is null or ${t.durationMinutes} > 0`),
+    check('rooms_seat_limit_positive', sql`${t.seatLimit} is null or ${t.seatLimit} > 0`),
   ],
 );
 

@@ -8,7 +8,9 @@ export type MediaErrorCode =
   /** No such participant (or no publisher/subscriber for it) in the room. */
   | 'not-found'
   /** The room, participant or server was closed while, or before, the call ran. */
-  | 'closed';
+  | 'closed'
+  /** A connection did not complete ICE and DTLS in time and was closed. */
+  | 'timeout';
 
 export class MediaError extends Error {
   readonly code: MediaErrorCode;

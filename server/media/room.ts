@@ -1,8 +1,9 @@
 // A room: everything published in it is forwarded to everyone subscribed in it (but the
 // publisher); subscribers are renegotiated when the room's tracks change.
-import { MediaStream, type RTCPeerConnectionConfig } from 'werift';
+import type { RTCPeerConnectionConfig } from 'werift';
 import { describeCause, MediaError } from './errors.ts';
-import { msidToken, Peer, PublishedTrack, Publisher, Subscriber, type Forward } from './peers.ts';
+import { dropForward, dropTrack, syncForwards } from './forwarding.ts';
+import { Peer, PublishedTrack, Publisher, Subscriber } from './peers.ts';
 import { checkSdp, mediaKinds } from './sdp.ts';
 import type { MediaServer } from './server.ts';
 import type { Counters, PublishedTrackInfo, SubscribedTrackInfo } from './types.ts';
@@ -138,10 +139,10 @@ export class MediaRoom {
       const pc = current.peer.pc;
       if (pc.signalingState === 'have-local-offer') {
         // The offer already out is still the one to answer; changes since follow after it.
-        if (this.syncForwards(userId, current)) current.dirty = true;
+        if (syncForwards(this.publishers, userId, current)) current.dirty = true;
         return this.host.finishSdp(pc.localDescription?.sdp ?? '');
       }
-      this.syncForwards(userId, current);
+      syncForwards(this.publishers, userId, current);
       return this.makeOffer(userId, current);
     });
   }
@@ -183,13 +184,34 @@ export class MediaRoom {
     });
   }
 
+  /** Closes only the user's publishing connection (a new publish starts a fresh one, e.g. after a network change). */
+  async unpublish(userId: string): Promise<void> {
+    const publisher = this.publishers.get(userId);
+    if (publisher) await this.dropPublisher(userId, publisher);
+  }
+
+  /** Closes only the user's receiving connection; subscribe() again makes a fresh one. */
+  async unsubscribe(userId: string): Promise<void> {
+    const subscriber = this.subscribers.get(userId);
+    if (!subscriber) return;
+    this.subscribers.delete(userId);
+    for (const forward of [...subscriber.forwards.values()]) dropForward(forward);
+    await this.host.peerClosed(subscriber.peer);
+    if (this.isEmpty) this.host.roomEmpty(this);
+  }
+
+  /** Whether the user has a publishing / receiving connection here. */
+  has(userId: string): { publisher: boolean; subscriber: boolean } {
+    return { publisher: this.publishers.has(userId), subscriber: this.subscribers.has(userId) };
+  }
+
   /** Closes the user's connections; others stop receiving the user's tracks (with a renegotiation). */
   async leave(userId: string): Promise<void> {
     const publisher = this.publishers.get(userId);
     const subscriber = this.subscribers.get(userId);
     if (subscriber) {
       this.subscribers.delete(userId);
-      for (const forward of [...subscriber.forwards.values()]) this.dropForward(forward);
+      for (const forward of [...subscriber.forwards.values()]) dropForward(forward);
       await this.host.peerClosed(subscriber.peer);
     }
     if (publisher) await this.dropPublisher(userId, publisher);
@@ -208,7 +230,7 @@ export class MediaRoom {
     if (this.publishers.get(userId) === publisher) this.publishers.delete(userId);
     const removed = [...publisher.tracks.values()];
     publisher.tracks.clear();
-    for (const track of removed) this.dropTrack(track);
+    for (const track of removed) dropTrack(track);
     await this.host.peerClosed(publisher.peer);
     if (removed.length > 0) this.tracksChanged();
     if (this.isEmpty) this.host.roomEmpty(this);
@@ -228,7 +250,7 @@ export class MediaRoom {
       const receiver = transceiver.receiver;
       const known = publisher.tracks.get(mid);
       if (known?.receiver === receiver) continue;
-      if (known) this.dropTrack(known); // the m-line was reused for a new track
+      if (known) dropTrack(known); // the m-line was reused for a new track
       const info: PublishedTrackInfo = { id: `${userId}:${mid}`, userId, kind: transceiver.kind };
       if (receiver.remoteStreamId) info.streamId = receiver.remoteStreamId;
       if (receiver.remoteTrackId) info.trackId = receiver.remoteTrackId;
@@ -238,26 +260,10 @@ export class MediaRoom {
     for (const [mid, track] of publisher.tracks) {
       if (active.has(mid)) continue;
       publisher.tracks.delete(mid);
-      this.dropTrack(track);
+      dropTrack(track);
       changed = true;
     }
     if (changed) this.tracksChanged();
-  }
-
-  private dropTrack(track: PublishedTrack) {
-    for (const forward of [...track.forwards]) this.dropForward(forward);
-    track.close();
-  }
-
-  /** Stops a sender at once; the subscriber learns of it in its next offer. */
-  private dropForward(forward: Forward) {
-    forward.dispose();
-    forward.track.forwards.delete(forward);
-    const { subscriber } = forward;
-    if (subscriber.forwards.get(forward.track.info.id) === forward) {
-      subscriber.forwards.delete(forward.track.info.id);
-      subscriber.stopped = true;
-    }
   }
 
   private tracksChanged() {
@@ -275,7 +281,7 @@ export class MediaRoom {
           return;
         }
         // Forced: senders were added or stopped while the previous offer was out.
-        if (!this.syncForwards(userId, subscriber) && !force) return;
+        if (!syncForwards(this.publishers, userId, subscriber) && !force) return;
         const offerSdp = await this.makeOffer(userId, subscriber);
         if (subscriber.peer.closed) return;
         this.server.emit('renegotiate', { roomId: this.id, userId, offerSdp, tracks: this.subscribedTracks(userId) });
@@ -283,58 +289,8 @@ export class MediaRoom {
       .catch((error: unknown) => {
         if (subscriber.peer.closed) return;
         const failure = error instanceof MediaError ? error : new MediaError('wrong-state', `Renegotiating user "${userId}"'s subscription failed: ${describeCause(error)}.`, { cause: error });
-        this.server.emit('failure', { roomId: this.id, userId, error: failure });
+        this.server.emit('failure', { roomId: this.id, userId, role: 'subscriber', error: failure });
       });
-  }
-
-  /** Adds a sender for each track published by others, stops those whose track is gone. True if anything changed. */
-  private syncForwards(userId: string, subscriber: Subscriber): boolean {
-    let changed = false;
-    const pc = subscriber.peer.pc;
-    const wanted = new Map<string, PublishedTrack>();
-    for (const [publisherId, publisher] of this.publishers) {
-      if (publisherId === userId) continue;
-      for (const track of publisher.tracks.values()) wanted.set(track.info.id, track);
-    }
-    if (subscriber.stopped) {
-      subscriber.stopped = false;
-      changed = true;
-    }
-    for (const [id, forward] of subscriber.forwards) {
-      if (wanted.get(id) === forward.track && !forward.transceiver.stopped) continue;
-      this.dropForward(forward);
-      changed = true;
-    }
-    for (const [id, track] of wanted) {
-      if (subscriber.forwards.has(id)) continue;
-      const stream = new MediaStream({ id: msidToken(`${track.info.userId}~${track.info.streamId ?? 'media'}`) });
-      const transceiver = pc.addTransceiver(track.info.kind, { direction: 'sendonly', streams: [stream] });
-      const sender = transceiver.sender;
-      // The receiving browser asks for keyframes (PLI) when it needs one; pass them on, rate-limited.
-      const unsubscribePli = sender.onPictureLossIndication.subscribe(() => track.requestKeyframe()).unSubscribe;
-      const forward: Forward = {
-        track,
-        subscriber,
-        transceiver,
-        sender,
-        negotiated: false,
-        packets: 0,
-        dispose: () => {
-          unsubscribePli();
-          if (!subscriber.peer.closed && !transceiver.stopped) {
-            try {
-              transceiver.stop();
-            } catch {
-              // already stopping: nothing left to release
-            }
-          }
-        },
-      };
-      track.forwards.add(forward);
-      subscriber.forwards.set(id, forward);
-      changed = true;
-    }
-    return changed;
   }
 
   private async makeOffer(userId: string, subscriber: Subscriber): Promise<string> {
@@ -352,8 +308,20 @@ export class MediaRoom {
   }
 
   private watchConnection(peer: Peer, userId: string, role: 'publisher' | 'subscriber') {
+    // A browser that never completes ICE and DTLS (gone, blocked, or not a browser) is dropped.
+    let connectTimer: NodeJS.Timeout | undefined = setTimeout(() => {
+      connectTimer = undefined;
+      if (peer.closed || peer.pc.connectionState === 'connected') return;
+      const error = new MediaError('timeout', `User "${userId}"'s ${role === 'publisher' ? 'sending' : 'receiving'} connection did not connect within ${Math.round(this.host.connectTimeoutMs / 1000)} s (ICE or DTLS never completed), so it was closed.`);
+      void this.dropPeerOf(userId, peer, role).then(() => this.server.emit('failure', { roomId: this.id, userId, role, error }));
+    }, this.host.connectTimeoutMs);
+    peer.onClose(() => clearTimeout(connectTimer));
     const { unSubscribe } = peer.pc.connectionStateChange.subscribe((state) => {
       if (peer.closed) return;
+      if (state === 'connected' && connectTimer) {
+        clearTimeout(connectTimer);
+        connectTimer = undefined;
+      }
       if (role === 'subscriber' && state === 'connected') {
         const subscriber = this.subscribers.get(userId);
         if (subscriber?.peer === peer) for (const forward of subscriber.forwards.values()) forward.track.requestKeyframe();
@@ -361,6 +329,16 @@ export class MediaRoom {
       this.server.emit('connection-state', { roomId: this.id, userId, role, state });
     });
     peer.onClose(unSubscribe);
+  }
+
+  /** Drops this peer if it is still the user's current one on that side. */
+  private async dropPeerOf(userId: string, peer: Peer, role: 'publisher' | 'subscriber') {
+    if (role === 'publisher') {
+      const publisher = this.publishers.get(userId);
+      if (publisher?.peer === peer) await this.dropPublisher(userId, publisher);
+    } else if (this.subscribers.get(userId)?.peer === peer) {
+      await this.unsubscribe(userId);
+    }
   }
 
   private assertOpen() {
@@ -378,6 +356,7 @@ export class MediaRoom {
 export interface RoomHost {
   readonly counters: Counters;
   readonly keyframeIntervalMs: number;
+  readonly connectTimeoutMs: number;
   peerConfig(): RTCPeerConnectionConfig;
   peerOpened(peer: Peer): void;
   peerClosed(peer: Peer): Promise<void>;

@@ -29,6 +29,7 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
     this.host = {
       counters: this.counters,
       keyframeIntervalMs: options.keyframeIntervalMs ?? 500,
+      connectTimeoutMs: options.connectTimeoutMs ?? 20_000,
       peerConfig: () => this.peerConfig(),
       peerOpened: (peer) => {
         server.peers.add(peer);
@@ -78,6 +79,14 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
     const room = this.rooms.get(roomId);
     if (!room) return Promise.reject(new MediaError('not-found', `There is no media room "${roomId}".`));
     return room.acceptAnswer(userId, answerSdp);
+  }
+
+  async unpublish(roomId: string, userId: string): Promise<void> {
+    await this.rooms.get(roomId)?.unpublish(userId);
+  }
+
+  async unsubscribe(roomId: string, userId: string): Promise<void> {
+    await this.rooms.get(roomId)?.unsubscribe(userId);
   }
 
   async leave(roomId: string, userId: string): Promise<void> {

@@ -20,6 +20,8 @@ export interface MediaServerOptions {
   ipv6?: boolean;
   /** At most one keyframe request (PLI) per published video track in this many ms. Default 500. */
   keyframeIntervalMs?: number;
+  /** A connection that has not completed ICE and DTLS after this many ms is closed. Default 20000. */
+  connectTimeoutMs?: number;
 }
 
 export type TrackKind = 'audio' | 'video';
@@ -57,6 +59,8 @@ export interface ConnectionStateEvent {
 export interface FailureEvent {
   roomId: string;
   userId: string;
+  /** Which of the user's connections failed (and was closed, for a timeout). */
+  role?: 'publisher' | 'subscriber';
   error: MediaError;
 }
 

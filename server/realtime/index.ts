@@ -7,7 +7,9 @@ import type { AccessService, AttendanceReporter, Decision } from '../access/inde
 import { AccessRefusedError } from '../access/index.ts';
 import type { Repositories } from '../db/index.ts';
 import type { Logger } from '../logger.ts';
-import { clientEvents, parseClientEvent, PROTOCOL_VERSION, type Ack, type ClassStatus, type ClientEvent, type ServerEvents } from '../protocol.ts';
+import type { MediaServer } from '../media/index.ts';
+import { clientEvents, parseClientEvent, PROTOCOL_VERSION, type Ack, type ClassStatus, type ClientEvent, type Grant, type ServerEvents } from '../protocol.ts';
+import { MediaSignaling, SignalingError } from './media.ts';
 
 export interface SeatIssuer {
   verify(token: string): { userId: string; roomId: string; role: string; name: string; locale: string };
@@ -22,6 +24,15 @@ export interface RealtimeDependencies {
   repositories: () => Repositories;
   logger: Logger;
   recheckSeconds: number;
+  media: MediaServer;
+  /** STUN/TURN servers handed to browsers (TURN_URLS, TURN_SECRET). */
+  turn: { urls: string[]; secret: string | undefined };
+  /** Most receiving connections this node serves (MEDIA_MAX_SUBSCRIBERS). */
+  maxSubscribers: number;
+  /** Most participants in a room, hosts excepted, unless the room sets its own (ROOM_SEAT_LIMIT). */
+  seatLimit: number;
+  /** How long a tab's media outlives a lost socket. Default 15 s. */
+  mediaGraceMs?: number;
 }
 
 interface SocketData {
@@ -29,8 +40,12 @@ interface SocketData {
   roomId: string;
   name: string;
   locale: string;
+  /** The browser tab (the widget instance), so its media survives a reconnection. */
+  client: string;
   grant: Decision['grant'];
   presenceId?: number;
+  /** Removed on purpose: its media goes at once, not after a grace period. */
+  revoked?: boolean;
 }
 
 type LiveSocket = Socket<Record<string, never>, ServerEvents, Record<string, never>, SocketData>;
@@ -42,17 +57,28 @@ export class Realtime {
   readonly io: Server<Record<string, never>, ServerEvents, Record<string, never>, SocketData>;
   readonly #deps: RealtimeDependencies;
   readonly #timer: NodeJS.Timeout;
+  readonly media: MediaSignaling;
   #checking = false;
 
   constructor(deps: RealtimeDependencies) {
     this.#deps = deps;
+    this.media = new MediaSignaling({
+      media: deps.media,
+      logger: deps.logger,
+      turn: deps.turn,
+      maxSubscribers: deps.maxSubscribers,
+      graceMs: deps.mediaGraceMs ?? 15_000,
+      broadcastState: (roomId, state) => this.io.to(roomChannel(roomId)).emit('media:state', state),
+    });
     this.io = new Server(deps.httpServer, { path: '/socket.io', serveClient: false, maxHttpBufferSize: 64 * 1024, cors: { origin: false } });
     this.io.use((socket, next) => {
-      const token = (socket.handshake.auth as { seat?: unknown } | undefined)?.seat;
+      const auth = socket.handshake.auth as { seat?: unknown; client?: unknown } | undefined;
+      const token = auth?.seat;
       if (typeof token !== 'string' || token === '') return next(new Error('a seat token is required: open the class from the course page'));
+      const client = typeof auth?.client === 'string' && /^[A-Za-z0-9_-]{8,64}$/.test(auth.client) ? auth.client : socket.id;
       try {
         const seat = deps.seats.verify(token);
-        socket.data = { userId: seat.userId, roomId: seat.roomId, name: seat.name, locale: seat.locale, grant: 'denied' };
+        socket.data = { userId: seat.userId, roomId: seat.roomId, name: seat.name, locale: seat.locale, client, grant: 'denied' };
         next();
       } catch (error) {
         next(new Error((error as Error).message));
@@ -78,11 +104,19 @@ export class Realtime {
       const presenceId = socket.data.presenceId;
       socket.data.presenceId = undefined;
       if (presenceId !== undefined) repos.classes.left(presenceId).catch((error: unknown) => logger.warn({ err: error }, 'recording a departure failed'));
+      this.media.detach(socket, socket.data.revoked === true);
       this.#broadcastCount(roomId);
     });
     const decision = await access.decide(userId, roomId, 'join');
     if (decision.grant === 'denied') {
       socket.emit('access:revoked', { reason: decision.reason });
+      socket.disconnect(true);
+      return;
+    }
+    if (!socket.connected) return;
+    const full = decision.grant === 'host' ? undefined : await this.#roomFull(roomId, userId);
+    if (full) {
+      socket.emit('access:revoked', { reason: full });
       socket.disconnect(true);
       return;
     }
@@ -102,7 +136,9 @@ export class Realtime {
     // A class in progress is live whatever the room row says; only without one is the row read.
     const status: ClassStatus = session ? 'live' : ((await repos.rooms.get(roomId))?.status ?? 'scheduled');
     const participants = await this.#count(roomId);
-    socket.emit('welcome', { protocol: PROTOCOL_VERSION, grant: decision.grant, reason: decision.reason, status, participants });
+    this.media.attach(socket);
+    socket.emit('welcome', { protocol: PROTOCOL_VERSION, grant: decision.grant, reason: decision.reason, status, participants, iceServers: this.media.iceServers(userId) });
+    for (const state of this.media.states(roomId)) socket.emit('media:state', state);
     // One count for the newcomer and everyone else.
     this.io.to(roomChannel(roomId)).except(socket.id).emit('participants:count', { count: participants });
     logger.debug({ room: roomId, user: userId, grant: decision.grant }, 'joined');
@@ -116,7 +152,7 @@ export class Realtime {
         const parsed = parseClientEvent(event, payload);
         if (!parsed.ok) return reply(parsed);
         handler(parsed as ReturnType<typeof parseClientEvent<E>> & { ok: true }).then(reply, (error: unknown) => {
-          if (error instanceof AccessRefusedError) return reply({ ok: false, error: error.message });
+          if (error instanceof AccessRefusedError || error instanceof SignalingError) return reply({ ok: false, error: error.message });
           logger.error({ err: error, event, room: socket.data.roomId }, 'socket event failed');
           reply({ ok: false, error: 'something went wrong on our side; it has been logged' });
         });
@@ -157,6 +193,38 @@ export class Realtime {
       this.#grantChanged(socket.data.roomId, data.userId, decision);
       return { ok: true, grant: decision.grant };
     });
+    const live = async (): Promise<void> => {
+      if (!(await this.#deps.repositories().classes.current(socket.data.roomId))) throw new SignalingError('the class has not started');
+    };
+    on('media:publish', async ({ data }) => {
+      await live();
+      return { ok: true, sdp: await this.media.publish(socket, data.sdp, data.sources, data.restart === true) };
+    });
+    on('media:unpublish', async () => {
+      await this.media.unpublish(socket);
+      return { ok: true };
+    });
+    on('media:subscribe', async ({ data }) => {
+      await live();
+      return { ok: true, ...(await this.media.subscribe(socket, data.restart === true)) };
+    });
+    on('media:answer', async ({ data }) => {
+      await this.media.answer(socket, data.sdp);
+      return { ok: true };
+    });
+    on('media:state', async ({ data }) => {
+      this.media.state(socket, data);
+      return { ok: true };
+    });
+  }
+
+  /** A refusal if the room already holds its seat limit of participants (hosts and this user aside). */
+  async #roomFull(roomId: string, userId: string): Promise<string | undefined> {
+    const room = await this.#deps.repositories().rooms.get(roomId);
+    const limit = room?.seatLimit ?? this.#deps.seatLimit;
+    const others = new Set<string>();
+    for (const s of await this.#sockets(roomId)) if (s.data.grant !== 'host' && s.data.userId !== userId) others.add(s.data.userId);
+    return others.size >= limit ? `the room is full (${limit} ${limit === 1 ? 'seat' : 'seats'}); try again when someone leaves, or ask your instructor to raise the limit` : undefined;
   }
 
   /** Opens the class: a session starts and everyone already waiting counts as present. */
@@ -178,6 +246,7 @@ export class Realtime {
     const session = await repos.classes.current(roomId);
     await repos.rooms.update(roomId, { status: 'ended' });
     await repos.stage.clear(roomId);
+    await this.media.closeRoom(roomId);
     for (const s of await this.#sockets(roomId)) {
       s.data.presenceId = undefined;
       if (s.data.grant === 'speaker') s.data.grant = 'attendee';
@@ -209,11 +278,11 @@ export class Realtime {
             const decision = decisions.get(socket.data.userId);
             if (!decision) continue;
             if (decision.grant === 'denied') {
+              socket.data.revoked = true;
               socket.emit('access:revoked', { reason: decision.reason });
               socket.disconnect(true);
             } else if (decision.grant !== socket.data.grant) {
-              socket.data.grant = decision.grant;
-              socket.emit('grant:changed', { grant: decision.grant, reason: decision.reason });
+              this.#setGrant(socket, decision.grant, decision.reason);
             }
           }
         } catch (error) {
@@ -229,8 +298,16 @@ export class Realtime {
     for (const socket of this.io.of('/').sockets.values()) {
       const s = socket as LiveSocket;
       if (s.data.roomId !== roomId || s.data.userId !== userId) continue;
-      s.data.grant = decision.grant;
-      s.emit('grant:changed', { grant: decision.grant, reason: decision.reason });
+      this.#setGrant(s, decision.grant, decision.reason);
+    }
+  }
+
+  #setGrant(socket: LiveSocket, grant: Grant, reason: string): void {
+    const could = socket.data.grant === 'host' || socket.data.grant === 'speaker';
+    socket.data.grant = grant;
+    socket.emit('grant:changed', { grant, reason });
+    if (could && grant !== 'host' && grant !== 'speaker') {
+      this.media.stopPublishing(socket.data.roomId, socket.data.userId).catch((error: unknown) => this.#deps.logger.warn({ err: error }, 'stopping a speaker\'s media failed'));
     }
   }
 
@@ -252,6 +329,7 @@ export class Realtime {
   async close(): Promise<void> {
     clearInterval(this.#timer);
     this.io.disconnectSockets(true);
+    await this.media.close();
     // The HTTP server is the service's to close.
     this.io.engine.close();
   }

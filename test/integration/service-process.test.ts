@@ -102,7 +102,7 @@ describe('the tool process', () => {
     assert.equal(await tool.exited, 1);
     assert.deepEqual(tool.stderr().trim().split('\n'), [
       'live-classroom: Setting PORT="eighty" is invalid: expected a TCP port number from 0 to 65535.',
-      'live-classroom: Setting RTC_MAX_PORT=40000 is invalid: expected a port not below RTC_MIN_PORT (50000).',
+      'live-classroom: Setting RTC_MAX_PORT=40000 is invalid: expected a port above RTC_MIN_PORT (50000).',
     ]);
   });
 

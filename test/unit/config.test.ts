@@ -25,7 +25,8 @@ describe('settings', () => {
     assert.equal(settings.databaseUrl, undefined);
     assert.equal(settings.redisUrl, undefined);
     assert.equal(settings.ltiKey, undefined);
-    assert.deepEqual(settings.rtc, { announcedIp: undefined, minPort: 40000, maxPort: 40999 });
+    assert.deepEqual(settings.rtc, { announcedIp: undefined, minPort: 40000, maxPort: 40999, maxSubscribers: 150, graceSeconds: 15 });
+    assert.equal(settings.roomSeatLimit, 300);
     assert.deepEqual(settings.turn, { urls: [], secret: undefined });
     assert.equal(settings.ffmpegPath, 'ffmpeg');
     assert.equal(settings.logLevel, 'info');
@@ -58,7 +59,7 @@ describe('settings', () => {
     assert.equal(settings.dataDir, '/var/lib/lc');
     assert.equal(settings.recordingsDir, '/srv/lc/rec');
     assert.equal(settings.databaseUrl, 'postgres://lc:pw@db:5432/lc');
-    assert.deepEqual(settings.rtc, { announcedIp: '203.0.113.7', minPort: 50000, maxPort: 50100 });
+    assert.deepEqual(settings.rtc, { announcedIp: '203.0.113.7', minPort: 50000, maxPort: 50100, maxSubscribers: 150, graceSeconds: 15 });
     assert.deepEqual(settings.turn.urls, ['turn:turn.example.edu:3478?transport=udp', 'turns:turn.example.edu:5349']);
     assert.equal(settings.logLevel, 'debug');
   });
@@ -75,7 +76,7 @@ describe('settings', () => {
   it('refuses ports out of range and a range that runs backwards', () => {
     assert.match(problemsOf({ PORT: '70000' })[0]!, /PORT="70000"/);
     assert.match(problemsOf({ RTC_MIN_PORT: '80' })[0]!, /RTC_MIN_PORT="80" is invalid: expected a UDP port number from 1024/);
-    assert.match(problemsOf({ RTC_MIN_PORT: '50000', RTC_MAX_PORT: '49000' })[0]!, /RTC_MAX_PORT=49000 .*not below RTC_MIN_PORT \(50000\)/);
+    assert.match(problemsOf({ RTC_MIN_PORT: '50000', RTC_MAX_PORT: '49000' })[0]!, /RTC_MAX_PORT=49000 .*above RTC_MIN_PORT \(50000\)/);
   });
 
   it('never echoes a secret back', () => {

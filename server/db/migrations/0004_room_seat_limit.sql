@@ -1,0 +1,2 @@
+ALTER TABLE "rooms" ADD COLUMN "seat_limit" integer;--> statement-breakpoint
+ALTER TABLE "rooms" ADD CONSTRAINT "rooms_seat_limit_positive" CHECK ("rooms"."seat_limit" is null or "rooms"."seat_limit" > 0);

@@ -1,0 +1,389 @@
+// The browser's side of the live class's media: one RTCPeerConnection to receive what is on
+// stage (the server offers, we answer) and, for hosts and speakers, one to send camera,
+// microphone and screen (we offer, the server answers). Either connection is made afresh when it
+// fails or stays disconnected, and after the socket comes back from a network drop.
+import type { Socket } from 'socket.io-client';
+import type { Ack, ClientEmits, IceServerInfo, MediaSource, ServerEvents, StageTrack } from '../server/protocol.ts';
+
+/** A connection disconnected this long is replaced (ICE consent has failed; waiting for 'failed' takes ~30 s). */
+const DISCONNECTED_RESTART_MS = 4_000;
+const SIGNAL_TIMEOUT_MS = 15_000;
+
+export interface Publisher {
+  userId: string;
+  name: string;
+  camera?: MediaStream;
+  screen?: MediaStream;
+  audio?: MediaStream;
+}
+
+export interface MediaTotals {
+  framesDecoded: number;
+  audioPacketsReceived: number;
+  videoBytesReceived: number;
+  framesEncoded: number;
+  receiving: RTCPeerConnectionState | 'none';
+  sending: RTCPeerConnectionState | 'none';
+}
+
+type LiveSocket = Socket<ServerEvents, ClientEmits>;
+
+interface Received {
+  info: StageTrack;
+  track: MediaStreamTrack;
+  receiver: RTCRtpReceiver;
+}
+
+export class MediaSession {
+  readonly #socket: LiveSocket;
+  readonly #changed: () => void;
+  readonly #failed: (reason: string) => void;
+  #iceServers: IceServerInfo[] = [];
+  #rx: RTCPeerConnection | undefined;
+  #tx: RTCPeerConnection | undefined;
+  /** Negotiations run one after another. */
+  #chain: Promise<unknown> = Promise.resolve();
+  #tracks: StageTrack[] = [];
+  readonly #received = new Map<string, Received>();
+  /** Stable MediaStreams per publisher and source, so video elements keep playing across renders. */
+  readonly #streams = new Map<string, MediaStream>();
+  #local: MediaStream | undefined;
+  #screen: MediaStream | undefined;
+  #cameraOn = false;
+  #microphoneOn = false;
+  #closed = false;
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+
+  constructor(socket: LiveSocket, changed: () => void, failed: (reason: string) => void) {
+    this.#socket = socket;
+    this.#changed = changed;
+    this.#failed = failed;
+    socket.on('media:offer', ({ sdp, tracks }) => void this.#serial(() => this.#answer(sdp, tracks)).catch((e: unknown) => this.#failed(message(e))));
+    socket.on('media:failed', ({ side }) => {
+      if (side === 'subscriber') void this.receive(true);
+      else if (this.#local || this.#screen) void this.#republish();
+    });
+  }
+
+  set iceServers(servers: IceServerInfo[]) {
+    this.#iceServers = servers;
+  }
+
+  get camera(): MediaStream | undefined {
+    return this.#local;
+  }
+
+  get screen(): MediaStream | undefined {
+    return this.#screen;
+  }
+
+  get cameraOn(): boolean {
+    return this.#cameraOn;
+  }
+
+  get microphoneOn(): boolean {
+    return this.#microphoneOn;
+  }
+
+  get sending(): boolean {
+    return this.#tx !== undefined;
+  }
+
+  /**
+   * Starts (or refreshes) receiving; `restart` makes a fresh connection. Answers whether the
+   * server still has our sending connection.
+   */
+  receive(restart = false): Promise<boolean> {
+    return this.#serial(async () => {
+      if (this.#closed) return false;
+      const fresh = restart || !this.#rx || this.#rx.connectionState === 'failed' || this.#rx.connectionState === 'closed';
+      if (fresh) this.#closeRx();
+      const ack = await this.#emit('media:subscribe', fresh ? { restart: true } : {});
+      if (!ack.ok) throw new Error(ack.error);
+      const { sdp, tracks, created, publishing } = ack as unknown as { sdp: string; tracks: StageTrack[]; created: boolean; publishing: boolean };
+      // The server forgot our connection (we were away too long): ours cannot continue with its new one.
+      if (created && this.#rx) this.#closeRx();
+      await this.#answer(sdp, tracks);
+      return publishing;
+    }).catch((e: unknown) => {
+      this.#failed(message(e));
+      return true;
+    });
+  }
+
+  /** Camera and microphone on (asks the browser for them the first time). */
+  async startCamera(): Promise<void> {
+    if (!this.#local) {
+      this.#local = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 1280 }, height: { ideal: 720 } }, audio: { echoCancellation: true, noiseSuppression: true } });
+      this.#cameraOn = this.#local.getVideoTracks().length > 0;
+      this.#microphoneOn = this.#local.getAudioTracks().length > 0;
+    }
+    await this.#publish();
+  }
+
+  /** Camera on or off without renegotiating: a disabled track sends black frames at a trickle. */
+  setCamera(on: boolean): void {
+    for (const track of this.#local?.getVideoTracks() ?? []) track.enabled = on;
+    this.#cameraOn = on;
+    this.#sendState();
+  }
+
+  setMicrophone(on: boolean): void {
+    for (const track of this.#local?.getAudioTracks() ?? []) track.enabled = on;
+    this.#microphoneOn = on;
+    this.#sendState();
+  }
+
+  async shareScreen(): Promise<void> {
+    const screen = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio: false });
+    this.#screen = screen;
+    // The browser's own "Stop sharing" button ends the track.
+    for (const track of screen.getTracks()) track.addEventListener('ended', () => void this.stopScreen());
+    await this.#publish();
+  }
+
+  async stopScreen(): Promise<void> {
+    const screen = this.#screen;
+    if (!screen) return;
+    this.#screen = undefined;
+    for (const track of screen.getTracks()) track.stop();
+    if (this.#local) await this.#publish();
+    else await this.stopSending();
+  }
+
+  /** Stops camera, microphone and screen and closes the sending connection. */
+  async stopSending(): Promise<void> {
+    for (const stream of [this.#local, this.#screen]) for (const track of stream?.getTracks() ?? []) track.stop();
+    this.#local = undefined;
+    this.#screen = undefined;
+    this.#cameraOn = false;
+    this.#microphoneOn = false;
+    this.#closeTx();
+    this.#changed();
+    if (this.#socket.connected) await this.#emit('media:unpublish', {}).catch(() => undefined);
+  }
+
+  /** After the socket came back: refresh receiving, and send again if our connection did not survive. */
+  async resume(): Promise<void> {
+    const publishing = await this.receive(false);
+    const tx = this.#tx;
+    if (tx && (!publishing || tx.connectionState !== 'connected')) await this.#republish();
+  }
+
+  /** Everyone on stage but us, with a stream per source. */
+  publishers(): Publisher[] {
+    const byUser = new Map<string, Publisher>();
+    for (const { info, track } of this.#received.values()) {
+      if (track.readyState === 'ended') continue;
+      const publisher = byUser.get(info.userId) ?? { userId: info.userId, name: info.name };
+      byUser.set(info.userId, publisher);
+      const slot = info.source === 'microphone' ? 'audio' : info.source;
+      const stream = this.#stream(`${info.userId}:${slot}`, track);
+      publisher[slot] = stream;
+    }
+    return [...byUser.values()];
+  }
+
+  /** Audio level (0..1) of each publisher we receive, and of our own microphone. */
+  levels(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const { info, receiver } of this.#received.values()) {
+      if (info.kind !== 'audio') continue;
+      const level = receiver.getSynchronizationSources()[0]?.audioLevel ?? 0;
+      out.set(info.userId, Math.max(out.get(info.userId) ?? 0, level));
+    }
+    return out;
+  }
+
+  async localLevel(): Promise<number> {
+    if (!this.#tx || !this.#microphoneOn) return 0;
+    let level = 0;
+    (await this.#tx.getStats()).forEach((report: { type: string; kind?: string; audioLevel?: number }) => {
+      if (report.type === 'media-source' && report.kind === 'audio') level = Math.max(level, report.audioLevel ?? 0);
+    });
+    return level;
+  }
+
+  async totals(): Promise<MediaTotals> {
+    const totals: MediaTotals = { framesDecoded: 0, audioPacketsReceived: 0, videoBytesReceived: 0, framesEncoded: 0, receiving: this.#rx?.connectionState ?? 'none', sending: this.#tx?.connectionState ?? 'none' };
+    for (const report of (await this.#rx?.getStats())?.values() ?? []) {
+      const r = report as { type: string; kind?: string; framesDecoded?: number; packetsReceived?: number; bytesReceived?: number };
+      if (r.type !== 'inbound-rtp') continue;
+      if (r.kind === 'video') {
+        totals.framesDecoded += r.framesDecoded ?? 0;
+        totals.videoBytesReceived += r.bytesReceived ?? 0;
+      } else if (r.kind === 'audio') totals.audioPacketsReceived += r.packetsReceived ?? 0;
+    }
+    for (const report of (await this.#tx?.getStats())?.values() ?? []) {
+      const r = report as { type: string; kind?: string; framesEncoded?: number };
+      if (r.type === 'outbound-rtp' && r.kind === 'video') totals.framesEncoded += r.framesEncoded ?? 0;
+    }
+    return totals;
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    for (const stream of [this.#local, this.#screen]) for (const track of stream?.getTracks() ?? []) track.stop();
+    this.#local = undefined;
+    this.#screen = undefined;
+    this.#closeRx();
+    this.#closeTx();
+  }
+
+  /** The class ended or we lost the right to see it: drop what we receive (and send). */
+  stopAll(): void {
+    this.#closeRx();
+    void this.stopSending();
+  }
+
+  async #answer(sdp: string, tracks: StageTrack[]): Promise<void> {
+    if (this.#closed) return;
+    const rx = this.#rx ?? this.#makeRx();
+    this.#tracks = tracks;
+    await rx.setRemoteDescription({ type: 'offer', sdp });
+    const answer = await rx.createAnswer();
+    await rx.setLocalDescription(answer);
+    const ack = await this.#emit('media:answer', { sdp: rx.localDescription?.sdp ?? answer.sdp ?? '' });
+    if (!ack.ok) throw new Error(ack.error);
+    this.#syncReceived();
+  }
+
+  #makeRx(): RTCPeerConnection {
+    const rx = new RTCPeerConnection({ iceServers: this.#iceServers, bundlePolicy: 'max-bundle' });
+    this.#rx = rx;
+    rx.addEventListener('track', () => this.#syncReceived());
+    this.#watch(rx, () => void this.receive(true));
+    return rx;
+  }
+
+  /** Matches the connection's transceivers with the server's list of what each m-line carries. */
+  #syncReceived(): void {
+    const rx = this.#rx;
+    this.#received.clear();
+    if (!rx) return this.#changed();
+    const byMid = new Map(this.#tracks.map((t) => [t.mid, t]));
+    for (const transceiver of rx.getTransceivers()) {
+      const info = transceiver.mid === null ? undefined : byMid.get(transceiver.mid);
+      if (!info || transceiver.currentDirection === 'inactive' || transceiver.currentDirection === 'stopped') continue;
+      this.#received.set(info.mid, { info, track: transceiver.receiver.track, receiver: transceiver.receiver });
+    }
+    this.#changed();
+  }
+
+  async #publish(): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#closed) return;
+      const fresh = !this.#tx || this.#tx.connectionState === 'failed' || this.#tx.connectionState === 'closed';
+      if (fresh) this.#closeTx();
+      const tx = this.#tx ?? this.#makeTx();
+      const sources: Record<string, MediaSource> = {};
+      const wanted = new Map<MediaStreamTrack, { stream: MediaStream; source: MediaSource }>();
+      for (const track of this.#local?.getTracks() ?? []) wanted.set(track, { stream: this.#local as MediaStream, source: track.kind === 'audio' ? 'microphone' : 'camera' });
+      for (const track of this.#screen?.getVideoTracks() ?? []) wanted.set(track, { stream: this.#screen as MediaStream, source: 'screen' });
+      for (const transceiver of tx.getTransceivers()) {
+        const track = transceiver.sender.track;
+        if (transceiver.currentDirection === 'stopped' || (transceiver as { stopped?: boolean }).stopped) continue;
+        if (track && wanted.has(track)) wanted.delete(track);
+        else transceiver.stop();
+      }
+      for (const [track, { stream }] of wanted) tx.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+      for (const transceiver of tx.getTransceivers()) {
+        const track = transceiver.sender.track;
+        if (!track || transceiver.direction === 'stopped') continue;
+        sources[track.id] = track === this.#screen?.getVideoTracks()[0] ? 'screen' : track.kind === 'audio' ? 'microphone' : 'camera';
+      }
+      const offer = await tx.createOffer();
+      await tx.setLocalDescription(offer);
+      const ack = await this.#emit('media:publish', { sdp: tx.localDescription?.sdp ?? offer.sdp ?? '', sources, ...(fresh ? { restart: true } : {}) });
+      if (!ack.ok) {
+        await tx.setLocalDescription({ type: 'rollback' }).catch(() => undefined);
+        throw new Error(ack.error);
+      }
+      await tx.setRemoteDescription({ type: 'answer', sdp: (ack as unknown as { sdp: string }).sdp });
+      // Muted before this renegotiation: tell the room again, the server counted the tracks as on.
+      if (!this.#cameraOn || !this.#microphoneOn) this.#sendState();
+      this.#changed();
+    });
+  }
+
+  #makeTx(): RTCPeerConnection {
+    const tx = new RTCPeerConnection({ iceServers: this.#iceServers, bundlePolicy: 'max-bundle' });
+    this.#tx = tx;
+    this.#watch(tx, () => void this.#republish());
+    return tx;
+  }
+
+  async #republish(): Promise<void> {
+    this.#closeTx();
+    await this.#publish().catch((e: unknown) => this.#failed(message(e)));
+  }
+
+  /** Replaces a connection that failed, or stayed disconnected, while the socket is up. */
+  #watch(pc: RTCPeerConnection, replace: () => void): void {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    pc.addEventListener('connectionstatechange', () => {
+      if (timer) {
+        clearTimeout(timer);
+        this.#timers.delete(timer);
+        timer = undefined;
+      }
+      this.#changed();
+      const state = pc.connectionState;
+      if (this.#closed || (pc !== this.#rx && pc !== this.#tx) || !this.#socket.connected) return;
+      if (state === 'failed') replace();
+      else if (state === 'disconnected') {
+        timer = setTimeout(() => {
+          this.#timers.delete(timer as ReturnType<typeof setTimeout>);
+          if (pc.connectionState === 'disconnected' && (pc === this.#rx || pc === this.#tx) && this.#socket.connected) replace();
+        }, DISCONNECTED_RESTART_MS);
+        this.#timers.add(timer);
+      }
+    });
+  }
+
+  #sendState(): void {
+    this.#changed();
+    if (!this.#tx || !this.#socket.connected) return;
+    void this.#emit('media:state', { camera: this.#cameraOn && !!this.#local, microphone: this.#microphoneOn && !!this.#local, screen: !!this.#screen });
+  }
+
+  #stream(key: string, track: MediaStreamTrack): MediaStream {
+    let stream = this.#streams.get(key);
+    if (!stream) {
+      stream = new MediaStream();
+      this.#streams.set(key, stream);
+    }
+    for (const old of stream.getTracks()) if (old !== track) stream.removeTrack(old);
+    if (!stream.getTracks().includes(track)) stream.addTrack(track);
+    return stream;
+  }
+
+  #closeRx(): void {
+    this.#rx?.close();
+    this.#rx = undefined;
+    this.#received.clear();
+    this.#tracks = [];
+    this.#changed();
+  }
+
+  #closeTx(): void {
+    this.#tx?.close();
+    this.#tx = undefined;
+  }
+
+  #serial<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.#chain.then(task);
+    this.#chain = result.catch(() => undefined);
+    return result;
+  }
+
+  async #emit<E extends 'media:subscribe' | 'media:answer' | 'media:publish' | 'media:unpublish' | 'media:state'>(event: E, payload: Parameters<ClientEmits[E]>[0]): Promise<Ack<Record<string, unknown>>> {
+    const socket = this.#socket as unknown as Socket;
+    return (await socket.timeout(SIGNAL_TIMEOUT_MS).emitWithAck(event, payload)) as Ack<Record<string, unknown>>;
+  }
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
