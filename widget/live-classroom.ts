@@ -35,6 +35,7 @@ export class LiveClassroom extends LitElement {
     _selfSpeaking: { state: true },
     _needsSound: { state: true },
     _sending: { state: true },
+    _mediaProblem: { state: true },
   };
 
   static override styles = [stageStyles, css`
@@ -69,6 +70,7 @@ export class LiveClassroom extends LitElement {
   declare _selfSpeaking: boolean;
   declare _needsSound: boolean;
   declare _sending: boolean;
+  declare _mediaProblem: string | undefined;
 
   #socket: Socket<ServerEvents, ClientEmits> | undefined;
   #media: MediaSession | undefined;
@@ -124,7 +126,7 @@ export class LiveClassroom extends LitElement {
       socket,
       () => this.#mediaChanged(),
       (reason) => {
-        this._notice = this.#t('mediaProblem', { reason });
+        this._mediaProblem = reason === undefined ? undefined : this.#t('mediaProblem', { reason });
       },
     );
     this.#media = media;
@@ -202,7 +204,7 @@ export class LiveClassroom extends LitElement {
     const media = this.#media;
     if (!media || this._status !== 'live') return;
     const speaking = new Set<string>();
-    for (const [userId, level] of media.levels()) if (level > SPEAKING_LEVEL) speaking.add(userId);
+    for (const [userId, level] of await media.levels()) if (level > SPEAKING_LEVEL) speaking.add(userId);
     if (speaking.size !== this._speaking.size || [...speaking].some((u) => !this._speaking.has(u))) this._speaking = speaking;
     const self = (await media.localLevel()) > SPEAKING_LEVEL;
     if (self !== this._selfSpeaking) this._selfSpeaking = self;
@@ -298,9 +300,10 @@ export class LiveClassroom extends LitElement {
       this._connection === 'connected' ? t('connected') : this._connection === 'connecting' ? t('connecting') : this._connection === 'reconnecting' ? t('reconnecting') : t('offline');
     const role = this._grant === 'host' ? t('roleHost') : this._grant === 'speaker' ? t('roleSpeaker') : this._grant === 'attendee' ? t('roleAttendee') : '';
     const empty = live ? (host ? t('stageEmpty') : t('waitingForVideo')) : status === 'ended' ? t('ended') : status === 'scheduled' ? (host ? t('waitingHost') : t('waiting')) : t('connecting');
-    const self = media?.camera && this._grant ? { stream: media.camera, cameraOn: media.cameraOn, microphoneOn: media.microphoneOn, speaking: this._selfSpeaking, userId: 'self' } : undefined;
+    const self = media && (media.camera || media.screen) ? { ...(media.camera ? { camera: media.camera } : {}), ...(media.screen ? { screen: media.screen } : {}), cameraOn: media.cameraOn, microphoneOn: media.microphoneOn, speaking: this._selfSpeaking } : undefined;
     return html`
       ${this._notice ? html`<p class="notice" role="alert">${this._notice}</p>` : nothing}
+      ${this._mediaProblem && live ? html`<p class="notice" role="alert" data-media-problem>${this._mediaProblem}</p>` : nothing}
       <header>
         <span class="badge ${live ? 'live' : ''}" aria-label=${t('status')} data-status=${status ?? ''}>${live ? t('live') : status === 'ended' ? t('ended') : status === 'scheduled' ? t('notStarted') : '…'}</span>
         ${role ? html`<span class="badge" data-grant=${this._grant ?? ''}>${role}</span>` : nothing}

@@ -31,13 +31,13 @@ type LiveSocket = Socket<ServerEvents, ClientEmits>;
 interface Received {
   info: StageTrack;
   track: MediaStreamTrack;
-  receiver: RTCRtpReceiver;
 }
 
 export class MediaSession {
   readonly #socket: LiveSocket;
   readonly #changed: () => void;
-  readonly #failed: (reason: string) => void;
+  /** A negotiation failed (with why) or, with undefined, one succeeded again. */
+  readonly #failed: (reason: string | undefined) => void;
   #iceServers: IceServerInfo[] = [];
   #rx: RTCPeerConnection | undefined;
   #tx: RTCPeerConnection | undefined;
@@ -54,7 +54,7 @@ export class MediaSession {
   #closed = false;
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
 
-  constructor(socket: LiveSocket, changed: () => void, failed: (reason: string) => void) {
+  constructor(socket: LiveSocket, changed: () => void, failed: (reason: string | undefined) => void) {
     this.#socket = socket;
     this.#changed = changed;
     this.#failed = failed;
@@ -184,13 +184,18 @@ export class MediaSession {
     return [...byUser.values()];
   }
 
-  /** Audio level (0..1) of each publisher we receive, and of our own microphone. */
-  levels(): Map<string, number> {
+  /**
+   * Audio level (0..1) of each publisher we receive, from the decoded audio (inbound-rtp stats):
+   * the forwarded packets carry no audio-level header extension.
+   */
+  async levels(): Promise<Map<string, number>> {
     const out = new Map<string, number>();
-    for (const { info, receiver } of this.#received.values()) {
-      if (info.kind !== 'audio') continue;
-      const level = receiver.getSynchronizationSources()[0]?.audioLevel ?? 0;
-      out.set(info.userId, Math.max(out.get(info.userId) ?? 0, level));
+    if (!this.#rx) return out;
+    for (const report of (await this.#rx.getStats()).values()) {
+      const r = report as { type: string; kind?: string; mid?: string; audioLevel?: number };
+      if (r.type !== 'inbound-rtp' || r.kind !== 'audio' || r.mid === undefined) continue;
+      const info = this.#received.get(r.mid)?.info;
+      if (info) out.set(info.userId, Math.max(out.get(info.userId) ?? 0, r.audioLevel ?? 0));
     }
     return out;
   }
@@ -246,11 +251,13 @@ export class MediaSession {
     await rx.setLocalDescription(answer);
     const ack = await this.#emit('media:answer', { sdp: rx.localDescription?.sdp ?? answer.sdp ?? '' });
     if (!ack.ok) throw new Error(ack.error);
+    this.#failed(undefined);
     this.#syncReceived();
   }
 
   #makeRx(): RTCPeerConnection {
-    const rx = new RTCPeerConnection({ iceServers: this.#iceServers, bundlePolicy: 'max-bundle' });
+    // Not max-bundle: the server's offer for an empty stage has no m-line, hence no BUNDLE group.
+    const rx = new RTCPeerConnection({ iceServers: this.#iceServers });
     this.#rx = rx;
     rx.addEventListener('track', () => this.#syncReceived());
     this.#watch(rx, () => void this.receive(true));
@@ -266,7 +273,7 @@ export class MediaSession {
     for (const transceiver of rx.getTransceivers()) {
       const info = transceiver.mid === null ? undefined : byMid.get(transceiver.mid);
       if (!info || transceiver.currentDirection === 'inactive' || transceiver.currentDirection === 'stopped') continue;
-      this.#received.set(info.mid, { info, track: transceiver.receiver.track, receiver: transceiver.receiver });
+      this.#received.set(info.mid, { info, track: transceiver.receiver.track });
     }
     this.#changed();
   }
@@ -303,6 +310,7 @@ export class MediaSession {
       await tx.setRemoteDescription({ type: 'answer', sdp: (ack as unknown as { sdp: string }).sdp });
       // Muted before this renegotiation: tell the room again, the server counted the tracks as on.
       if (!this.#cameraOn || !this.#microphoneOn) this.#sendState();
+      this.#failed(undefined);
       this.#changed();
     });
   }

@@ -10,15 +10,15 @@ export interface StageView {
   publishers: Publisher[];
   states: ReadonlyMap<string, MediaState>;
   speaking: ReadonlySet<string>;
-  /** Our own camera (hosts and speakers), shown muted and mirrored. */
-  self?: { stream: MediaStream; cameraOn: boolean; microphoneOn: boolean; speaking: boolean; userId: string };
+  /** What we send ourselves (hosts and speakers): our camera is shown mirrored, nothing of ours is played aloud. */
+  self?: { camera?: MediaStream; screen?: MediaStream; cameraOn: boolean; microphoneOn: boolean; speaking: boolean };
   /** Text when nothing is on stage. */
   empty: string;
   t: Translate;
 }
 
 export const stageStyles = css`
-  .stage { position: relative; aspect-ratio: 16 / 9; background: #0d1117; color: #d1d9e0; border-radius: 8px; overflow: hidden; display: grid; place-items: center; text-align: center; }
+  .stage { position: relative; aspect-ratio: 16 / 9; max-height: 70vh; background: #0d1117; color: #d1d9e0; border-radius: 8px; overflow: hidden; display: grid; place-items: center; text-align: center; }
   .stage > p { padding: 1rem; }
   .main { width: 100%; height: 100%; object-fit: contain; background: #000; }
   .tiles { position: absolute; right: .5rem; bottom: .5rem; display: flex; gap: .5rem; flex-wrap: wrap-reverse; justify-content: flex-end; max-width: 60%; }
@@ -34,12 +34,20 @@ export const stageStyles = css`
   figcaption .off { background: #cf222e; }
 `;
 
-/** Whose screen or camera goes large: the first screen share, otherwise the first camera. */
-function mainOf(publishers: Publisher[]): { publisher: Publisher; source: 'screen' | 'camera' } | undefined {
-  const sharing = publishers.find((p) => p.screen);
-  if (sharing) return { publisher: sharing, source: 'screen' };
-  const onCamera = publishers.find((p) => p.camera);
-  return onCamera ? { publisher: onCamera, source: 'camera' } : undefined;
+/** Someone on stage as drawn: a remote publisher, or ourselves. */
+interface Shown {
+  publisher: Publisher;
+  self: boolean;
+}
+
+/** What goes large: someone else's screen, then our own, then someone else's camera, then ours. */
+function mainOf(shown: Shown[]): { who: Shown; source: 'screen' | 'camera' } | undefined {
+  const order: Array<[boolean, 'screen' | 'camera']> = [[false, 'screen'], [true, 'screen'], [false, 'camera'], [true, 'camera']];
+  for (const [self, source] of order) {
+    const who = shown.find((s) => s.self === self && s.publisher[source]);
+    if (who) return { who, source };
+  }
+  return undefined;
 }
 
 function badges(view: StageView, userId: string, speaking: boolean, state: Pick<MediaState, 'camera' | 'microphone'> | undefined): TemplateResult {
@@ -49,33 +57,34 @@ function badges(view: StageView, userId: string, speaking: boolean, state: Pick<
     ${state && !state.camera ? html`<span class="off">${t('cameraOff')}</span>` : nothing}`;
 }
 
-function tile(view: StageView, p: Publisher, source: 'screen' | 'camera', big: boolean): TemplateResult {
+function tile(view: StageView, { publisher: p, self }: Shown, source: 'screen' | 'camera', big: boolean): TemplateResult {
   const { t } = view;
   const stream = source === 'screen' ? p.screen : p.camera;
-  const speaking = source === 'camera' && view.speaking.has(p.userId);
-  const label = source === 'screen' ? t('screenOf', { name: p.name }) : t('cameraOf', { name: p.name });
-  return html`<figure class=${big ? 'big' : ''} data-user=${p.userId} data-source=${source} ?data-speaking=${speaking}>
-    <video .srcObject=${stream ?? null} autoplay playsinline .muted=${true} aria-label=${label}></video>
-    <figcaption><span>${source === 'screen' ? label : p.name}</span>${source === 'camera' ? badges(view, p.userId, speaking, view.states.get(p.userId)) : nothing}</figcaption>
+  const speaking = source === 'camera' && (self ? view.self?.speaking === true : view.speaking.has(p.userId));
+  const state = self ? { camera: view.self?.cameraOn ?? false, microphone: view.self?.microphoneOn ?? false } : view.states.get(p.userId);
+  const label = source === 'screen' ? (self ? t('yourScreen') : t('screenOf', { name: p.name })) : self ? t('you') : t('cameraOf', { name: p.name });
+  return html`<figure class=${big ? 'big' : ''} data-user=${p.userId} data-source=${self && source === 'camera' ? 'self' : source} ?data-speaking=${speaking}>
+    <video class=${self && source === 'camera' ? 'mirror' : ''} .srcObject=${stream ?? null} autoplay playsinline .muted=${true} aria-label=${label}></video>
+    <figcaption><span>${source === 'screen' ? label : p.name}</span>${source === 'camera' ? badges(view, p.userId, speaking, state) : nothing}</figcaption>
   </figure>`;
 }
 
 export function renderStage(view: StageView): TemplateResult {
   const { t, self } = view;
-  const main = mainOf(view.publishers);
-  const small: TemplateResult[] = [];
-  for (const p of view.publishers) {
-    if (main && p === main.publisher && main.source === 'camera') continue;
-    if (p.camera) small.push(tile(view, p, 'camera', false));
+  const shown: Shown[] = view.publishers.map((publisher) => ({ publisher, self: false }));
+  if (self && (self.camera || self.screen)) {
+    shown.push({ publisher: { userId: 'self', name: t('you'), ...(self.camera ? { camera: self.camera } : {}), ...(self.screen ? { screen: self.screen } : {}) }, self: true });
   }
-  if (self) {
-    small.push(html`<figure data-user=${self.userId} data-source="self" ?data-speaking=${self.speaking}>
-      <video class="mirror" .srcObject=${self.stream} autoplay playsinline .muted=${true} aria-label=${t('you')}></video>
-      <figcaption><span>${t('you')}</span>${badges(view, self.userId, self.speaking, { camera: self.cameraOn, microphone: self.microphoneOn })}</figcaption>
-    </figure>`);
+  const main = mainOf(shown);
+  const small: TemplateResult[] = [];
+  for (const who of shown) {
+    if (main && who === main.who && main.source === 'camera') continue;
+    if (who.publisher.camera) small.push(tile(view, who, 'camera', false));
+    // A second screen share (ours while someone else shares) goes small too.
+    if (who.publisher.screen && !(main && who === main.who && main.source === 'screen')) small.push(tile(view, who, 'screen', false));
   }
   return html`<section class="stage" aria-label=${t('stage')} data-stage=${main?.source ?? 'empty'}>
-    ${main ? tile(view, main.publisher, main.source, true) : html`<p aria-live="polite">${view.empty}</p>`}
+    ${main ? tile(view, main.who, main.source, true) : html`<p aria-live="polite">${view.empty}</p>`}
     ${small.length > 0 ? html`<div class="tiles">${small}</div>` : nothing}
     ${view.publishers.filter((p) => p.audio).map((p) => html`<audio .srcObject=${p.audio ?? null} autoplay data-user=${p.userId}></audio>`)}
   </section>`;

@@ -97,6 +97,8 @@ describe('a live class in Chromium, through LTI launches', () => {
       // Attendees never see publish controls.
       for (const name of ['Camera', 'Microphone', 'Share screen', 'Go live', 'End class']) assert.equal(await student.frame.getByRole('button', { name }).count(), 0, name);
     }
+    // The speaking indicator follows the instructor's (beeping, fake) microphone.
+    await alice.frame.locator('figure.big[data-speaking]').waitFor();
     const sent = await teacher.stats();
     assert.ok(sent.framesEncoded > 0 && sent.sending === 'connected', JSON.stringify(sent));
 
