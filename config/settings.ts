@@ -31,6 +31,8 @@ export interface Settings {
     maxSubscribers: number;
     /** How long a browser tab's media connections are kept after its socket drops (a network blip). */
     graceSeconds: number;
+    /** A media connection that has not completed ICE and DTLS after this long is closed. */
+    connectTimeoutSeconds: number;
   };
   /** Most participants in one room at once (hosts excepted), unless the room sets its own. */
   roomSeatLimit: number;
@@ -118,6 +120,7 @@ const specs = {
   RTC_MAX_PORT: { expected: 'a UDP port number from 1024 to 65535', schema: port(1024) },
   MEDIA_MAX_SUBSCRIBERS: { expected: 'a whole number from 1 to 100000', schema: wholeNumber(1, 100_000) },
   MEDIA_GRACE_SECONDS: { expected: 'a whole number of seconds from 0 to 300', schema: wholeNumber(0, 300) },
+  MEDIA_CONNECT_TIMEOUT_SECONDS: { expected: 'a whole number of seconds from 1 to 120', schema: wholeNumber(1, 120) },
   ROOM_SEAT_LIMIT: { expected: 'a whole number from 1 to 100000', schema: wholeNumber(1, 100_000) },
   TURN_URLS: {
     expected: 'a comma-separated list of stun:, turn: or turns: URLs',
@@ -144,6 +147,7 @@ const DEFAULTS: Partial<Record<SettingName, string>> = {
   MEDIA_MAX_SUBSCRIBERS: '150',
   ROOM_SEAT_LIMIT: '300',
   MEDIA_GRACE_SECONDS: '15',
+  MEDIA_CONNECT_TIMEOUT_SECONDS: '20',
   FFMPEG_PATH: 'ffmpeg',
   LOG_LEVEL: 'info',
   LTI_AUTO_ACTIVATE: 'false',
@@ -224,6 +228,7 @@ export function parseSettings(source: Source, cwd: string = process.cwd()): Sett
       maxPort: p.RTC_MAX_PORT as number,
       maxSubscribers: p.MEDIA_MAX_SUBSCRIBERS as number,
       graceSeconds: p.MEDIA_GRACE_SECONDS as number,
+      connectTimeoutSeconds: p.MEDIA_CONNECT_TIMEOUT_SECONDS as number,
     },
     roomSeatLimit: p.ROOM_SEAT_LIMIT as number,
     turn: { urls: p.TURN_URLS ?? [], secret: p.TURN_SECRET },

@@ -5,7 +5,8 @@ import { z } from 'zod';
 export const PROTOCOL_VERSION = 1;
 
 const userId = z.string().uuid();
-const sdp = z.string().min(1).max(128 * 1024);
+/** Below socket.io's message limit (64 KiB, maxHttpBufferSize); a browser's SDP is a few KiB. */
+const sdp = z.string().min(1).max(60 * 1024);
 
 export const MEDIA_SOURCES = ['camera', 'microphone', 'screen'] as const;
 export type MediaSource = (typeof MEDIA_SOURCES)[number];

@@ -256,6 +256,7 @@ export function mediaOptions(settings: Settings): MediaServerOptions {
   const stun = settings.turn.urls.filter((url) => url.startsWith('stun:'));
   return {
     portRange: [minPort, maxPort],
+    connectTimeoutMs: settings.rtc.connectTimeoutSeconds * 1000,
     ...(announcedIp && !LOOPBACK.test(announcedIp) ? { announcedIp } : {}),
     ...(hostAddresses.size > 0 ? { hostAddresses: [...hostAddresses] } : {}),
     // The server needs STUN only to learn its public address behind NAT, when none is announced.

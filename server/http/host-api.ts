@@ -21,6 +21,8 @@ const settingsBody = z
     coursePaymentRequired: z.boolean().optional(),
     coursePaidThreshold: z.number().gt(0).max(1).nullable().optional(),
     attendance: z.boolean().optional(),
+    /** Most participants at once (hosts excepted); null: the server's ROOM_SEAT_LIMIT. */
+    seatLimit: z.number().int().min(1).max(100_000).nullable().optional(),
   })
   .strict();
 
@@ -84,6 +86,7 @@ export function createHostApi(deps: HostApiDependencies): Router {
       coursePaymentRequired: course.paymentRequired,
       coursePaidThreshold: course.paidThreshold,
       attendance: room.attendanceEnabled,
+      seatLimit: room.seatLimit,
       feeLineItem: course.paidLineItemUrl,
     };
   };
@@ -107,6 +110,7 @@ export function createHostApi(deps: HostApiDependencies): Router {
       ...(s.policy !== undefined ? { policy: s.policy } : {}),
       ...(s.paidThreshold !== undefined ? { paidThreshold: s.paidThreshold } : {}),
       ...(s.attendance !== undefined ? { attendanceEnabled: s.attendance } : {}),
+      ...(s.seatLimit !== undefined ? { seatLimit: s.seatLimit } : {}),
     });
     if (s.coursePaymentRequired !== undefined || s.coursePaidThreshold !== undefined) {
       await repos.courses.update(room.courseId, {

@@ -58,10 +58,13 @@ export class Realtime {
   readonly #deps: RealtimeDependencies;
   readonly #timer: NodeJS.Timeout;
   readonly media: MediaSignaling;
+  /** The SFU itself, for its counters. */
+  readonly mediaServer: MediaServer;
   #checking = false;
 
   constructor(deps: RealtimeDependencies) {
     this.#deps = deps;
+    this.mediaServer = deps.media;
     this.media = new MediaSignaling({
       media: deps.media,
       logger: deps.logger,

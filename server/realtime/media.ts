@@ -112,7 +112,10 @@ export class MediaSignaling {
     tab.sources = { ...sources };
     const id = participant(seat);
     if (restart) await this.#options.media.unpublish(roomId, id);
-    const answer = await this.#media(() => this.#options.media.publish(roomId, id, offerSdp));
+    const answer = await this.#media(() => this.#options.media.publish(roomId, id, offerSdp)).catch((error: unknown) => {
+      this.#forgetIfIdle(seat);
+      throw error;
+    });
     const on = new Set(Object.values(sources));
     this.#setState(tab, { camera: on.has('camera'), microphone: on.has('microphone'), screen: on.has('screen') });
     return answer;
@@ -138,12 +141,16 @@ export class MediaSignaling {
       throw new SignalingError(`this Live Classroom server is serving as many viewers as it can (${this.#options.maxSubscribers}); try again in a few minutes, or ask your institution to add capacity`);
     }
     this.#tab(seat);
-    const sdp = await this.#media(() => media.subscribe(roomId, id));
+    const sdp = await this.#media(() => media.subscribe(roomId, id)).catch((error: unknown) => {
+      this.#forgetIfIdle(seat);
+      throw error;
+    });
     const room = media.findRoom(roomId);
     return { sdp, tracks: this.#stageTracks(roomId, room?.subscribedTracks(id) ?? []), created: !existing, publishing: room?.has(id).publisher ?? false };
   }
 
   async answer(seat: MediaSeat, answerSdp: string): Promise<void> {
+    if (!this.#options.media.findRoom(seat.data.roomId)?.has(participant(seat)).subscriber) throw new SignalingError('there is no offer to answer: ask for one with media:subscribe');
     await this.#media(() => this.#options.media.acceptAnswer(seat.data.roomId, participant(seat), answerSdp));
   }
 
@@ -203,6 +210,16 @@ export class MediaSignaling {
     }
     tab.seat = seat;
     return tab;
+  }
+
+  /** After a refusal: a tab with no connection left on the server is not kept. */
+  #forgetIfIdle(seat: MediaSeat): void {
+    const id = participant(seat);
+    const has = this.#options.media.findRoom(seat.data.roomId)?.has(id);
+    if (has?.publisher || has?.subscriber) return;
+    const key = tabKey(seat.data.roomId, id);
+    const tab = this.#tabs.get(key);
+    if (tab?.seat === seat && !tab.leaveTimer) this.#tabs.delete(key);
   }
 
   async #leave(key: string, tab: Tab): Promise<void> {

@@ -90,8 +90,9 @@ export type Admission =
   | { kind: 'error'; socket: Socket; message: string };
 
 /** Opens the widget's socket with a seat token and waits for the server's verdict (5 s at most). */
-export function connect(service: Service, seat: string | undefined): Promise<Admission> {
-  const socket = io(service.url, { auth: seat === undefined ? {} : { seat }, transports: ['websocket'], reconnection: false, forceNew: true });
+export function connect(service: Service, seat: string | undefined, client?: string): Promise<Admission> {
+  const auth = { ...(seat === undefined ? {} : { seat }), ...(client === undefined ? {} : { client }) };
+  const socket = io(service.url, { auth, transports: ['websocket'], reconnection: false, forceNew: true });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.close();

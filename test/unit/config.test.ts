@@ -25,7 +25,7 @@ describe('settings', () => {
     assert.equal(settings.databaseUrl, undefined);
     assert.equal(settings.redisUrl, undefined);
     assert.equal(settings.ltiKey, undefined);
-    assert.deepEqual(settings.rtc, { announcedIp: undefined, minPort: 40000, maxPort: 40999, maxSubscribers: 150, graceSeconds: 15 });
+    assert.deepEqual(settings.rtc, { announcedIp: undefined, minPort: 40000, maxPort: 40999, maxSubscribers: 150, graceSeconds: 15, connectTimeoutSeconds: 20 });
     assert.equal(settings.roomSeatLimit, 300);
     assert.deepEqual(settings.turn, { urls: [], secret: undefined });
     assert.equal(settings.ffmpegPath, 'ffmpeg');
@@ -59,7 +59,7 @@ describe('settings', () => {
     assert.equal(settings.dataDir, '/var/lib/lc');
     assert.equal(settings.recordingsDir, '/srv/lc/rec');
     assert.equal(settings.databaseUrl, 'postgres://lc:pw@db:5432/lc');
-    assert.deepEqual(settings.rtc, { announcedIp: '203.0.113.7', minPort: 50000, maxPort: 50100, maxSubscribers: 150, graceSeconds: 15 });
+    assert.deepEqual(settings.rtc, { announcedIp: '203.0.113.7', minPort: 50000, maxPort: 50100, maxSubscribers: 150, graceSeconds: 15, connectTimeoutSeconds: 20 });
     assert.deepEqual(settings.turn.urls, ['turn:turn.example.edu:3478?transport=udp', 'turns:turn.example.edu:5349']);
     assert.equal(settings.logLevel, 'debug');
   });
