@@ -71,6 +71,9 @@ export const clientEvents = {
 export type ClientEvent = keyof typeof clientEvents;
 export type ClientPayload<E extends ClientEvent> = z.infer<(typeof clientEvents)[E]>;
 
+/** Why someone may not be here, for the widget to say in the user's language (`reason` is English). */
+export type RevocationCode = 'notEnrolled' | 'inactive' | 'deleted' | 'restricted' | 'notPaid' | 'unverified' | 'role' | 'paymentUnsupported' | 'roomFull';
+
 export type Grant = 'host' | 'speaker' | 'attendee' | 'denied';
 export type ClassStatus = 'scheduled' | 'live' | 'ended';
 
@@ -88,7 +91,7 @@ export interface ServerEvents {
   /** Your grant changed (brought on stage, taken off). */
   'grant:changed': (state: { grant: Grant; reason: string }) => void;
   /** You may no longer be in this room; the server disconnects right after. */
-  'access:revoked': (state: { reason: string }) => void;
+  'access:revoked': (state: { reason: string; code?: RevocationCode }) => void;
   /** A new offer for your receiving connection (what is on stage changed): answer with media:answer. */
   'media:offer': (state: { sdp: string; tracks: StageTrack[] }) => void;
   /** One of your connections failed on the server's side and was closed: make a fresh one. */

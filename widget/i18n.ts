@@ -43,6 +43,15 @@ const en = {
   screenProblem: 'Your screen could not be shared: {reason}',
   mediaProblem: 'The video connection has a problem: {reason}. Retrying…',
   waitingForVideo: 'Waiting for the instructor\'s video…',
+  reason_notEnrolled: 'you are not enrolled in this course',
+  reason_inactive: 'your enrollment in this course is inactive',
+  reason_deleted: 'you were removed from the course',
+  reason_restricted: 'the course restricts this activity for you (a group, date, payment or other condition)',
+  reason_notPaid: 'the course fee has not been paid',
+  reason_unverified: 'your payment could not be verified; try again in a few minutes',
+  reason_role: 'your role in the course does not allow it',
+  reason_paymentUnsupported: 'the course requires payment, but the LMS does not let Live Classroom check it; tell your instructor',
+  reason_roomFull: 'the room is full; try again when someone leaves',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -90,6 +99,15 @@ const zhCN: Catalogue = {
   screenProblem: '无法共享你的屏幕：{reason}',
   mediaProblem: '视频连接出现问题：{reason}。正在重试…',
   waitingForVideo: '正在等待讲师的视频…',
+  reason_notEnrolled: '你未选修本课程',
+  reason_inactive: '你在本课程的选课状态为未激活',
+  reason_deleted: '你已被移出本课程',
+  reason_restricted: '课程对你限制了此活动（分组、日期、付费或其他条件）',
+  reason_notPaid: '课程费用尚未支付',
+  reason_unverified: '无法核实你的付款，请几分钟后再试',
+  reason_role: '你在课程中的角色不允许此操作',
+  reason_paymentUnsupported: '本课程需要付费，但学习平台不允许 Live Classroom 核实付款；请告知你的讲师',
+  reason_roomFull: '教室已满，请在有人离开后再试',
 };
 
 export const CATALOGUES: Readonly<Record<'en' | 'zh-CN', Catalogue>> = { en, 'zh-CN': zhCN };

@@ -164,7 +164,8 @@ export class LiveClassroom extends LitElement {
       this._grant = grant;
       if (grant !== 'host' && grant !== 'speaker') void media.stopSending();
     });
-    socket.on('access:revoked', ({ reason }) => {
+    socket.on('access:revoked', ({ reason: english, code }) => {
+      const reason = code ? this.#t(`reason_${code}`) : english;
       this._notice = this._grant ? this.#t('removed', { reason }) : this.#t('refused', { reason });
       this._connection = 'closed';
       socket.io.opts.reconnection = false;

@@ -112,14 +112,14 @@ export class Realtime {
     });
     const decision = await access.decide(userId, roomId, 'join');
     if (decision.grant === 'denied') {
-      socket.emit('access:revoked', { reason: decision.reason });
+      socket.emit('access:revoked', { reason: decision.reason, ...(decision.code ? { code: decision.code } : {}) });
       socket.disconnect(true);
       return;
     }
     if (!socket.connected) return;
     const full = decision.grant === 'host' ? undefined : await this.#roomFull(roomId, userId);
     if (full) {
-      socket.emit('access:revoked', { reason: full });
+      socket.emit('access:revoked', { reason: full, code: 'roomFull' });
       socket.disconnect(true);
       return;
     }
@@ -282,7 +282,7 @@ export class Realtime {
             if (!decision) continue;
             if (decision.grant === 'denied') {
               socket.data.revoked = true;
-              socket.emit('access:revoked', { reason: decision.reason });
+              socket.emit('access:revoked', { reason: decision.reason, ...(decision.code ? { code: decision.code } : {}) });
               socket.disconnect(true);
             } else if (decision.grant !== socket.data.grant) {
               this.#setGrant(socket, decision.grant, decision.reason);

@@ -62,6 +62,23 @@ describe('the live-classroom widget', () => {
     }
   });
 
+  it('says why someone cannot join in the user\'s language: a full room, in Chinese', async () => {
+    const teacher = await open('teacher-full', 'instructor');
+    const seat = (await teacher.page.frameLocator(FRAME).locator('live-classroom').getAttribute('seat-token')) ?? '';
+    const roomId = c.service.lti.seats.verify(seat).roomId;
+    const patch = await fetch(`${c.service.url}/api/rooms/${roomId}/settings`, { method: 'PATCH', headers: { authorization: `Bearer ${seat}`, 'content-type': 'application/json' }, body: JSON.stringify({ seatLimit: 1 }) });
+    assert.equal(patch.status, 200);
+    const first = await open('student-first', 'learner');
+    const page = await browser.context.newPage();
+    await page.goto(c.platform.coursePageUrl({ roles: 'learner', user: { id: 'student-late', name: 'student-late' }, locale: 'zh-CN', resourceLink: { id: 'widget-room', title: 'Week 1' } }));
+    const alert = page.frameLocator(FRAME).getByRole('alert');
+    await alert.waitFor({ timeout: 20_000 });
+    assert.equal(await alert.textContent(), '你无法加入本课程：教室已满，请在有人离开后再试');
+    await page.frameLocator(FRAME).locator('[data-connection="closed"]').waitFor();
+    for (const p of [teacher.page, first.page, page]) await p.close();
+    await fetch(`${c.service.url}/api/rooms/${roomId}/settings`, { method: 'PATCH', headers: { authorization: `Bearer ${seat}`, 'content-type': 'application/json' }, body: JSON.stringify({ seatLimit: null }) });
+  });
+
   it('serves the widget as one ES module, revalidated by ETag', async () => {
     const first = await fetch(`${c.service.url}/widget/live-classroom.js`);
     assert.equal(first.status, 200);
