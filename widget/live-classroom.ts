@@ -229,26 +229,18 @@ export class LiveClassroom extends LitElement {
   async #goLive(): Promise<void> {
     await this.#request('class:start');
     // Going live turns the camera and microphone on, as a meeting does; both can be switched off.
-    if (this._status === 'live' && !this.#media?.sending) await this.#toggleCamera();
+    if (this._status === 'live' && !this.#media?.sending) await this.#toggleDevice('camera');
   }
 
-  async #toggleCamera(): Promise<void> {
+  /** The first press asks for camera and microphone together, keeping only the one pressed on. */
+  async #toggleDevice(device: 'camera' | 'microphone'): Promise<void> {
     const media = this.#media;
     if (!media) return;
     try {
-      if (!media.camera) await media.startCamera();
-      else media.setCamera(!media.cameraOn);
-    } catch (error) {
-      this._notice = this.#t('deviceProblem', { reason: (error as Error).message });
-    }
-    this.#mediaChanged();
-  }
-
-  async #toggleMicrophone(): Promise<void> {
-    const media = this.#media;
-    if (!media) return;
-    try {
-      if (!media.camera) await media.startCamera();
+      if (!media.camera) {
+        await media.startCamera();
+        if (device === 'microphone') media.setCamera(false);
+      } else if (device === 'camera') media.setCamera(!media.cameraOn);
       else media.setMicrophone(!media.microphoneOn);
     } catch (error) {
       this._notice = this.#t('deviceProblem', { reason: (error as Error).message });
@@ -322,8 +314,8 @@ export class LiveClassroom extends LitElement {
         : nothing}
       ${onStage && live
         ? html`<div class="controls" role="group" aria-label=${t('mediaControls')}>
-            <button class="toggle" aria-pressed=${String(!!media?.camera && media.cameraOn)} ?disabled=${!ready} @click=${() => this.#toggleCamera()}>${t('camera')}</button>
-            <button class="toggle" aria-pressed=${String(!!media?.camera && media.microphoneOn)} ?disabled=${!ready} @click=${() => this.#toggleMicrophone()}>${t('microphone')}</button>
+            <button class="toggle" aria-pressed=${String(!!media?.camera && media.cameraOn)} ?disabled=${!ready} @click=${() => this.#toggleDevice('camera')}>${t('camera')}</button>
+            <button class="toggle" aria-pressed=${String(!!media?.camera && media.microphoneOn)} ?disabled=${!ready} @click=${() => this.#toggleDevice('microphone')}>${t('microphone')}</button>
             <button class="toggle" aria-pressed=${String(!!media?.screen)} ?disabled=${!ready} @click=${() => this.#toggleScreen()}>${t('shareScreen')}</button>
           </div>`
         : nothing}
