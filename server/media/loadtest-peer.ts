@@ -1,0 +1,190 @@
+// A synthetic subscriber for load tests (bench/fanout.ts): a werift RTCPeerConnection that answers
+// the SFU's subscribe (and renegotiation) offers, decrypts what it receives and counts RTP packets
+// per track, estimating loss from RTP sequence-number gaps. It decodes nothing, so one process can
+// hold hundreds of them where a browser could not. Lives here because every werift call does.
+import { createSecretKey } from 'node:crypto';
+import { RTCPeerConnection, type MediaStreamTrack, type RtpPacket } from 'werift';
+import { MediaError } from './errors.ts';
+import { codecs, noop } from './peers.ts';
+import type { IceServer, TrackKind } from './types.ts';
+
+export interface LoadTestPeerOptions {
+  /** Defaults to none (as MediaServer's). */
+  iceServers?: IceServer[];
+  /** Extra host candidates, e.g. ['127.0.0.1'] for an SFU on loopback. */
+  hostAddresses?: string[];
+  /**
+   * Hand werift's SRTP ciphers KeyObjects instead of Buffers once connected (default true): on
+   * Node 24, createDecipheriv with a Buffer key throws and catches two exceptions inside Node
+   * (prepareSecretKey's isKeyObject/isCryptoKey checks), about 10 µs per packet; the load
+   * generator should not spend its CPU on that.
+   */
+  keyObjects?: boolean;
+}
+
+/** Counters of one received RTP stream (one SSRC), cumulative since it started. */
+export interface ReceivedStreamStats {
+  kind: TrackKind;
+  ssrc: number;
+  /** Every RTP packet handed up by werift (after SRTP), retransmissions and duplicates included. */
+  packets: number;
+  /** Payload bytes. */
+  bytes: number;
+  /** Highest extended sequence number seen − first one + 1 (RTCP's "expected"). */
+  expected: number;
+  /** Sequence numbers skipped when a packet arrived ahead of them (loss before any repair by NACK). */
+  gaps: number;
+}
+
+export interface LoadTestPeerStats {
+  connectionState: string;
+  streams: ReceivedStreamStats[];
+}
+
+/** Extended (wrap-aware) sequence tracking for one SSRC, as an RTCP receiver report counts it. */
+class SequenceCounter {
+  readonly kind: TrackKind;
+  readonly ssrc: number;
+  packets = 0;
+  bytes = 0;
+  gaps = 0;
+  private base = -1;
+  private highest = -1;
+
+  constructor(kind: TrackKind, ssrc: number) {
+    this.kind = kind;
+    this.ssrc = ssrc;
+  }
+
+  add(sequenceNumber: number, payloadBytes: number) {
+    this.packets++;
+    this.bytes += payloadBytes;
+    if (this.highest < 0) {
+      this.base = this.highest = sequenceNumber;
+      return;
+    }
+    const ahead = (sequenceNumber - (this.highest & 0xffff) + 0x10000) & 0xffff;
+    if (ahead === 0 || ahead >= 0x8000) return; // a duplicate, a retransmission or a late packet
+    this.gaps += ahead - 1;
+    this.highest += ahead;
+  }
+
+  stats(): ReceivedStreamStats {
+    const expected = this.highest < 0 ? 0 : this.highest - this.base + 1;
+    return { kind: this.kind, ssrc: this.ssrc, packets: this.packets, bytes: this.bytes, expected, gaps: this.gaps };
+  }
+}
+
+export class LoadTestPeer {
+  private readonly pc: RTCPeerConnection;
+  private readonly counters = new Map<number, SequenceCounter>();
+  private readonly disposers: Array<() => void> = [];
+  private chain: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(options: LoadTestPeerOptions = {}) {
+    // The SFU's own codec set and no header extensions, so its offers are answered as a browser would.
+    this.pc = new RTCPeerConnection({
+      iceServers: (options.iceServers ?? []).map((server) => ({ ...server })),
+      iceAdditionalHostAddresses: options.hostAddresses,
+      iceUseIpv6: false,
+      bundlePolicy: 'max-bundle',
+      codecs: codecs(),
+      headerExtensions: { audio: [], video: [] },
+    });
+    const { unSubscribe } = this.pc.onTrack.subscribe((track) => this.watch(track));
+    this.disposers.push(unSubscribe);
+    if (options.keyObjects ?? true) {
+      const state = this.pc.connectionStateChange.subscribe((value) => {
+        if (value === 'connected') this.useKeyObjects();
+      });
+      this.disposers.push(state.unSubscribe);
+    }
+  }
+
+  get connectionState(): string {
+    return this.pc.connectionState;
+  }
+
+  /**
+   * Applies an offer from the SFU (the first subscribe offer or a renegotiation) and returns the
+   * answer, with all candidates in it. Offers are answered one after another.
+   */
+  answer(offerSdp: string): Promise<string> {
+    const result = this.chain.then(async () => {
+      if (this.closed) throw new MediaError('closed', 'The load-test peer is closed.');
+      try {
+        await this.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+        const answer = await this.pc.createAnswer();
+        await this.pc.setLocalDescription(answer);
+        return this.pc.localDescription?.sdp ?? answer.sdp;
+      } catch (error) {
+        if (error instanceof MediaError) throw error;
+        throw new MediaError('invalid-sdp', `The load-test peer could not answer the offer: ${error instanceof Error ? error.message : String(error)}.`, { cause: error });
+      }
+    });
+    this.chain = result.catch(noop);
+    return result;
+  }
+
+  /** Resolves when the connection is up; rejects if it fails, closes or takes longer than `timeoutMs`. */
+  connected(timeoutMs = 20_000): Promise<void> {
+    if (this.pc.connectionState === 'connected') return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => finish(new Error(`not connected after ${timeoutMs} ms (state ${this.pc.connectionState})`)), timeoutMs);
+      const { unSubscribe } = this.pc.connectionStateChange.subscribe((state) => {
+        if (state === 'connected') finish();
+        else if (state === 'failed' || state === 'closed') finish(new Error(`connection ${state}`));
+      });
+      function finish(error?: Error) {
+        clearTimeout(timer);
+        unSubscribe();
+        if (error) reject(error);
+        else resolve();
+      }
+    });
+  }
+
+  stats(): LoadTestPeerStats {
+    return { connectionState: this.pc.connectionState, streams: [...this.counters.values()].map((counter) => counter.stats()) };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const dispose of this.disposers.splice(0)) dispose();
+    await this.pc.close().catch(noop);
+  }
+
+  /** Replaces the Buffer session keys of each SRTP/SRTCP context with equal KeyObjects (see LoadTestPeerOptions). */
+  private useKeyObjects() {
+    for (const transceiver of this.pc.getTransceivers()) {
+      const transport = transceiver.receiver.dtlsTransport;
+      if (!transport?.srtpStarted) continue;
+      for (const session of [transport.srtp, transport.srtcp]) {
+        for (const context of [session?.localContext, session?.remoteContext]) {
+          const cipher = context?.cipher as unknown as Record<string, unknown> | undefined;
+          if (!cipher) continue;
+          for (const field of ['srtpSessionKey', 'srtcpSessionKey']) {
+            const key = cipher[field];
+            if (Buffer.isBuffer(key)) cipher[field] = createSecretKey(key);
+          }
+        }
+      }
+    }
+  }
+
+  private watch(track: MediaStreamTrack) {
+    const kind: TrackKind = track.kind === 'audio' ? 'audio' : 'video';
+    const { unSubscribe } = track.onReceiveRtp.subscribe((packet: RtpPacket) => {
+      const ssrc = packet.header.ssrc;
+      let counter = this.counters.get(ssrc);
+      if (!counter) {
+        counter = new SequenceCounter(kind, ssrc);
+        this.counters.set(ssrc, counter);
+      }
+      counter.add(packet.header.sequenceNumber, packet.payload.length);
+    });
+    this.disposers.push(unSubscribe);
+  }
+}
