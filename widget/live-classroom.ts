@@ -34,7 +34,6 @@ export class LiveClassroom extends LitElement {
     _speaking: { state: true },
     _selfSpeaking: { state: true },
     _needsSound: { state: true },
-    _sending: { state: true },
     _mediaProblem: { state: true },
   };
 
@@ -69,7 +68,6 @@ export class LiveClassroom extends LitElement {
   declare _speaking: Set<string>;
   declare _selfSpeaking: boolean;
   declare _needsSound: boolean;
-  declare _sending: boolean;
   declare _mediaProblem: string | undefined;
 
   #socket: Socket<ServerEvents, ClientEmits> | undefined;
@@ -91,7 +89,6 @@ export class LiveClassroom extends LitElement {
     this._speaking = new Set();
     this._selfSpeaking = false;
     this._needsSound = false;
-    this._sending = false;
   }
 
   override connectedCallback(): void {
@@ -197,7 +194,6 @@ export class LiveClassroom extends LitElement {
   #mediaChanged(): void {
     const media = this.#media;
     this._publishers = media?.publishers() ?? [];
-    this._sending = media?.sending ?? false;
     this.requestUpdate();
   }
 

@@ -37,7 +37,7 @@ export class MediaSession {
   readonly #socket: LiveSocket;
   readonly #changed: () => void;
   /** A negotiation failed (with why) or, with undefined, one succeeded again. */
-  readonly #failed: (reason: string | undefined) => void;
+  readonly #problem: (reason: string | undefined) => void;
   #iceServers: IceServerInfo[] = [];
   #rx: RTCPeerConnection | undefined;
   #tx: RTCPeerConnection | undefined;
@@ -54,11 +54,11 @@ export class MediaSession {
   #closed = false;
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
 
-  constructor(socket: LiveSocket, changed: () => void, failed: (reason: string | undefined) => void) {
+  constructor(socket: LiveSocket, changed: () => void, problem: (reason: string | undefined) => void) {
     this.#socket = socket;
     this.#changed = changed;
-    this.#failed = failed;
-    socket.on('media:offer', ({ sdp, tracks }) => void this.#serial(() => this.#answer(sdp, tracks)).catch((e: unknown) => this.#failed(message(e))));
+    this.#problem = problem;
+    socket.on('media:offer', ({ sdp, tracks }) => void this.#serial(() => this.#answer(sdp, tracks)).catch((e: unknown) => this.#problem(message(e))));
     socket.on('media:failed', ({ side }) => {
       if (side === 'subscriber') void this.receive(true);
       else if (this.#local || this.#screen) void this.#republish();
@@ -106,7 +106,7 @@ export class MediaSession {
       await this.#answer(sdp, tracks);
       return publishing;
     }).catch((e: unknown) => {
-      this.#failed(message(e));
+      this.#problem(message(e));
       return true;
     });
   }
@@ -251,7 +251,7 @@ export class MediaSession {
     await rx.setLocalDescription(answer);
     const ack = await this.#emit('media:answer', { sdp: rx.localDescription?.sdp ?? answer.sdp ?? '' });
     if (!ack.ok) throw new Error(ack.error);
-    this.#failed(undefined);
+    this.#problem(undefined);
     this.#syncReceived();
   }
 
@@ -310,7 +310,7 @@ export class MediaSession {
       await tx.setRemoteDescription({ type: 'answer', sdp: (ack as unknown as { sdp: string }).sdp });
       // Muted before this renegotiation: tell the room again, the server counted the tracks as on.
       if (!this.#cameraOn || !this.#microphoneOn) this.#sendState();
-      this.#failed(undefined);
+      this.#problem(undefined);
       this.#changed();
     });
   }
@@ -324,7 +324,7 @@ export class MediaSession {
 
   async #republish(): Promise<void> {
     this.#closeTx();
-    await this.#publish().catch((e: unknown) => this.#failed(message(e)));
+    await this.#publish().catch((e: unknown) => this.#problem(message(e)));
   }
 
   /** Replaces a connection that failed, or stayed disconnected, while the socket is up. */

@@ -34,6 +34,8 @@ const TURN_CREDENTIAL_SECONDS = 12 * 3600;
 export class SignalingError extends Error {}
 
 interface Tab {
+  /** The SFU's participant id: `${userId}/${client}`. */
+  id: string;
   seat: MediaSeat;
   roomId: string;
   userId: string;
@@ -170,9 +172,9 @@ export class MediaSignaling {
 
   /** May no longer publish (taken off stage): stop every tab of the user. */
   async stopPublishing(roomId: string, userId: string): Promise<void> {
-    for (const [key, tab] of this.#tabs) {
+    for (const tab of this.#tabs.values()) {
       if (tab.roomId !== roomId || tab.userId !== userId) continue;
-      await this.#options.media.unpublish(roomId, key.slice(roomId.length + 1));
+      await this.#options.media.unpublish(roomId, tab.id);
       this.#setState(tab, { camera: false, microphone: false, screen: false });
     }
   }
@@ -193,11 +195,9 @@ export class MediaSignaling {
     await this.#options.media.close();
   }
 
-  /** For tests and metrics: tabs known, and tabs waiting out their grace period. */
-  counts(): { tabs: number; leaving: number } {
-    let leaving = 0;
-    for (const tab of this.#tabs.values()) if (tab.leaveTimer) leaving++;
-    return { tabs: this.#tabs.size, leaving };
+  /** For tests and metrics: tabs with media (or waiting out their grace period). */
+  counts(): { tabs: number } {
+    return { tabs: this.#tabs.size };
   }
 
   #tab(seat: MediaSeat): Tab {
@@ -205,7 +205,7 @@ export class MediaSignaling {
     let tab = this.#tabs.get(key);
     if (!tab) {
       const { userId, roomId, name } = seat.data;
-      tab = { seat, roomId, userId, name, sources: {}, state: { userId, name, camera: false, microphone: false, screen: false } };
+      tab = { id: participant(seat), seat, roomId, userId, name, sources: {}, state: { userId, name, camera: false, microphone: false, screen: false } };
       this.#tabs.set(key, tab);
     }
     tab.seat = seat;
@@ -227,7 +227,7 @@ export class MediaSignaling {
     this.#tabs.delete(key);
     clearTimeout(tab.leaveTimer);
     const published = tab.state.camera || tab.state.microphone || tab.state.screen;
-    await this.#options.media.leave(tab.roomId, key.slice(tab.roomId.length + 1)).catch((error: unknown) => this.#options.logger.warn({ err: error, room: tab.roomId }, 'closing media failed'));
+    await this.#options.media.leave(tab.roomId, tab.id).catch((error: unknown) => this.#options.logger.warn({ err: error, room: tab.roomId }, 'closing media failed'));
     if (published) this.#options.broadcastState(tab.roomId, { userId: tab.userId, name: tab.name, camera: false, microphone: false, screen: false });
   }
 

@@ -123,10 +123,10 @@ describe('a live class in Chromium, through LTI launches', () => {
     // Bob's network drops (HTTP and WebSocket) for longer than the media grace period: the server
     // closes his media connections, then his browser comes back and the video resumes, same page.
     await bob.frame.evaluate('window.notReloaded = true');
-    const subscribersBefore = c.service.realtime.media.counts().tabs;
+    const tabsBefore = c.service.realtime.media.counts().tabs;
     await cutBrowser.context.setOffline(true);
     await bob.frame.locator('[data-connection="reconnecting"]').waitFor({ timeout: 20_000 });
-    await until('the server to drop bob\'s media after the grace period', async () => media().counts().tabs < subscribersBefore);
+    await until('the server to drop bob\'s media after the grace period', async () => media().counts().tabs < tabsBefore);
     await cutBrowser.context.setOffline(false);
     await bob.frame.locator('[data-connection="connected"]').waitFor({ timeout: 30_000 });
     const resumed = await flowing(bob, zero, 'video again at bob after the network came back');
