@@ -33,6 +33,9 @@ export interface Settings {
     graceSeconds: number;
     /** A media connection that has not completed ICE and DTLS after this long is closed. */
     connectTimeoutSeconds: number;
+    /** Bounds of the video bitrate asked of a publisher (the lowest its receivers can take), in kbit/s. */
+    minVideoKbps: number;
+    maxVideoKbps: number;
   };
   /** Most participants in one room at once (hosts excepted), unless the room sets its own. */
   roomSeatLimit: number;
@@ -121,6 +124,8 @@ const specs = {
   MEDIA_MAX_SUBSCRIBERS: { expected: 'a whole number from 1 to 100000', schema: wholeNumber(1, 100_000) },
   MEDIA_GRACE_SECONDS: { expected: 'a whole number of seconds from 0 to 300', schema: wholeNumber(0, 300) },
   MEDIA_CONNECT_TIMEOUT_SECONDS: { expected: 'a whole number of seconds from 1 to 120', schema: wholeNumber(1, 120) },
+  MEDIA_MIN_VIDEO_KBPS: { expected: 'a whole number of kbit/s from 30 to 50000', schema: wholeNumber(30, 50_000) },
+  MEDIA_MAX_VIDEO_KBPS: { expected: 'a whole number of kbit/s from 30 to 50000', schema: wholeNumber(30, 50_000) },
   ROOM_SEAT_LIMIT: { expected: 'a whole number from 1 to 100000', schema: wholeNumber(1, 100_000) },
   TURN_URLS: {
     expected: 'a comma-separated list of stun:, turn: or turns: URLs',
@@ -148,6 +153,8 @@ const DEFAULTS: Partial<Record<SettingName, string>> = {
   ROOM_SEAT_LIMIT: '300',
   MEDIA_GRACE_SECONDS: '15',
   MEDIA_CONNECT_TIMEOUT_SECONDS: '20',
+  MEDIA_MIN_VIDEO_KBPS: '150',
+  MEDIA_MAX_VIDEO_KBPS: '2500',
   FFMPEG_PATH: 'ffmpeg',
   LOG_LEVEL: 'info',
   LTI_AUTO_ACTIVATE: 'false',
@@ -203,6 +210,11 @@ export function parseSettings(source: Source, cwd: string = process.cwd()): Sett
       `Setting RTC_MAX_PORT=${p.RTC_MAX_PORT} is invalid: expected a port above RTC_MIN_PORT (${p.RTC_MIN_PORT}).`,
     );
   }
+  if (p.MEDIA_MIN_VIDEO_KBPS !== undefined && p.MEDIA_MAX_VIDEO_KBPS !== undefined && p.MEDIA_MIN_VIDEO_KBPS > p.MEDIA_MAX_VIDEO_KBPS) {
+    problems.push(
+      `Setting MEDIA_MAX_VIDEO_KBPS=${p.MEDIA_MAX_VIDEO_KBPS} is invalid: expected at least MEDIA_MIN_VIDEO_KBPS (${p.MEDIA_MIN_VIDEO_KBPS}).`,
+    );
+  }
   if (p.TURN_URLS?.some((u) => u.startsWith('turn')) && p.TURN_SECRET === undefined) {
     problems.push(
       'Setting TURN_SECRET is missing: expected the TURN server\'s shared secret, because TURN_URLS lists turn: servers.',
@@ -229,6 +241,8 @@ export function parseSettings(source: Source, cwd: string = process.cwd()): Sett
       maxSubscribers: p.MEDIA_MAX_SUBSCRIBERS as number,
       graceSeconds: p.MEDIA_GRACE_SECONDS as number,
       connectTimeoutSeconds: p.MEDIA_CONNECT_TIMEOUT_SECONDS as number,
+      minVideoKbps: p.MEDIA_MIN_VIDEO_KBPS as number,
+      maxVideoKbps: p.MEDIA_MAX_VIDEO_KBPS as number,
     },
     roomSeatLimit: p.ROOM_SEAT_LIMIT as number,
     turn: { urls: p.TURN_URLS ?? [], secret: p.TURN_SECRET },

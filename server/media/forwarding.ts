@@ -1,6 +1,7 @@
 // Which published track goes to which subscriber: one sendonly transceiver (a Forward) per
 // (track, subscriber) pair, added and stopped as tracks come and go.
 import { MediaStream } from 'werift';
+import { noteReceiverEstimate } from './bandwidth.ts';
 import { msidToken, type Forward, type PublishedTrack, type Publisher, type Subscriber } from './peers.ts';
 
 /** Adds a sender for each track published by others, stops those whose track is gone. True if anything changed. */
@@ -28,6 +29,8 @@ export function syncForwards(publishers: ReadonlyMap<string, Publisher>, userId:
     const sender = transceiver.sender;
     // The receiving browser asks for keyframes (PLI) when it needs one; pass them on, rate-limited.
     const unsubscribePli = sender.onPictureLossIndication.subscribe(() => track.requestKeyframe()).unSubscribe;
+    // What the browser can receive (REMB), so the publisher's bitrate can follow it.
+    const unsubscribeRtcp = sender.onRtcp.subscribe((packet) => noteReceiverEstimate(subscriber, packet)).unSubscribe;
     const forward: Forward = {
       track,
       subscriber,
@@ -37,6 +40,7 @@ export function syncForwards(publishers: ReadonlyMap<string, Publisher>, userId:
       packets: 0,
       dispose: () => {
         unsubscribePli();
+        unsubscribeRtcp();
         if (!subscriber.peer.closed && !transceiver.stopped) {
           try {
             transceiver.stop();

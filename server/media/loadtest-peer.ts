@@ -2,10 +2,11 @@
 // the SFU's subscribe (and renegotiation) offers, decrypts what it receives and counts RTP packets
 // per track, estimating loss from RTP sequence-number gaps. It decodes nothing, so one process can
 // hold hundreds of them where a browser could not. Lives here because every werift call does.
-import { createSecretKey } from 'node:crypto';
 import { RTCPeerConnection, type MediaStreamTrack, type RtpPacket } from 'werift';
 import { MediaError } from './errors.ts';
+import { rembPacket } from './bandwidth.ts';
 import { codecs, noop } from './peers.ts';
+import { useKeyObjects } from './srtp-keys.ts';
 import type { IceServer, TrackKind } from './types.ts';
 
 export interface LoadTestPeerOptions {
@@ -96,7 +97,7 @@ export class LoadTestPeer {
     this.disposers.push(unSubscribe);
     if (options.keyObjects ?? true) {
       const state = this.pc.connectionStateChange.subscribe((value) => {
-        if (value === 'connected') this.useKeyObjects();
+        if (value === 'connected') useKeyObjects(this.pc);
       });
       this.disposers.push(state.unSubscribe);
     }
@@ -145,6 +146,15 @@ export class LoadTestPeer {
     });
   }
 
+  /** Tells the SFU, as a browser's REMB does, that this peer can take `bps` bit/s of video. False before video arrives. */
+  async sendEstimate(bps: number): Promise<boolean> {
+    const ssrcs = [...this.counters.values()].filter((c) => c.kind === 'video').map((c) => c.ssrc);
+    const receiver = this.pc.getTransceivers().find((t) => t.kind === 'video')?.receiver;
+    if (ssrcs.length === 0 || !receiver || receiver.dtlsTransport?.state !== 'connected') return false;
+    await receiver.dtlsTransport.sendRtcp([rembPacket(receiver.rtcpSsrc, bps, ssrcs)]);
+    return true;
+  }
+
   stats(): LoadTestPeerStats {
     return { connectionState: this.pc.connectionState, streams: [...this.counters.values()].map((counter) => counter.stats()) };
   }
@@ -154,24 +164,6 @@ export class LoadTestPeer {
     this.closed = true;
     for (const dispose of this.disposers.splice(0)) dispose();
     await this.pc.close().catch(noop);
-  }
-
-  /** Replaces the Buffer session keys of each SRTP/SRTCP context with equal KeyObjects (see LoadTestPeerOptions). */
-  private useKeyObjects() {
-    for (const transceiver of this.pc.getTransceivers()) {
-      const transport = transceiver.receiver.dtlsTransport;
-      if (!transport?.srtpStarted) continue;
-      for (const session of [transport.srtp, transport.srtcp]) {
-        for (const context of [session?.localContext, session?.remoteContext]) {
-          const cipher = context?.cipher as unknown as Record<string, unknown> | undefined;
-          if (!cipher) continue;
-          for (const field of ['srtpSessionKey', 'srtcpSessionKey']) {
-            const key = cipher[field];
-            if (Buffer.isBuffer(key)) cipher[field] = createSecretKey(key);
-          }
-        }
-      }
-    }
   }
 
   private watch(track: MediaStreamTrack) {

@@ -153,6 +153,8 @@ export class Publisher {
   readonly peer: Peer;
   /** By the mid of the publisher's m-line. */
   readonly tracks = new Map<string, PublishedTrack>();
+  /** The video bitrate (bit/s) last asked of this publisher in a REMB (bandwidth.ts). */
+  sentEstimate: number | undefined;
   constructor(config: RTCPeerConnectionConfig) {
     this.peer = new Peer(config);
   }
@@ -166,6 +168,8 @@ export class Subscriber {
   dirty = false;
   /** Senders were stopped since the last offer. */
   stopped = false;
+  /** What the receiving browser last said it can take (REMB), and when. */
+  estimate: { bps: number; at: number } | undefined;
   constructor(config: RTCPeerConnectionConfig) {
     this.peer = new Peer(config);
   }

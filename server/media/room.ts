@@ -1,10 +1,12 @@
 // A room: everything published in it is forwarded to everyone subscribed in it (but the
 // publisher); subscribers are renegotiated when the room's tracks change.
 import type { RTCPeerConnectionConfig } from 'werift';
+import { sendEstimate, targetBitrate, type BitrateLimits } from './bandwidth.ts';
 import { describeCause, MediaError } from './errors.ts';
 import { dropForward, dropTrack, syncForwards } from './forwarding.ts';
 import { Peer, PublishedTrack, Publisher, Subscriber } from './peers.ts';
 import { checkSdp, mediaKinds } from './sdp.ts';
+import { useKeyObjects } from './srtp-keys.ts';
 import type { MediaServer } from './server.ts';
 import type { Counters, PublishedTrackInfo, SubscribedTrackInfo } from './types.ts';
 
@@ -30,6 +32,20 @@ export class MediaRoom {
     for (const publisher of this.publishers.values()) tracks += publisher.tracks.size;
     for (const subscriber of this.subscribers.values()) forwards += subscriber.forwards.size;
     return { publishers: this.publishers.size, subscribers: this.subscribers.size, tracks, forwards };
+  }
+
+  /** Asks each publisher for the video bitrate its receivers can take (a REMB each; see bandwidth.ts). */
+  adaptBitrates(limits: BitrateLimits, now = Date.now()) {
+    for (const publisher of this.publishers.values()) {
+      if (publisher.peer.closed || publisher.peer.pc.connectionState !== 'connected') continue;
+      const bps = targetBitrate(publisher, limits, now);
+      if (bps !== undefined) sendEstimate(publisher, bps);
+    }
+  }
+
+  /** The video bitrate (bit/s) last asked of this publisher, if any. */
+  requestedBitrate(userId: string): number | undefined {
+    return this.publishers.get(userId)?.sentEstimate;
   }
 
   get isEmpty(): boolean {
@@ -322,6 +338,7 @@ export class MediaRoom {
         clearTimeout(connectTimer);
         connectTimer = undefined;
       }
+      if (state === 'connected') useKeyObjects(peer.pc);
       if (role === 'subscriber' && state === 'connected') {
         const subscriber = this.subscribers.get(userId);
         if (subscriber?.peer === peer) for (const forward of subscriber.forwards.values()) forward.track.requestKeyframe();

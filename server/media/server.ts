@@ -17,6 +17,7 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
   private readonly options: MediaServerOptions;
   private readonly host: RoomHost;
   private closed = false;
+  private readonly bitrateTimer: NodeJS.Timeout;
 
   constructor(options: MediaServerOptions = {}) {
     super();
@@ -49,6 +50,12 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
         else if (known !== room) throw new MediaError('closed', `This handle on room "${room.id}" is stale (the room emptied and was made again): use MediaServer.room("${room.id}").`);
       },
     };
+    const limits = { min: options.videoBitrate?.min ?? 150_000, max: options.videoBitrate?.max ?? 2_500_000 };
+    if (!(limits.min > 0 && limits.min <= limits.max)) throw new RangeError(`videoBitrate needs 0 < min <= max (got ${JSON.stringify(limits)}).`);
+    this.bitrateTimer = setInterval(() => {
+      for (const room of this.rooms.values()) room.adaptBitrates(limits);
+    }, 1000);
+    this.bitrateTimer.unref();
   }
 
   /** The room with this id, created on first use. */
@@ -110,6 +117,7 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.bitrateTimer);
     for (const room of [...this.rooms.values()]) await room.close();
     this.rooms.clear();
     for (const peer of [...this.peers]) await this.host.peerClosed(peer);

@@ -22,6 +22,11 @@ export interface MediaServerOptions {
   keyframeIntervalMs?: number;
   /** A connection that has not completed ICE and DTLS after this many ms is closed. Default 20000. */
   connectTimeoutMs?: number;
+  /**
+   * Bounds (bit/s) of the video bitrate asked of each publisher (REMB, once a second): the lowest
+   * estimate among its receivers, but at least `min` and at most `max`. Defaults 150 000 and 2 500 000.
+   */
+  videoBitrate?: { min: number; max: number };
 }
 
 export type TrackKind = 'audio' | 'video';

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
+import { LoadTestPeer } from '../../server/media/loadtest-peer.ts';
 import { MediaError, MediaServer, type RenegotiateEvent } from '../../server/media/index.ts';
 import { startBrowser, type Browser } from '../helpers/browser.ts';
 import { startMediaPageServer, type MediaPageServer } from '../helpers/media-page/server.ts';
@@ -80,7 +81,7 @@ describe('media: the SFU forwards a browser’s camera and microphone to another
   };
 
   before(async () => {
-    media = new MediaServer({ iceServers: [], hostAddresses: ['127.0.0.1'] });
+    media = new MediaServer({ iceServers: [], hostAddresses: ['127.0.0.1'], videoBitrate: { min: 50_000, max: 2_000_000 } });
     media.on('failure', (event) => failures.push(event.error));
     // The signaling layer's job: forward the server's new offer to the subscriber's browser.
     media.on('renegotiate', (event) => {
@@ -221,6 +222,49 @@ describe('media: the SFU forwards a browser’s camera and microphone to another
     await waitFor('a renegotiation without the screen', () => (renegotiations.slice(afterAdd).some((e) => e.userId === STUDENT && e.tracks.length === 2) ? true : undefined));
     await waitFor('the student receiving two tracks again', async () => ((await studentStats()).receiving.length === 2 ? true : undefined));
     assert.equal(media.stats().forwards, 4);
+    assert.deepEqual(failures, []);
+  });
+
+  it('asks the publisher for no more video than its slowest receiver says it can take (REMB)', async (t) => {
+    const room = media.findRoom(ROOM)!;
+    // The Chromium students report what they can receive; the request stays within the bounds.
+    const firstAsk = await waitFor('a bitrate asked of the teacher', () => room.requestedBitrate(TEACHER));
+    assert.ok(firstAsk >= 50_000 && firstAsk <= 2_000_000, `asked ${firstAsk}`);
+    const target = async () => (await call<Array<{ targetBitrate: number }>>(teacher, 'publisherStats'))[0]?.targetBitrate ?? 0;
+    const before = await target();
+
+    // A receiver on a slow link (a werift peer sending REMB as a browser does): 100 kbit/s.
+    const slow = new LoadTestPeer({ hostAddresses: ['127.0.0.1'] });
+    try {
+      await media.acceptAnswer(ROOM, 'slow-student', await slow.answer(await media.subscribe(ROOM, 'slow-student')));
+      await slow.connected();
+      await waitFor('video at the slow receiver', () => (slow.stats().streams.some((s) => s.kind === 'video' && s.packets > 0) ? true : undefined));
+      const timer = setInterval(() => void slow.sendEstimate(100_000).catch(() => {}), 500);
+      try {
+        await waitFor('the teacher asked for 100 kbit/s', () => (room.requestedBitrate(TEACHER) === 100_000 ? true : undefined));
+        // Chromium's encoder follows the REMB it is sent.
+        const capped = await waitFor('the teacher’s encoder at or under 100 kbit/s', async () => {
+          const now = await target();
+          return now > 0 && now <= 100_000 ? now : undefined;
+        });
+        t.diagnostic(`teacher's video target: ${before} bit/s with Chromium receivers (asked ${firstAsk}), ${capped} bit/s once a receiver said 100 kbit/s`);
+        // Below the floor, the floor wins: one bad link does not bring the class to a halt.
+        clearInterval(timer);
+        const floorTimer = setInterval(() => void slow.sendEstimate(10_000).catch(() => {}), 500);
+        try {
+          await waitFor('the teacher asked for the 50 kbit/s floor', () => (room.requestedBitrate(TEACHER) === 50_000 ? true : undefined));
+        } finally {
+          clearInterval(floorTimer);
+        }
+      } finally {
+        clearInterval(timer);
+      }
+    } finally {
+      await slow.close();
+      await media.leave(ROOM, 'slow-student');
+    }
+    // Its estimate grows stale once it is gone, and the Chromium receivers' estimates rule again.
+    await waitFor('the request back above 100 kbit/s', () => ((room.requestedBitrate(TEACHER) ?? 0) > 100_000 ? true : undefined));
     assert.deepEqual(failures, []);
   });
 

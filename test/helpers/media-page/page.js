@@ -134,3 +134,14 @@ window.makeOffer = async () => {
   await gathered(pc);
   return pc.localDescription.sdp;
 };
+
+// What the publisher's camera encoder aims at and has sent, for the bandwidth test.
+window.publisherStats = async () => {
+  const camera = state.publisher.stream.getVideoTracks()[0];
+  const report = await state.publisher.pc.getStats(camera);
+  const video = [];
+  report.forEach((stat) => {
+    if (stat.type === 'outbound-rtp' && stat.kind === 'video') video.push({ targetBitrate: stat.targetBitrate ?? 0, bytesSent: stat.bytesSent ?? 0 });
+  });
+  return video;
+};

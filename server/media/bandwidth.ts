@@ -1,0 +1,75 @@
+// The publisher's video bitrate follows what its receivers can take. Each receiving browser tells
+// the SFU, in REMB (RTCP "goog-remb"), how much it can receive on its connection; once a second the
+// SFU tells each publisher the lowest of those among its receivers, never below a floor (one student
+// on a bad link must not drag the class down to a slideshow) nor above a ceiling (what a lecture
+// needs). Chromium caps its encoder at the REMB it is sent. Without simulcast there is one encoding
+// for everyone, so the floor is the trade-off: below it a receiver loses packets (NACK recovers some)
+// rather than everyone losing quality.
+import { ReceiverEstimatedMaxBitrate, RtcpPayloadSpecificFeedback, type RtcpPacket } from 'werift';
+import type { Publisher, Subscriber } from './peers.ts';
+
+export interface BitrateLimits {
+  /** bits per second */
+  min: number;
+  max: number;
+}
+
+/** A receiver's REMB is believed for this long after it arrived. */
+const FRESH_MS = 5_000;
+
+/** Records a subscriber's REMB (called with every RTCP packet a subscriber's sender receives). */
+export function noteReceiverEstimate(subscriber: Subscriber, packet: RtcpPacket, now = Date.now()): void {
+  if (packet.type !== RtcpPayloadSpecificFeedback.type) return;
+  const feedback = (packet as RtcpPayloadSpecificFeedback).feedback;
+  if (!(feedback instanceof ReceiverEstimatedMaxBitrate)) return;
+  subscriber.estimate = { bps: Number(feedback.bitrate), at: now };
+}
+
+/**
+ * What the publisher should send: the lowest fresh estimate among the subscribers of its video,
+ * within the limits; the ceiling while no subscriber has said anything. Undefined without video.
+ */
+export function targetBitrate(publisher: Publisher, limits: BitrateLimits, now = Date.now()): number | undefined {
+  let video = false;
+  let lowest = Number.POSITIVE_INFINITY;
+  for (const track of publisher.tracks.values()) {
+    if (track.info.kind !== 'video') continue;
+    video = true;
+    for (const forward of track.forwards) {
+      const estimate = forward.subscriber.estimate;
+      if (estimate && now - estimate.at <= FRESH_MS && estimate.bps < lowest) lowest = estimate.bps;
+    }
+  }
+  if (!video) return undefined;
+  return Math.round(Math.min(limits.max, Math.max(limits.min, lowest)));
+}
+
+/** Sends the publisher a REMB for all its video SSRCs. */
+export function sendEstimate(publisher: Publisher, bps: number): void {
+  const ssrcs: number[] = [];
+  let receiver;
+  for (const track of publisher.tracks.values()) {
+    const ssrc = track.receiver.track.ssrc;
+    if (track.info.kind !== 'video' || ssrc === undefined) continue;
+    ssrcs.push(ssrc);
+    receiver ??= track.receiver;
+  }
+  if (!receiver || receiver.dtlsTransport?.state !== 'connected') return;
+  publisher.sentEstimate = bps;
+  receiver.dtlsTransport.sendRtcp([rembPacket(receiver.rtcpSsrc, bps, ssrcs)]).catch(() => {});
+}
+
+/** An RTCP REMB saying `bps` bit/s for these media SSRCs (bitrate = 18-bit mantissa << 6-bit exponent). */
+export function rembPacket(senderSsrc: number, bps: number, ssrcs: number[]): RtcpPayloadSpecificFeedback {
+  let exponent = 0;
+  while (bps >= 2 ** (18 + exponent)) exponent++;
+  const feedback = new ReceiverEstimatedMaxBitrate({
+    senderSsrc,
+    mediaSsrc: 0,
+    brExp: exponent,
+    brMantissa: Math.floor(bps / 2 ** exponent),
+    ssrcNum: ssrcs.length,
+    ssrcFeedbacks: ssrcs,
+  });
+  return new RtcpPayloadSpecificFeedback({ feedback });
+}
