@@ -5,7 +5,6 @@
 // Usage: node bench/fanout.ts [--steps=25,50,100,150,200,250,300,350,400] [--workers=4] [--window=10]
 //   [--settle=5] [--ramp=12] [--profile-at=100] [--budget=360] [--video=640x480@30]
 //   [--start-kbps=1000] [--max-kbps=1500] [--nice=10 (subscriber processes' niceness; 0: same as the SFU)]
-//   [--sfu-keyobjects (experiment: the SFU process runs with bench/fanout/keyobject-patch.ts)]
 //   [--keep-profile (keep the SFU's .cpuprofile in the temp folder, for DevTools)]
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -34,7 +33,6 @@ const { values: args } = parseArgs({
     'start-kbps': { type: 'string', default: '1000' },
     'max-kbps': { type: 'string', default: '1500' },
     nice: { type: 'string', default: '10' },
-    'sfu-keyobjects': { type: 'boolean', default: false },
     'keep-profile': { type: 'boolean', default: false },
   },
 });
@@ -126,8 +124,7 @@ async function startChildren() {
       child.channel.handleEvent = (name, data) => (name === 'ready' ? resolve() : previous(name, data));
       void child.exited.then((code) => reject(new Error(`child exited with ${code} before it was ready`)));
     });
-  const patch = args['sfu-keyobjects'] ? ['--import', new URL('./fanout/keyobject-patch.ts', import.meta.url).href] : [];
-  const sfu = startChild(new URL('./fanout/sfu.ts', import.meta.url), patch);
+  const sfu = startChild(new URL('./fanout/sfu.ts', import.meta.url));
   children.push(sfu);
   const sfuReady = ready(sfu);
   const workers: Child[] = [];
@@ -266,7 +263,6 @@ async function main() {
   const idle1 = hostTimes();
   const background = 1 - (idle1.idle - idle0.idle) / Math.max(1, idle1.total - idle0.total);
   log(`machine busy before the benchmark started anything: ${pct(background, 0)} of all cores (other processes${background > 0.1 ? ': figures below are disturbed' : ''})`);
-  if (args['sfu-keyobjects']) log('SFU variant: node:crypto patched to use KeyObjects for Buffer keys (bench/fanout/keyobject-patch.ts), an experiment');
   log(`SFU: MediaServer in its own process; ${WORKERS} subscriber processes (werift LoadTestPeer, no decoding); publisher: Chromium fake camera ${args.video} VP8 + Opus`);
   log(`note: all on one ${cpus().length}-core machine: the subscriber processes${NICE ? ` (nice ${NICE}, so the SFU at nice 0 is served first)` : ''} and Chromium compete with the SFU for CPU, so figures are a lower bound for a dedicated SFU host.`);
   const { sfu, workers } = await startChildren();

@@ -41,6 +41,12 @@ export interface Settings {
   roomSeatLimit: number;
   turn: { urls: string[]; secret: string | undefined };
   ffmpegPath: string;
+  recording: {
+    /** Recordings older than this are removed; undefined keeps them. */
+    retentionDays: number | undefined;
+    /** How long a signed playlist/segment link works. */
+    linkMinutes: number;
+  };
   logLevel: LogLevel;
   access: {
     /** How long memberships and payment results read from the LMS are reused. */
@@ -135,6 +141,8 @@ const specs = {
   },
   TURN_SECRET: { expected: 'the shared secret configured in the TURN server (static-auth-secret)', secret: true, schema: text },
   FFMPEG_PATH: { expected: 'the path or name of the ffmpeg executable', schema: text },
+  RECORDING_RETENTION_DAYS: { expected: 'a whole number of days from 1 to 3650, or unset to keep recordings', schema: wholeNumber(1, 3650) },
+  RECORDING_LINK_MINUTES: { expected: 'a whole number of minutes from 5 to 1440', schema: wholeNumber(5, 1440) },
   LOG_LEVEL: { expected: `one of ${LOG_LEVELS.join(', ')}`, schema: z.enum(LOG_LEVELS) },
   ACCESS_CACHE_SECONDS: { expected: 'a whole number of seconds from 0 to 300', schema: wholeNumber(0, 300) },
   ACCESS_RECHECK_SECONDS: { expected: 'a whole number of seconds from 1 to 60', schema: wholeNumber(1, 60) },
@@ -156,6 +164,7 @@ const DEFAULTS: Partial<Record<SettingName, string>> = {
   MEDIA_MIN_VIDEO_KBPS: '150',
   MEDIA_MAX_VIDEO_KBPS: '2500',
   FFMPEG_PATH: 'ffmpeg',
+  RECORDING_LINK_MINUTES: '240',
   LOG_LEVEL: 'info',
   LTI_AUTO_ACTIVATE: 'false',
   ACCESS_CACHE_SECONDS: '30',
@@ -247,6 +256,7 @@ export function parseSettings(source: Source, cwd: string = process.cwd()): Sett
     roomSeatLimit: p.ROOM_SEAT_LIMIT as number,
     turn: { urls: p.TURN_URLS ?? [], secret: p.TURN_SECRET },
     ffmpegPath: p.FFMPEG_PATH as string,
+    recording: { retentionDays: p.RECORDING_RETENTION_DAYS as number | undefined, linkMinutes: p.RECORDING_LINK_MINUTES as number },
     logLevel: p.LOG_LEVEL as LogLevel,
     access: {
       cacheSeconds: p.ACCESS_CACHE_SECONDS as number,

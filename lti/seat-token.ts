@@ -32,6 +32,11 @@ export class SeatTokens {
     this.#ttlSeconds = ttlSeconds;
   }
 
+  /** A key for another purpose (e.g. signing recording links), derived so it never equals this one. */
+  derivedKey(purpose: string): Buffer {
+    return createHmac('sha256', this.#key).update(`live-classroom ${purpose}`).digest();
+  }
+
   issue(seat: Omit<Seat, 'exp'>, now = Date.now()): string {
     const payload = Buffer.from(JSON.stringify({ ...seat, exp: Math.floor(now / 1000) + this.#ttlSeconds })).toString('base64url');
     return `${payload}.${this.#sign(payload)}`;

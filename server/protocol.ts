@@ -36,6 +36,116 @@ export interface IceServerInfo {
   credential?: string;
 }
 
+/** Limits on what participants write (characters, after trimming). */
+export const LIMITS = { chat: 1000, question: 500, pollQuestion: 300, pollOption: 120, pollOptionsMin: 2, pollOptionsMax: 6 } as const;
+/** Chat messages and questions: at most `count` per user in `windowMs`. */
+export const MESSAGE_RATE = { count: 5, windowMs: 5_000 } as const;
+
+const rowId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+const words = (max: number, what: string) =>
+  z
+    .string()
+    .trim()
+    .min(1, `${what} is empty`)
+    .max(max, `${what} is longer than ${max.toLocaleString('en')} characters`);
+
+/** Whose words these are: hosts, participants on stage, attendees. */
+export type InteractionRole = 'host' | 'speaker' | 'attendee';
+
+export interface ChatView {
+  id: number;
+  userId: string;
+  name: string;
+  role: InteractionRole;
+  body: string;
+  /** ISO 8601. */
+  at: string;
+}
+
+export interface QuestionView {
+  id: number;
+  body: string;
+  anonymous: boolean;
+  state: 'open' | 'answered';
+  pinned: boolean;
+  votes: number;
+  at: string;
+  /** Who asked: always for hosts; for everyone else only when the question is not anonymous. */
+  author?: { userId: string; name: string };
+  /** In a snapshot or an acknowledgement only: you asked it, you voted for it. */
+  mine?: boolean;
+  voted?: boolean;
+}
+
+export interface HandView {
+  userId: string;
+  name: string;
+  at: string;
+}
+
+/** The raised hands in order, and who is on stage. */
+export interface HandsView {
+  queue: HandView[];
+  stage: Array<{ userId: string; name: string }>;
+}
+
+export interface PollView {
+  id: number;
+  question: string;
+  options: string[];
+  state: 'open' | 'closed';
+  /** The host showed the results to students. */
+  shared: boolean;
+  /** Votes per option: always for hosts, for students once shared. */
+  counts?: number[];
+  at: string;
+  /** In a snapshot or an acknowledgement only: the option you chose. */
+  choice?: number;
+}
+
+export interface ChatMutesView {
+  /** The whole room's chat is muted (hosts can still write). */
+  room: boolean;
+  /** Muted participants: every one for hosts, only yourself for everyone else. */
+  users: string[];
+}
+
+/** What `interaction:sync` answers: everything a panel needs after joining or reconnecting. */
+export interface InteractionSnapshot {
+  userId: string;
+  /** The last 200 messages, or every message after `chatAfter` (up to 500; `more` says there are others). */
+  chat: ChatView[];
+  more: boolean;
+  /** Messages deleted from `chatFrom` on, to drop from what the client holds. */
+  chatDeleted: number[];
+  questions: QuestionView[];
+  hands: HandsView;
+  /** The room's latest polls, newest first. */
+  polls: PollView[];
+  mutes: ChatMutesView;
+}
+
+/** Whether the room is being recorded, shown to everyone. */
+export interface RecordingStateView {
+  recording: boolean;
+  recordingId?: string;
+  startedAt?: string;
+  problem?: string;
+}
+
+/** One recording in the course's library. */
+export interface RecordingView {
+  id: string;
+  title: string;
+  status: 'recording' | 'ready' | 'interrupted' | 'failed';
+  startedAt: string;
+  durationMs: number | null;
+  sizeBytes: number | null;
+  failureReason: string | null;
+  /** Signed for you, expiring; absent while there is nothing to play. */
+  playlistUrl?: string;
+}
+
 /** Client -> server events and their payloads. Every one is answered with an Ack. */
 export const clientEvents = {
   /** Host: start the class (students waiting are joined at once). */
@@ -66,6 +176,48 @@ export const clientEvents = {
   'media:answer': z.object({ sdp }).strict(),
   /** What the publisher has switched on, shown to everyone (muted microphone, camera off). */
   'media:state': z.object({ camera: z.boolean(), microphone: z.boolean(), screen: z.boolean() }).strict(),
+  /** Host: record the class (what is on stage, with the host's and a speaker's audio) as a VOD. */
+  'recording:start': z.object({}).strict(),
+  'recording:stop': z.object({}).strict(),
+  /** The course's recordings, each with a playlist link signed for the asker (answered with `recordings`). */
+  'recordings:list': z.object({}).strict(),
+  /** Host: rename or delete one of the course's recordings. */
+  'recording:rename': z.object({ id: z.string().uuid(), title: z.string().trim().min(1).max(200) }).strict(),
+  'recording:delete': z.object({ id: z.string().uuid() }).strict(),
+  /**
+   * Chat, questions, hands, polls and mutes as they are now (answered with an InteractionSnapshot).
+   * After a reconnection, `chatAfter` is the last message id the client has and `chatFrom` its oldest.
+   */
+  'interaction:sync': z.object({ chatAfter: rowId.optional(), chatFrom: rowId.optional() }).strict(),
+  'chat:send': z.object({ body: words(LIMITS.chat, 'a message') }).strict(),
+  /** Host: delete a message for everyone. */
+  'chat:delete': z.object({ messageId: rowId }).strict(),
+  /** Host: mute (or unmute) one participant's chat, or the whole room's without `userId`. */
+  'chat:mute': z.object({ userId: userId.optional(), muted: z.boolean() }).strict(),
+  'question:ask': z.object({ body: words(LIMITS.question, 'a question'), anonymous: z.boolean().optional() }).strict(),
+  /** One upvote per participant, never for one's own question. */
+  'question:vote': z.object({ questionId: rowId }).strict(),
+  /** Host: mark answered (or open again with `answered: false`). */
+  'question:answer': z.object({ questionId: rowId, answered: z.boolean().optional() }).strict(),
+  /** Host: pin or unpin. */
+  'question:pin': z.object({ questionId: rowId, pinned: z.boolean() }).strict(),
+  /** An attendee raises a hand (keeps its place if already up). */
+  'hand:raise': z.object({}).strict(),
+  /** Lower your hand; a host lowers anyone's with `userId`. */
+  'hand:lower': z.object({ userId: userId.optional() }).strict(),
+  /** Host: bring the first raised hand still connected (or the one named) on stage, as a speaker. */
+  'hand:bring': z.object({ userId: userId.optional() }).strict(),
+  'poll:create': z
+    .object({
+      question: words(LIMITS.pollQuestion, 'the question'),
+      options: z.array(words(LIMITS.pollOption, 'an option')).min(LIMITS.pollOptionsMin, 'a poll needs at least 2 options').max(LIMITS.pollOptionsMax, 'a poll has at most 6 options'),
+    })
+    .strict(),
+  /** Single choice, once. `option` counts from 0. */
+  'poll:vote': z.object({ pollId: rowId, option: z.number().int().min(0).max(LIMITS.pollOptionsMax - 1) }).strict(),
+  'poll:close': z.object({ pollId: rowId }).strict(),
+  /** Host: show the results to students (or hide them again with `shared: false`). */
+  'poll:share': z.object({ pollId: rowId, shared: z.boolean().optional() }).strict(),
 } as const;
 
 export type ClientEvent = keyof typeof clientEvents;
@@ -77,7 +229,8 @@ export type RevocationCode = 'notEnrolled' | 'inactive' | 'deleted' | 'restricte
 export type Grant = 'host' | 'speaker' | 'attendee' | 'denied';
 export type ClassStatus = 'scheduled' | 'live' | 'ended';
 
-export type Ack<T = Record<string, never>> = ({ ok: true } & T) | { ok: false; error: string };
+/** A refusal may say when to try again (a rate limit). */
+export type Ack<T = Record<string, never>> = ({ ok: true } & T) | { ok: false; error: string; retryAfterMs?: number };
 
 /** Client -> server events as socket.io's typings want them: a payload and an acknowledgement. */
 export type ClientEmits = { [E in ClientEvent]: (payload: ClientPayload<E>, ack: (answer: Ack<Record<string, unknown>>) => void) => void };
@@ -98,6 +251,20 @@ export interface ServerEvents {
   'media:failed': (state: { side: 'publisher' | 'subscriber'; reason: string }) => void;
   /** Someone's camera, microphone or screen was switched on or off (or they stopped publishing: all false). */
   'media:state': (state: MediaState) => void;
+  /** The room's recording started or stopped (`problem`: it stopped on its own, and why). */
+  'recording:state': (state: RecordingStateView) => void;
+  /** The course's recordings changed (one stopped, was renamed or deleted): ask recordings:list again. */
+  'recordings:changed': (state: Record<string, never>) => void;
+  'chat:message': (message: ChatView) => void;
+  /** A host deleted a message for everyone. */
+  'chat:deleted': (state: { id: number }) => void;
+  /** A participant's chat (or, without `userId`, the whole room's) was muted or unmuted; a participant hears only of their own. */
+  'chat:muted': (state: { userId?: string; muted: boolean }) => void;
+  /** A question was asked, upvoted, answered or pinned. */
+  'question:updated': (question: QuestionView) => void;
+  'hands:changed': (hands: HandsView) => void;
+  /** A poll was created, voted in (counts to hosts, and to students once shared), closed or shared. */
+  'poll:updated': (poll: PollView) => void;
 }
 
 /** Validates a payload; answers the data or a message naming what is wrong. */

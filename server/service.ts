@@ -8,7 +8,8 @@ import type { Settings } from '../config/index.ts';
 import { createAdminApi, Lti, removeAdminToken, writeAdminToken } from '../lti/index.ts';
 import { AccessService, AttendanceReporter } from './access/index.ts';
 import { MediaServer, type MediaServerOptions } from './media/index.ts';
-import { Realtime } from './realtime/index.ts';
+import { Realtime, recordingSources, roomChannel } from './realtime/index.ts';
+import { LinkSigner, RecordingService, vodRouter } from '../recordings/index.ts';
 import { createRepositories, Database, DataDirLock, describeError, type Repositories } from './db/index.ts';
 import { createApp, createHostApi } from './http/index.ts';
 import type { Logger } from './logger.ts';
@@ -37,6 +38,8 @@ export class Service {
   readonly #adminToken: string | undefined;
   #adminApi: RequestHandler | undefined;
   #hostApi: RequestHandler | undefined;
+  #vod: RequestHandler | undefined;
+  #recordings: RecordingService | undefined;
   readonly #abort = new AbortController();
   #database: Database | undefined;
   #repositories: Repositories | undefined;
@@ -59,6 +62,7 @@ export class Service {
       lti: () => this.#lti?.router,
       admin: () => this.#adminApi,
       api: () => this.#hostApi,
+      vod: () => this.#vod,
     });
     this.#server = createServer(app);
   }
@@ -127,7 +131,9 @@ export class Service {
 
   async #stop(): Promise<void> {
     this.#abort.abort();
-    // Sockets first: open websockets would otherwise hold the HTTP server until the drain cut.
+    // Recordings first (their playlists are closed while the media still flows), then sockets:
+    // open websockets would otherwise hold the HTTP server until the drain cut.
+    await this.#recordings?.close();
     await this.#realtime?.close();
     if (this.#server.listening) {
       const closed = once(this.#server, 'close');
@@ -197,7 +203,8 @@ export class Service {
       settings: this.settings.access,
     });
     this.#access = access;
-    this.#realtime = new Realtime({
+    const media = new MediaServer(mediaOptions(this.settings));
+    const realtime = new Realtime({
       httpServer: this.#server,
       seats: lti.seats,
       access,
@@ -205,16 +212,46 @@ export class Service {
       repositories: () => repositories,
       logger: this.#logger.child({ module: 'realtime' }),
       recheckSeconds: this.settings.access.recheckSeconds,
-      media: new MediaServer(mediaOptions(this.settings)),
+      media,
+      recordings: () => this.#recordings,
       turn: this.settings.turn,
       maxSubscribers: this.settings.rtc.maxSubscribers,
       seatLimit: this.settings.roomSeatLimit,
       mediaGraceMs: this.settings.rtc.graceSeconds * 1000,
+      redisUrl: this.settings.redisUrl,
     });
+    this.#realtime = realtime;
+    const signer = new LinkSigner(lti.seats.derivedKey('recording links v1'));
+    const recordings = new RecordingService({
+      media,
+      repositories: () => repositories,
+      logger: this.#logger.child({ module: 'recordings' }),
+      dir: this.settings.recordingsDir,
+      ffmpegPath: this.settings.ffmpegPath,
+      signer,
+      publicPath: '/vod',
+      linkSeconds: this.settings.recording.linkMinutes * 60,
+      retentionDays: this.settings.recording.retentionDays,
+      sourcesFor: (roomId) => recordingSources(realtime.media.publishedTracks(roomId)),
+      announce: (roomId, state) => {
+        realtime.io.to(roomChannel(roomId)).emit('recording:state', state);
+        if (!state.recording) realtime.io.to(roomChannel(roomId)).emit('recordings:changed', {});
+      },
+    });
+    media.on('tracks', ({ roomId }) => recordings.sourcesChanged(roomId));
+    await recordings.init();
+    this.#recordings = recordings;
+    this.#vod = vodRouter({ recordings: () => this.#recordings, signer, decide: (userId, roomId) => access.decide(userId, roomId, 'replay') });
     this.#hostApi = createHostApi({ seats: lti.seats, access: () => this.#access, repositories: () => this.#repositories });
     this.#lti = lti;
     if (this.#adminToken !== undefined) this.#adminApi = createAdminApi(this.#lti.platforms, this.#adminToken);
     this.#databaseProblem = undefined;
+  }
+
+  /** The recorder, once the database is ready. */
+  get recordings(): RecordingService {
+    if (this.#recordings === undefined) throw new ServiceUnavailableError(this.#databaseProblem ?? 'The database is not connected yet.');
+    return this.#recordings;
   }
 
   /** socket.io and the media signaling, once the database is ready. */

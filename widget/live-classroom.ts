@@ -6,6 +6,8 @@ import { css, html, LitElement, nothing } from 'lit';
 import { io, type Socket } from 'socket.io-client';
 import type { Ack, ClassStatus, ClientEvent, ClientEmits, Grant, MediaState, ServerEvents } from '../server/protocol.ts';
 import { languageOf, translator, type Translate } from './i18n.ts';
+import './lc-interaction.ts';
+import './lc-recordings.ts';
 import { MediaSession, type MediaTotals, type Publisher } from './media.ts';
 import { renderStage, stageStyles } from './stage.ts';
 
@@ -35,6 +37,7 @@ export class LiveClassroom extends LitElement {
     _selfSpeaking: { state: true },
     _needsSound: { state: true },
     _mediaProblem: { state: true },
+    _session: { state: true },
   };
 
   static override styles = [stageStyles, css`
@@ -51,6 +54,8 @@ export class LiveClassroom extends LitElement {
     button:disabled { opacity: .6; cursor: default; }
     button:focus-visible { outline: 3px solid #0969da; outline-offset: 2px; }
     .notice { border-left: 4px solid #cf222e; padding: .25rem .75rem; background: #ffebe9; margin-bottom: .75rem; }
+    .room { display: grid; gap: 1rem; grid-template-columns: minmax(0, 1fr); align-items: start; }
+    @media (min-width: 880px) { .room { grid-template-columns: minmax(0, 2fr) minmax(300px, 1fr); } }
   `];
 
   declare roomId: string;
@@ -69,6 +74,8 @@ export class LiveClassroom extends LitElement {
   declare _selfSpeaking: boolean;
   declare _needsSound: boolean;
   declare _mediaProblem: string | undefined;
+  /** Counts welcomes: the interaction panel synchronises at each one. */
+  declare _session: number;
 
   #socket: Socket<ServerEvents, ClientEmits> | undefined;
   #media: MediaSession | undefined;
@@ -89,6 +96,7 @@ export class LiveClassroom extends LitElement {
     this._speaking = new Set();
     this._selfSpeaking = false;
     this._needsSound = false;
+    this._session = 0;
   }
 
   override connectedCallback(): void {
@@ -135,6 +143,7 @@ export class LiveClassroom extends LitElement {
       this._status = state.status;
       this._participants = state.participants;
       this._notice = undefined;
+      this._session += 1;
       media.iceServers = state.iceServers;
       if (state.status !== 'live') return;
       if (again) void media.resume();
@@ -299,6 +308,7 @@ export class LiveClassroom extends LitElement {
         <span class="badge" data-participants=${this._participants}>${this._participants === 1 ? t('participantsOne') : t('participantsMany', { count: this._participants })}</span>
         <span class="badge ${this._connection === 'connected' ? '' : 'offline'}" role="status" aria-live="polite" aria-label=${t('connection')} data-connection=${this._connection}>${connection}</span>
       </header>
+      <div class="room"><div>
       ${live ? renderStage({ publishers: this._publishers, states: this._states, speaking: this._speaking, ...(self ? { self } : {}), empty, t }) : html`<section class="stage" aria-label=${t('stage')} data-stage="empty"><p aria-live="polite">${empty}</p></section>`}
       ${this._needsSound ? html`<div class="controls"><button @click=${() => this.updated()}>${t('turnOnSound')}</button></div>` : nothing}
       ${host
@@ -315,6 +325,10 @@ export class LiveClassroom extends LitElement {
             <button class="toggle" aria-pressed=${String(!!media?.screen)} ?disabled=${!ready} @click=${() => this.#toggleScreen()}>${t('shareScreen')}</button>
           </div>`
         : nothing}
+      ${this._grant ? html`<lc-recordings .socket=${this.#socket} .session=${this._session} .grant=${this._grant} .status=${this._status} .locale=${this.locale}></lc-recordings>` : nothing}
+      </div>
+      ${this._grant ? html`<lc-interaction .socket=${this.#socket} .session=${this._session} .grant=${this._grant} .status=${this._status} .locale=${this.locale}></lc-interaction>` : nothing}
+      </div>
     `;
   }
 }

@@ -14,7 +14,8 @@ import { courseServices, findOrCreateLineItem, LmsError, type CourseServicesRef,
 import { roleGrant } from './roles.ts';
 
 export type DecisionSource = 'launch' | 'nrps' | 'ags' | 'fallback' | 'role' | 'stage';
-export type Trigger = 'launch' | 'join' | 'recheck';
+/** `replay`: a recording's playlist or segment is fetched (stored, like a re-check, only when the outcome changes). */
+export type Trigger = 'launch' | 'join' | 'recheck' | 'replay';
 
 export interface Decision {
   grant: Grant;
@@ -144,14 +145,14 @@ export class AccessService {
     return decision;
   }
 
-  /** Stores a decision: always on launch and join, on a re-check only when its outcome changed. */
+  /** Stores a decision: always on launch and join, on a re-check or replay only when its outcome changed. */
   async #remember(repos: Repositories, roomId: string, userId: string, decision: Decision, trigger: Trigger): Promise<void> {
     const key = `${roomId}:${userId}`;
     const changed = this.#last.get(key) !== decision.grant;
     // Forgetting costs at most one extra stored decision per person.
     if (this.#last.size > 50_000) this.#last.clear();
     this.#last.set(key, decision.grant);
-    if (trigger !== 'recheck' || changed) {
+    if ((trigger !== 'recheck' && trigger !== 'replay') || changed) {
       await repos.accessDecisions.record({ roomId, userId, grant: decision.grant, reason: decision.reason, source: decision.source });
     }
     const log = this.#logger.child({ room: roomId, user: userId });

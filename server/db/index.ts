@@ -4,6 +4,9 @@ import { AccessDecisionRepository } from './repositories/access-decisions.ts';
 import { ChatRepository } from './repositories/chat.ts';
 import { ClassSessionRepository, StageRepository } from './repositories/classes.ts';
 import { CourseRepository, RoomRepository } from './repositories/courses.ts';
+import { HandRepository } from './repositories/hands.ts';
+import { PollRepository } from './repositories/polls.ts';
+import { QuestionRepository } from './repositories/questions.ts';
 import { RecordingRepository } from './repositories/recordings.ts';
 import { MembershipRepository, UserRepository } from './repositories/users.ts';
 
@@ -12,7 +15,10 @@ export type { Orm } from './database.ts';
 export { DataDirInUseError, DataDirLock, readLockOwner } from './data-dir-lock.ts';
 export type { LockOwner } from './data-dir-lock.ts';
 export type { AccessDecision, Grant, Refusal } from './repositories/access-decisions.ts';
-export type { ChatMessage } from './repositories/chat.ts';
+export type { ChatEntry, ChatMessage, ChatMutes, ChatRole } from './repositories/chat.ts';
+export type { RaisedHand } from './repositories/hands.ts';
+export type { Poll, PollEntry, PollVoteOutcome } from './repositories/polls.ts';
+export type { Question, QuestionEntry, VoteOutcome } from './repositories/questions.ts';
 export type { ClassSession, Presence } from './repositories/classes.ts';
 export type { Course, CourseKey, CourseServices, CourseSettings, Room, RoomSettings } from './repositories/courses.ts';
 export type { Recording } from './repositories/recordings.ts';
@@ -25,6 +31,9 @@ export interface Repositories {
   memberships: MembershipRepository;
   accessDecisions: AccessDecisionRepository;
   chat: ChatRepository;
+  questions: QuestionRepository;
+  hands: HandRepository;
+  polls: PollRepository;
   recordings: RecordingRepository;
   stage: StageRepository;
   classes: ClassSessionRepository;
@@ -38,6 +47,9 @@ export function createRepositories(db: Orm): Repositories {
     memberships: new MembershipRepository(db),
     accessDecisions: new AccessDecisionRepository(db),
     chat: new ChatRepository(db),
+    questions: new QuestionRepository(db),
+    hands: new HandRepository(db),
+    polls: new PollRepository(db),
     recordings: new RecordingRepository(db),
     stage: new StageRepository(db),
     classes: new ClassSessionRepository(db),

@@ -15,6 +15,7 @@ import {
   real,
   text,
   timestamp,
+  unique,
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
@@ -27,6 +28,7 @@ export const roomStatus = pgEnum('room_status', ['scheduled', 'live', 'ended']);
 export const membershipStatus = pgEnum('membership_status', ['active', 'inactive', 'deleted']);
 export const grantKind = pgEnum('grant_kind', ['host', 'speaker', 'attendee', 'denied']);
 export const questionState = pgEnum('question_state', ['open', 'answered']);
+export const pollState = pgEnum('poll_state', ['open', 'closed']);
 export const recordingStatus = pgEnum('recording_status', ['recording', 'ready', 'interrupted', 'failed']);
 
 /** An LTI context (a course section) of one deployment on one platform. */
@@ -217,11 +219,84 @@ export const chatMessages = pgTable(
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
     body: text('body').notNull(),
+    /** The author's grant when they wrote it (the role badge beside the message). */
+    role: grantKind('role').notNull().default('attendee'),
     createdAt: createdAt(),
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
     deletedBy: uuid('deleted_by').references(() => users.id, { onDelete: 'set null' }),
   },
   (t) => [index('chat_messages_room').on(t.roomId, t.id)],
+);
+
+/** Who may not chat in a room: one row per muted participant, and a row without a user for the whole room. */
+export const chatMutes = pgTable(
+  'chat_mutes',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    roomId: uuid('room_id')
+      .notNull()
+      .references(() => rooms.id, { onDelete: 'cascade' }),
+    /** Null: the whole room's chat is muted (hosts can still write). */
+    userId: uuid('user_id').references(() => users.id, { onDelete: 'cascade' }),
+    mutedBy: uuid('muted_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+  },
+  (t) => [unique('chat_mutes_room_user').on(t.roomId, t.userId).nullsNotDistinct()],
+);
+
+/** Raised hands, in the order they were raised (`id`); a row goes when the hand is lowered or its owner is brought on stage. */
+export const hands = pgTable(
+  'hands',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    roomId: uuid('room_id')
+      .notNull()
+      .references(() => rooms.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    raisedAt: timestamp('raised_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('hands_room_user').on(t.roomId, t.userId), index('hands_room_order').on(t.roomId, t.id)],
+);
+
+/** A host's single-choice question with 2 to 6 options. */
+export const polls = pgTable(
+  'polls',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    roomId: uuid('room_id')
+      .notNull()
+      .references(() => rooms.id, { onDelete: 'cascade' }),
+    createdBy: uuid('created_by').references(() => users.id, { onDelete: 'set null' }),
+    question: text('question').notNull(),
+    options: text('options').array().notNull(),
+    state: pollState('state').notNull().default('open'),
+    /** The host showed the results to students. */
+    shared: boolean('shared').notNull().default(false),
+    createdAt: createdAt(),
+    closedAt: timestamp('closed_at', { withTimezone: true }),
+  },
+  (t) => [
+    index('polls_room').on(t.roomId, t.id),
+    check('polls_option_count', sql`cardinality(${t.options}) between 2 and 6`),
+  ],
+);
+
+/** One vote per participant and poll. */
+export const pollVotes = pgTable(
+  'poll_votes',
+  {
+    pollId: bigint('poll_id', { mode: 'number' })
+      .notNull()
+      .references(() => polls.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    option: integer('option').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.pollId, t.userId] }), check('poll_votes_option_range', sql`${t.option} >= 0 and ${t.option} < 6`)],
 );
 
 export const questions = pgTable(
@@ -240,6 +315,7 @@ export const questions = pgTable(
     state: questionState('state').notNull().default('open'),
     pinned: boolean('pinned').notNull().default(false),
     createdAt: createdAt(),
+    answeredAt: timestamp('answered_at', { withTimezone: true }),
   },
   (t) => [index('questions_room').on(t.roomId)],
 );

@@ -1,8 +1,11 @@
 // The express app, built without listening so tests and main.ts can own the listener.
+import { fileURLToPath } from 'node:url';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import type { Logger } from '../logger.ts';
 import { HttpError } from './errors.ts';
 import { serveWidget } from './widget.ts';
+
+const HLS_JS = fileURLToPath(import.meta.resolve('hls.js/dist/hls.mjs'));
 
 export interface Readiness {
   /** Resolves when the tool can serve users; rejects with the reason it cannot. */
@@ -18,9 +21,11 @@ export interface AppDependencies {
   admin?: () => RequestHandler | undefined;
   /** The hosts' API (room settings, refusals), once the database is ready. */
   api?: () => RequestHandler | undefined;
+  /** Recordings (HLS playlists and segments behind signed links), once the database is ready. */
+  vod?: () => RequestHandler | undefined;
 }
 
-export function createApp({ logger, readiness, lti, admin, api }: AppDependencies): Express {
+export function createApp({ logger, readiness, lti, admin, api, vod }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
@@ -53,6 +58,18 @@ export function createApp({ logger, readiness, lti, admin, api }: AppDependencie
 
   app.get('/widget/live-classroom.js', (req, res, next) => {
     serveWidget(req, res).catch(next);
+  });
+
+  // hls.js, fetched by the widget only when a recording is opened in a browser without native HLS.
+  app.get('/widget/hls.js', (_req, res) => {
+    res.setHeader('Cache-Control', 'public, max-age=86400');
+    res.type('text/javascript').sendFile(HLS_JS);
+  });
+
+  app.use('/vod', (req, res, next) => {
+    const router = vod?.();
+    if (router === undefined) return next(new HttpError(503, 'Live Classroom is starting; try again in a moment.'));
+    router(req, res, next);
   });
 
   app.use('/api', (req, res, next) => {

@@ -4,6 +4,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { z } from 'zod';
 import type { AccessService } from '../access/index.ts';
 import type { Repositories, Refusal } from '../db/index.ts';
+import { exportInteraction } from '../realtime/index.ts';
 import { HttpError } from './errors.ts';
 
 export interface HostApiDependencies {
@@ -66,6 +67,18 @@ export function createHostApi(deps: HostApiDependencies): Router {
     const { seat, repos } = await host(req);
     if (req.params.roomId !== seat.roomId) throw new HttpError(403, 'Your seat is for another room.');
     res.json({ refusals: (await repos.accessDecisions.listRefusals({ roomId: seat.roomId })).map(refusalJson) });
+  }));
+
+  // The room's chat, questions, hands and polls, for the instructor's records (names of anonymous
+  // askers and deleted messages included, so hosts only).
+  router.get('/rooms/:roomId/interaction.:format', wrap(async (req, res) => {
+    const { seat, repos } = await host(req);
+    if (req.params.roomId !== seat.roomId) throw new HttpError(403, 'Your seat is for another room.');
+    const format = req.params.format;
+    if (format !== 'csv' && format !== 'json') throw new HttpError(404, 'Ask for interaction.csv or interaction.json.');
+    const file = await exportInteraction(repos, seat.roomId, format);
+    res.setHeader('Content-Disposition', `attachment; filename="${file.filename}"`);
+    res.type(file.contentType).send(file.body);
   }));
 
   router.get('/courses/:courseId/refusals', wrap(async (req, res) => {

@@ -2,6 +2,7 @@
 export { MediaError, type MediaErrorCode } from './errors.ts';
 export { MediaRoom } from './room.ts';
 export { MediaServer } from './server.ts';
+export { MediaTap, TAP_CODECS, type TapSources, type TapStats, type TapTarget } from './tap.ts';
 export type {
   ConnectionStateEvent,
   FailureEvent,

@@ -65,6 +65,8 @@ export class Peer {
 export class PublishedTrack {
   readonly info: PublishedTrackInfo;
   readonly forwards = new Set<Forward>();
+  /** Recorders' listeners (tap.ts), each with what to call when this track goes. */
+  readonly taps = new Map<(packet: RtpPacket) => void, () => void>();
   private lastKeyframeRequest = 0;
   private keyframeTimer: NodeJS.Timeout | undefined;
   private keyframeWanted = false;
@@ -98,7 +100,9 @@ export class PublishedTrack {
       this.requestKeyframe();
     }
     // Padding-only packets (bandwidth probes) carry nothing a subscriber can use.
-    if (packet.payload.length === 0 || this.forwards.size === 0) return;
+    if (packet.payload.length === 0) return;
+    for (const tap of this.taps.keys()) tap(packet);
+    if (this.forwards.size === 0) return;
     const stripped = new RtpPacket(new RtpHeader({ ...packet.header, extension: false, extensions: [] }), packet.payload);
     for (const forward of this.forwards) {
       const sender = forward.sender;
@@ -133,6 +137,9 @@ export class PublishedTrack {
   close() {
     this.closed = true;
     this.unsubscribe();
+    const closing = [...this.taps.values()];
+    this.taps.clear();
+    for (const closed of closing) closed();
     clearTimeout(this.keyframeTimer);
     this.forwards.clear();
   }

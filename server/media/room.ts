@@ -43,6 +43,12 @@ export class MediaRoom {
     }
   }
 
+  /** A published track by its id (`${userId}:${mid}`). */
+  findTrack(trackId: string): PublishedTrack | undefined {
+    for (const publisher of this.publishers.values()) for (const track of publisher.tracks.values()) if (track.info.id === trackId) return track;
+    return undefined;
+  }
+
   /** The video bitrate (bit/s) last asked of this publisher, if any. */
   requestedBitrate(userId: string): number | undefined {
     return this.publishers.get(userId)?.sentEstimate;

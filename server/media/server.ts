@@ -8,6 +8,7 @@ import { MediaError } from './errors.ts';
 import { codecs, type Peer } from './peers.ts';
 import { MediaRoom, type RoomHost } from './room.ts';
 import { announceAddress } from './sdp.ts';
+import { MediaTap, type TapTarget } from './tap.ts';
 import type { Counters, MediaServerEvents, MediaServerOptions, MediaStats } from './types.ts';
 
 export class MediaServer extends EventEmitter<MediaServerEvents> {
@@ -18,6 +19,7 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
   private readonly host: RoomHost;
   private closed = false;
   private readonly bitrateTimer: NodeJS.Timeout;
+  private readonly taps = new Set<MediaTap>();
 
   constructor(options: MediaServerOptions = {}) {
     super();
@@ -100,6 +102,18 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
     await this.rooms.get(roomId)?.leave(userId);
   }
 
+  /**
+   * Copies a room's RTP to a recorder as plain RTP on loopback UDP (see tap.ts); what is copied is
+   * set with setSources(), by track id. The tap outlives the room emptying; close() stops it.
+   */
+  tap(roomId: string, target: TapTarget): MediaTap {
+    if (this.closed) throw new MediaError('closed', 'The media server is closed.');
+    const tap = new MediaTap(target, (trackId) => this.rooms.get(roomId)?.findTrack(trackId));
+    this.taps.add(tap);
+    tap.onClose = () => this.taps.delete(tap);
+    return tap;
+  }
+
   stats(): MediaStats {
     let publishers = 0;
     let subscribers = 0;
@@ -118,6 +132,7 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.bitrateTimer);
+    for (const tap of [...this.taps]) tap.close();
     for (const room of [...this.rooms.values()]) await room.close();
     this.rooms.clear();
     for (const peer of [...this.peers]) await this.host.peerClosed(peer);

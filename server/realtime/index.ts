@@ -9,7 +9,15 @@ import type { Repositories } from '../db/index.ts';
 import type { Logger } from '../logger.ts';
 import type { MediaServer } from '../media/index.ts';
 import { clientEvents, parseClientEvent, PROTOCOL_VERSION, type Ack, type ClassStatus, type ClientEvent, type Grant, type ServerEvents } from '../protocol.ts';
+import { roomChannel } from './channels.ts';
+import { Interaction, InteractionError } from './interaction.ts';
 import { MediaSignaling, SignalingError } from './media.ts';
+import { registerRecordingEvents, type RecordingControl } from './recording.ts';
+import { useRedisAdapter, type RedisLink } from './redis.ts';
+
+export { exportInteraction, type InteractionExport } from './export.ts';
+export { roomChannel } from './channels.ts';
+export { recordingSources, type RecordingControl } from './recording.ts';
 
 export interface SeatIssuer {
   verify(token: string): { userId: string; roomId: string; role: string; name: string; locale: string };
@@ -33,9 +41,13 @@ export interface RealtimeDependencies {
   seatLimit: number;
   /** How long a tab's media outlives a lost socket. Default 15 s. */
   mediaGraceMs?: number;
+  /** The recorder (recordings/), once it is ready. */
+  recordings?: () => RecordingControl | undefined;
+  /** REDIS_URL: socket.io rooms (chat, questions, hands, polls, grants) span every node through Redis. */
+  redisUrl?: string | undefined;
 }
 
-interface SocketData {
+export interface SocketData {
   userId: string;
   roomId: string;
   name: string;
@@ -48,9 +60,10 @@ interface SocketData {
   revoked?: boolean;
 }
 
-type LiveSocket = Socket<Record<string, never>, ServerEvents, Record<string, never>, SocketData>;
+export type LiveSocket = Socket<Record<string, never>, ServerEvents, Record<string, never>, SocketData>;
 
-const roomChannel = (roomId: string) => `room:${roomId}`;
+/** Between nodes (Redis): a grant changed for a user of a room. */
+const GRANT_CHANGED = 'lc:grant-changed';
 const KNOWN_EVENTS = new Set(Object.keys(clientEvents));
 
 export class Realtime {
@@ -60,6 +73,10 @@ export class Realtime {
   readonly media: MediaSignaling;
   /** The SFU itself, for its counters. */
   readonly mediaServer: MediaServer;
+  /** Chat, questions, hands and polls. */
+  readonly interaction: Interaction;
+  readonly #redis: RedisLink | undefined;
+  #closing: Promise<void> | undefined;
   #checking = false;
 
   constructor(deps: RealtimeDependencies) {
@@ -74,6 +91,20 @@ export class Realtime {
       broadcastState: (roomId, state) => this.io.to(roomChannel(roomId)).emit('media:state', state),
     });
     this.io = new Server(deps.httpServer, { path: '/socket.io', serveClient: false, maxHttpBufferSize: 64 * 1024, cors: { origin: false } });
+    this.#redis = deps.redisUrl ? useRedisAdapter(this.io as unknown as Server, deps.redisUrl, deps.logger) : undefined;
+    if (this.#redis) {
+      (this.io as unknown as Server).on(GRANT_CHANGED, (roomId: string, userId: string, decision: Decision) => this.#grantChanged(roomId, userId, decision, false));
+    }
+    this.interaction = new Interaction({
+      io: () => this.io,
+      repositories: deps.repositories,
+      logger: deps.logger,
+      bringOnStage: async (actorId, roomId, userId) => {
+        const decision = await deps.access.bringOnStage(actorId, roomId, userId);
+        this.#grantChanged(roomId, userId, decision);
+        return decision;
+      },
+    });
     this.io.use((socket, next) => {
       const auth = socket.handshake.auth as { seat?: unknown; client?: unknown } | undefined;
       const token = auth?.seat;
@@ -135,6 +166,7 @@ export class Realtime {
       else await repos.classes.left(presenceId);
     }
     if (!socket.connected) return;
+    await this.interaction.attach(socket);
     this.#handle(socket);
     // A class in progress is live whatever the room row says; only without one is the row read.
     const status: ClassStatus = session ? 'live' : ((await repos.rooms.get(roomId))?.status ?? 'scheduled');
@@ -142,6 +174,8 @@ export class Realtime {
     this.media.attach(socket);
     socket.emit('welcome', { protocol: PROTOCOL_VERSION, grant: decision.grant, reason: decision.reason, status, participants, iceServers: this.media.iceServers(userId) });
     for (const state of this.media.states(roomId)) socket.emit('media:state', state);
+    const recording = this.#deps.recordings?.()?.state(roomId);
+    if (recording) socket.emit('recording:state', recording);
     // One count for the newcomer and everyone else.
     this.io.to(roomChannel(roomId)).except(socket.id).emit('participants:count', { count: participants });
     logger.debug({ room: roomId, user: userId, grant: decision.grant }, 'joined');
@@ -155,6 +189,7 @@ export class Realtime {
         const parsed = parseClientEvent(event, payload);
         if (!parsed.ok) return reply(parsed);
         handler(parsed as ReturnType<typeof parseClientEvent<E>> & { ok: true }).then(reply, (error: unknown) => {
+          if (error instanceof InteractionError) return reply(error.toAck());
           if (error instanceof AccessRefusedError || error instanceof SignalingError) return reply({ ok: false, error: error.message });
           logger.error({ err: error, event, room: socket.data.roomId }, 'socket event failed');
           reply({ ok: false, error: 'something went wrong on our side; it has been logged' });
@@ -168,6 +203,7 @@ export class Realtime {
       const ack = args.at(-1);
       if (typeof ack === 'function') (ack as (a: Ack) => void)({ ok: false, error: `unknown event ${JSON.stringify(name.slice(0, 40))}` });
     });
+    this.interaction.register(socket, on);
     const hostOnly = (): void => {
       if (socket.data.grant !== 'host') throw new AccessRefusedError('only a host can do this');
     };
@@ -189,11 +225,13 @@ export class Realtime {
     on('stage:add', async ({ data }) => {
       const decision = await this.#deps.access.bringOnStage(socket.data.userId, socket.data.roomId, data.userId);
       this.#grantChanged(socket.data.roomId, data.userId, decision);
+      this.interaction.stageChanged(socket.data.roomId);
       return { ok: true, grant: decision.grant };
     });
     on('stage:remove', async ({ data }) => {
       const decision = await this.#deps.access.takeOffStage(socket.data.userId, socket.data.roomId, data.userId);
       this.#grantChanged(socket.data.roomId, data.userId, decision);
+      this.interaction.stageChanged(socket.data.roomId);
       return { ok: true, grant: decision.grant };
     });
     const live = async (): Promise<void> => {
@@ -219,6 +257,8 @@ export class Realtime {
       this.media.state(socket, data);
       return { ok: true };
     });
+    const libraryChanged = (roomId: string) => this.io.to(roomChannel(roomId)).emit('recordings:changed', {});
+    registerRecordingEvents(on, { control: () => this.#deps.recordings?.(), seat: socket.data, repositories: this.#deps.repositories, hostOnly, live, libraryChanged });
   }
 
   /** A refusal if the room already holds its seat limit of participants (hosts and this user aside). */
@@ -249,6 +289,7 @@ export class Realtime {
     const session = await repos.classes.current(roomId);
     await repos.rooms.update(roomId, { status: 'ended' });
     await repos.stage.clear(roomId);
+    await this.interaction.classEnded(roomId);
     await this.media.closeRoom(roomId);
     for (const s of await this.#sockets(roomId)) {
       s.data.presenceId = undefined;
@@ -297,7 +338,9 @@ export class Realtime {
     }
   }
 
-  #grantChanged(roomId: string, userId: string, decision: Decision): void {
+  /** Applies a new grant to the user's sockets on this node, and (with Redis) asks the other nodes to do the same. */
+  #grantChanged(roomId: string, userId: string, decision: Decision, everywhere = true): void {
+    if (everywhere && this.#redis) (this.io as unknown as Server).serverSideEmit(GRANT_CHANGED, roomId, userId, decision);
     for (const socket of this.io.of('/').sockets.values()) {
       const s = socket as LiveSocket;
       if (s.data.roomId !== roomId || s.data.userId !== userId) continue;
@@ -308,6 +351,7 @@ export class Realtime {
   #setGrant(socket: LiveSocket, grant: Grant, reason: string): void {
     const could = socket.data.grant === 'host' || socket.data.grant === 'speaker';
     socket.data.grant = grant;
+    this.interaction.grantChanged(socket);
     socket.emit('grant:changed', { grant, reason });
     if (could && grant !== 'host' && grant !== 'speaker') {
       this.media.stopPublishing(socket.data.roomId, socket.data.userId).catch((error: unknown) => this.#deps.logger.warn({ err: error }, 'stopping a speaker\'s media failed'));
@@ -329,11 +373,18 @@ export class Realtime {
     );
   }
 
-  async close(): Promise<void> {
+  /** Safe to call twice (the service does): a second call waits for the first. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     clearInterval(this.#timer);
     this.io.disconnectSockets(true);
     await this.media.close();
     // The HTTP server is the service's to close.
     this.io.engine.close();
+    await this.#redis?.close();
   }
 }

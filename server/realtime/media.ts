@@ -33,6 +33,13 @@ const TURN_CREDENTIAL_SECONDS = 12 * 3600;
 
 export class SignalingError extends Error {}
 
+export interface PublishedTrackView {
+  id: string;
+  kind: 'audio' | 'video';
+  source: MediaSource;
+  host: boolean;
+}
+
 interface Tab {
   /** The SFU's participant id: `${userId}/${client}`. */
   id: string;
@@ -168,6 +175,14 @@ export class MediaSignaling {
     const out: MediaState[] = [];
     for (const tab of this.#tabs.values()) if (tab.roomId === roomId && (tab.state.camera || tab.state.microphone || tab.state.screen)) out.push({ ...tab.state });
     return out;
+  }
+
+  /** The room's published tracks: what each is and whether a host sends it (for the recorder). */
+  publishedTracks(roomId: string): PublishedTrackView[] {
+    return (this.#options.media.findRoom(roomId)?.tracks() ?? []).map((t) => {
+      const tab = this.#tabs.get(tabKey(roomId, t.userId));
+      return { id: t.id, kind: t.kind, source: (t.trackId && tab?.sources[t.trackId]) || (t.kind === 'audio' ? 'microphone' : 'camera'), host: tab?.seat.data.grant === 'host' };
+    });
   }
 
   /** May no longer publish (taken off stage): stop every tab of the user. */

@@ -54,7 +54,7 @@ for (const backend of storageBackends()) {
       );
       assert.deepEqual(
         tables.map((r) => r.table_name),
-        ['access_decisions', 'attendance', 'chat_messages', 'class_sessions', 'courses', 'lti_store', 'memberships', 'question_votes', 'questions', 'recordings', 'rooms', 'stage', 'users'],
+        ['access_decisions', 'attendance', 'chat_messages', 'chat_mutes', 'class_sessions', 'courses', 'hands', 'lti_store', 'memberships', 'poll_votes', 'polls', 'question_votes', 'questions', 'recordings', 'rooms', 'stage', 'users'],
       );
     });
 

@@ -1,4 +1,4 @@
-import { desc, eq } from 'drizzle-orm';
+import { and, desc, eq, lt, ne } from 'drizzle-orm';
 import type { Orm } from '../database.ts';
 import { recordings, rooms } from '../schema.ts';
 
@@ -30,6 +30,26 @@ export class RecordingRepository {
   /** Recordings still marked as running: after a crash these are the ones to close. */
   async listUnfinished(): Promise<Recording[]> {
     return this.#db.select().from(recordings).where(eq(recordings.status, 'recording'));
+  }
+
+  async get(id: string): Promise<Recording | undefined> {
+    const [row] = await this.#db.select().from(recordings).where(eq(recordings.id, id));
+    return row;
+  }
+
+  async rename(id: string, title: string): Promise<Recording | undefined> {
+    const [row] = await this.#db.update(recordings).set({ title }).where(eq(recordings.id, id)).returning();
+    return row;
+  }
+
+  async remove(id: string): Promise<Recording | undefined> {
+    const [row] = await this.#db.delete(recordings).where(eq(recordings.id, id)).returning();
+    return row;
+  }
+
+  /** Finished recordings that started before `before` (for retention). */
+  async listStartedBefore(before: Date): Promise<Recording[]> {
+    return this.#db.select().from(recordings).where(and(lt(recordings.startedAt, before), ne(recordings.status, 'recording')));
   }
 
   async listForCourse(courseId: string): Promise<Recording[]> {

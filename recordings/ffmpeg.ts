@@ -1,0 +1,166 @@
+// Every FFmpeg call of the project: checking FFmpeg at start-up, making the slate picture, and the
+// recorder process (the room's RTP in, described by an SDP file; HLS out), through fluent-ffmpeg.
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import ffmpeg from 'fluent-ffmpeg';
+
+const run = promisify(execFile);
+
+/** Encoders the recorder needs: VP8 is decoded and turned into H.264 + AAC for HLS. */
+const NEEDED_ENCODERS = ['libx264', 'aac', 'libvpx'];
+
+export interface FfmpegCheck {
+  ok: boolean;
+  version?: string;
+  /** Why recording cannot work, and how to fix it. */
+  problem?: string;
+}
+
+/** Is FFmpeg there, with what recording needs? Never throws. */
+export async function checkFfmpeg(path: string): Promise<FfmpegCheck> {
+  let version: string;
+  try {
+    const { stdout } = await run(path, ['-hide_banner', '-version'], { timeout: 10_000 });
+    version = stdout.split('\n')[0]?.replace(/^ffmpeg version /, '').split(' ')[0] ?? 'unknown';
+  } catch (error) {
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+    return {
+      ok: false,
+      problem: missing
+        ? `FFmpeg was not found at FFMPEG_PATH=${path}: recording is off (live classes work). Install it (Debian/Ubuntu: apt-get install ffmpeg) or set FFMPEG_PATH.`
+        : `FFmpeg at FFMPEG_PATH=${path} did not run (${(error as Error).message.split('\n')[0]}): recording is off (live classes work).`,
+    };
+  }
+  try {
+    const { stdout } = await run(path, ['-hide_banner', '-encoders'], { timeout: 10_000 });
+    const missing = NEEDED_ENCODERS.filter((name) => !new RegExp(`^ \\S+ ${name}\\s`, 'm').test(stdout));
+    if (missing.length > 0) return { ok: false, version, problem: `FFmpeg ${version} at ${path} lacks the encoders ${missing.join(', ')}: recording is off. Debian's ffmpeg package has them.` };
+  } catch (error) {
+    return { ok: false, version, problem: `FFmpeg at ${path} could not list its encoders: ${(error as Error).message.split('\n')[0]}` };
+  }
+  return { ok: true, version };
+}
+
+/** One black 16:9 VP8 keyframe (raw frame, from an IVF file), shown while nothing is on stage. */
+export async function makeSlate(path: string): Promise<Buffer> {
+  const dir = await mkdtemp(join(tmpdir(), 'lc-slate-'));
+  try {
+    const file = join(dir, 'slate.ivf');
+    await run(path, ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'color=c=black:s=640x360:r=1', '-frames:v', '1', '-c:v', 'libvpx', '-f', 'ivf', file], { timeout: 20_000 });
+    const ivf = await readFile(file);
+    // IVF: a 32-byte file header, then each frame: 4-byte size, 8-byte timestamp, data.
+    const size = ivf.readUInt32LE(32);
+    return ivf.subarray(44, 44 + size);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export interface RecorderInput {
+  /** Loopback UDP ports the tap sends plain RTP to (each port + 1 is left for RTCP). */
+  videoPort: number;
+  audioPorts: number[];
+  video: { payloadType: number; name: string; clockRate: number };
+  audio: { payloadType: number; name: string; clockRate: number; channels: number };
+}
+
+/** The SDP FFmpeg reads the room's RTP by. */
+export function recorderSdp(input: RecorderInput): string {
+  const { video, audio } = input;
+  const lines = ['v=0', 'o=- 0 0 IN IP4 127.0.0.1', 's=Live Classroom', 'c=IN IP4 127.0.0.1', 't=0 0'];
+  lines.push(`m=video ${input.videoPort} RTP/AVP ${video.payloadType}`, `a=rtpmap:${video.payloadType} ${video.name}/${video.clockRate}`, 'a=recvonly');
+  for (const port of input.audioPorts) {
+    lines.push(`m=audio ${port} RTP/AVP ${audio.payloadType}`, `a=rtpmap:${audio.payloadType} ${audio.name}/${audio.clockRate}/${audio.channels}`, 'a=recvonly');
+  }
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+export interface HlsProcess {
+  pid: number | undefined;
+  /** Resolves when FFmpeg has exited: cleanly (stop()) or not (with FFmpeg's last words). */
+  exited: Promise<{ clean: boolean; reason?: string }>;
+  /** Asks FFmpeg to finish (it closes the playlist), then kills it after `graceMs`. */
+  stop(graceMs?: number): Promise<{ clean: boolean; reason?: string }>;
+}
+
+export interface HlsOptions {
+  ffmpegPath: string;
+  dir: string;
+  input: RecorderInput;
+  /** Segment length in seconds. */
+  segmentSeconds: number;
+}
+
+/**
+ * Starts FFmpeg: RTP (SDP) in; VP8 decoded, scaled and padded to 1280x720 at 25 fps, H.264
+ * (libx264 veryfast) with a keyframe every segment; the audio streams mixed into AAC; HLS out
+ * (MPEG-TS segments, an EVENT playlist that grows while recording and is closed at the end).
+ */
+export async function startHls(options: HlsOptions): Promise<HlsProcess> {
+  const { dir, input, segmentSeconds } = options;
+  const sdpFile = join(dir, 'input.sdp');
+  await writeFile(sdpFile, recorderSdp(input));
+  const audioInputs = input.audioPorts.map((_, i) => `[0:a:${i}]`).join('');
+  const filter = [
+    '[0:v:0]scale=1280:720:force_original_aspect_ratio=decrease,pad=1280:720:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25,format=yuv420p[v]',
+    `${audioInputs}amix=inputs=${input.audioPorts.length}:normalize=0:dropout_transition=0,aresample=async=1000[a]`,
+  ];
+  const command = ffmpeg(sdpFile)
+    .setFfmpegPath(options.ffmpegPath)
+    // The SDP names the codecs; a short probe keeps the first second of the class.
+    .inputOptions(['-protocol_whitelist', 'file,udp,rtp', '-analyzeduration', '500000', '-probesize', '200000', '-fflags', '+genpts', '-reorder_queue_size', '256', '-max_delay', '500000', '-thread_queue_size', '1024'])
+    .complexFilter(filter)
+    .outputOptions([
+      '-map', '[v]', '-map', '[a]',
+      '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-maxrate', '2500k', '-bufsize', '5000k',
+      '-force_key_frames', `expr:gte(t,n_forced*${segmentSeconds})`, '-sc_threshold', '0',
+      '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2',
+      '-f', 'hls', '-hls_time', String(segmentSeconds), '-hls_playlist_type', 'event', '-hls_list_size', '0',
+      '-hls_flags', 'independent_segments+temp_file', '-hls_segment_filename', join(dir, 'segment-%05d.ts'),
+    ])
+    .output(join(dir, 'index.m3u8'));
+  let stderrTail = '';
+  const exited = new Promise<{ clean: boolean; reason?: string }>((resolve) => {
+    command.on('stderr', (line: string) => {
+      stderrTail = `${stderrTail}\n${line}`.slice(-2000);
+    });
+    command.on('end', () => resolve({ clean: true }));
+    command.on('error', (error: Error) => resolve({ clean: false, reason: lastWords(stderrTail) ?? error.message }));
+  });
+  // fluent-ffmpeg spawns FFmpeg after looking it up: its process exists once 'start' fires.
+  const started = new Promise<void>((resolve) => {
+    command.once('start', () => resolve());
+    void exited.then(() => resolve());
+  });
+  command.run();
+  await started;
+  const proc = (command as unknown as { ffmpegProc?: import('node:child_process').ChildProcess }).ffmpegProc;
+  let stopping: Promise<{ clean: boolean; reason?: string }> | undefined;
+  let asked = false;
+  return {
+    pid: proc?.pid,
+    exited,
+    stop(graceMs = 10_000) {
+      stopping ??= (async () => {
+        // On SIGINT FFmpeg flushes, writes the last segment and #EXT-X-ENDLIST, and exits (255).
+        asked = true;
+        command.kill('SIGINT');
+        const timer = setTimeout(() => command.kill('SIGKILL'), graceMs);
+        const outcome = await exited;
+        clearTimeout(timer);
+        return asked ? { clean: true } : outcome;
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** FFmpeg's most telling line: a known failure, else its last line. */
+function lastWords(stderr: string): string | undefined {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const known = lines.find((l) => /No space left on device|Permission denied|Invalid data|Error/i.test(l));
+  return known ?? lines.at(-1);
+}

@@ -1,0 +1,88 @@
+// The HLS files of one recording: closing a playlist FFmpeg could not close (a crash), measuring
+// what was written, and signing the URLs a browser fetches them by.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export const PLAYLIST = 'index.m3u8';
+const ENDLIST = '#EXT-X-ENDLIST';
+
+export interface PlaylistFacts {
+  /** Sum of the segments' durations. */
+  durationMs: number;
+  /** Playlist and segments, in bytes. */
+  sizeBytes: number;
+  segments: number;
+  /** Had #EXT-X-ENDLIST (FFmpeg finished it). */
+  closed: boolean;
+}
+
+/** Reads a recording's folder; `close` appends #EXT-X-ENDLIST when FFmpeg did not (a crash, a kill). */
+export async function measure(dir: string, { close = false } = {}): Promise<PlaylistFacts> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, PLAYLIST), 'utf8');
+  } catch {
+    return { durationMs: 0, sizeBytes: 0, segments: 0, closed: false };
+  }
+  let durationMs = 0;
+  const names: string[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const match = /^#EXTINF:([\d.]+)/.exec(lines[i]!);
+    if (!match) continue;
+    const name = lines[i + 1]?.trim();
+    if (!name || name.startsWith('#')) continue;
+    durationMs += Math.round(Number(match[1]) * 1000);
+    names.push(name);
+  }
+  const closed = lines.some((l) => l.trim() === ENDLIST);
+  if (close && !closed) await writeFile(join(dir, PLAYLIST), `${text.replace(/\n*$/, '\n')}${ENDLIST}\n`);
+  let sizeBytes = 0;
+  for (const entry of await readdir(dir)) {
+    if (entry === PLAYLIST || /\.ts$/.test(entry)) sizeBytes += (await stat(join(dir, entry))).size;
+  }
+  return { durationMs, sizeBytes, segments: names.length, closed: closed || close };
+}
+
+/** The playlist with each segment's URI carrying the same signed query as the playlist's own. */
+export function signPlaylist(text: string, query: string): string {
+  return text
+    .split('\n')
+    .map((line) => (line !== '' && !line.startsWith('#') && /^[\w.-]+$/.test(line.trim()) ? `${line.trim()}?${query}` : line))
+    .join('\n');
+}
+
+/** A recording link for one user until `expires` (seconds since the epoch). */
+export interface LinkGrant {
+  recordingId: string;
+  userId: string;
+  expires: number;
+}
+
+export class LinkSigner {
+  readonly #key: Buffer;
+  constructor(key: Buffer) {
+    this.#key = key;
+  }
+
+  query(grant: LinkGrant): string {
+    return new URLSearchParams({ u: grant.userId, e: String(grant.expires), s: this.#sign(grant) }).toString();
+  }
+
+  /** The grant in a link's query, or why it is refused. */
+  verify(recordingId: string, query: Record<string, unknown>, now = Date.now()): { ok: true; grant: LinkGrant } | { ok: false; reason: string } {
+    const { u, e, s } = query;
+    if (typeof u !== 'string' || typeof e !== 'string' || typeof s !== 'string' || !/^\d+$/.test(e)) return { ok: false, reason: 'this recording link is not signed' };
+    const grant = { recordingId, userId: u, expires: Number(e) };
+    const expected = Buffer.from(this.#sign(grant));
+    const given = Buffer.from(s);
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) return { ok: false, reason: 'this recording link is not valid' };
+    if (grant.expires * 1000 < now) return { ok: false, reason: 'this recording link has expired: open the recording again from the course page' };
+    return { ok: true, grant };
+  }
+
+  #sign(grant: LinkGrant): string {
+    return createHmac('sha256', this.#key).update(`${grant.recordingId}\n${grant.userId}\n${grant.expires}`).digest('base64url');
+  }
+}

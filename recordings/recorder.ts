@@ -1,0 +1,93 @@
+// One room's recording while it runs: the SFU's tap sends the room's RTP to FFmpeg on loopback
+// UDP, FFmpeg writes HLS into the recording's folder. A marker file says which process owns it, so
+// the next start after a crash can tell an orphan from another node's live recording.
+import { createSocket } from 'node:dgram';
+import { writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { MediaTap, TapSources } from '../server/media/index.ts';
+import { startHls, type HlsProcess, type RecorderInput } from './ffmpeg.ts';
+
+export const OWNER_FILE = 'recorder.json';
+
+export interface Owner {
+  host: string;
+  /** The Live Classroom process. */
+  pid: number;
+  ffmpegPid: number | undefined;
+}
+
+/** Two audio streams: the host's microphone and a speaker's, mixed by FFmpeg. */
+export const AUDIO_SLOTS = 2;
+
+/** `count` UDP ports on 127.0.0.1, each with the next one free too (FFmpeg uses port + 1 for RTCP). */
+export async function freePortPairs(count: number): Promise<number[]> {
+  const ports: number[] = [];
+  const held: Array<ReturnType<typeof createSocket>> = [];
+  const bind = (port: number) =>
+    new Promise<ReturnType<typeof createSocket> | undefined>((resolve) => {
+      const socket = createSocket('udp4');
+      socket.once('error', () => {
+        socket.close();
+        resolve(undefined);
+      });
+      socket.bind(port, '127.0.0.1', () => resolve(socket));
+    });
+  try {
+    for (let attempt = 0; ports.length < count && attempt < 50; attempt++) {
+      const first = await bind(0);
+      if (!first) continue;
+      const port = first.address().port;
+      const second = port < 65535 ? await bind(port + 1) : undefined;
+      held.push(first);
+      if (second) {
+        held.push(second);
+        ports.push(port);
+      }
+    }
+  } finally {
+    for (const socket of held) socket.close();
+  }
+  if (ports.length < count) throw new Error('no free UDP ports on 127.0.0.1 for the recorder');
+  return ports;
+}
+
+export interface ActiveRecording {
+  id: string;
+  roomId: string;
+  dir: string;
+  startedAt: Date;
+  hls: HlsProcess;
+  tap: MediaTap;
+  stopping: boolean;
+}
+
+export interface RecorderStart {
+  id: string;
+  roomId: string;
+  dir: string;
+  ffmpegPath: string;
+  segmentSeconds: number;
+  slate: Buffer | undefined;
+  codecs: { video: RecorderInput['video']; audio: RecorderInput['audio'] };
+  tap: (target: { host: string; videoPort: number; audioPorts: number[]; keyframeIntervalMs: number; slate?: Buffer }) => MediaTap;
+  sources: TapSources;
+}
+
+/** Starts FFmpeg, then the tap into it. */
+export async function startRecorder(options: RecorderStart): Promise<ActiveRecording> {
+  const [videoPort, ...audioPorts] = await freePortPairs(1 + AUDIO_SLOTS);
+  const input: RecorderInput = { videoPort: videoPort!, audioPorts, video: options.codecs.video, audio: options.codecs.audio };
+  const hls = await startHls({ ffmpegPath: options.ffmpegPath, dir: options.dir, input, segmentSeconds: options.segmentSeconds });
+  const owner: Owner = { host: hostname(), pid: process.pid, ffmpegPid: hls.pid };
+  await writeFile(join(options.dir, OWNER_FILE), JSON.stringify(owner));
+  const tap = options.tap({
+    host: '127.0.0.1',
+    videoPort: videoPort!,
+    audioPorts,
+    keyframeIntervalMs: options.segmentSeconds * 1000,
+    ...(options.slate ? { slate: options.slate } : {}),
+  });
+  tap.setSources(options.sources);
+  return { id: options.id, roomId: options.roomId, dir: options.dir, startedAt: new Date(), hls, tap, stopping: false };
+}

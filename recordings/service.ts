@@ -1,0 +1,314 @@
+// Recording as the rest of the tool sees it: start and stop a room's recording, tell the room, list
+// the course's recordings, rename and delete them, close what a crash left open, and remove old
+// ones (RECORDING_RETENTION_DAYS). A recording that cannot go on (FFmpeg died, the disk filled)
+// stops alone: the live class is never touched.
+import { kill } from 'node:process';
+import { mkdir, readFile, rm, statfs } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join, relative, resolve, sep } from 'node:path';
+import type { Recording, Repositories } from '../server/db/index.ts';
+import type { Logger } from '../server/logger.ts';
+import { TAP_CODECS, type MediaServer, type TapSources } from '../server/media/index.ts';
+import { checkFfmpeg, makeSlate } from './ffmpeg.ts';
+import { LinkSigner, measure, PLAYLIST } from './playlist.ts';
+import { OWNER_FILE, startRecorder, type ActiveRecording, type Owner } from './recorder.ts';
+
+export class RecordingError extends Error {
+  override name = 'RecordingError';
+}
+
+export interface RecordingState {
+  recording: boolean;
+  recordingId?: string;
+  startedAt?: string;
+  /** Why the last recording stopped on its own (FFmpeg died, disk full). */
+  problem?: string;
+}
+
+export interface RecordingSummary {
+  id: string;
+  title: string;
+  status: Recording['status'];
+  startedAt: string;
+  durationMs: number | null;
+  sizeBytes: number | null;
+  failureReason: string | null;
+  /** Signed for the asking user, expiring; absent while nothing is playable. */
+  playlistUrl?: string;
+}
+
+export interface RecordingServiceOptions {
+  media: Pick<MediaServer, 'tap'>;
+  repositories: () => Repositories;
+  logger: Logger;
+  dir: string;
+  ffmpegPath: string;
+  signer: LinkSigner;
+  /** Where the VOD routes are mounted, e.g. '/vod'. */
+  publicPath: string;
+  /** How long a signed link lives. */
+  linkSeconds: number;
+  retentionDays: number | undefined;
+  segmentSeconds?: number;
+  /** What is on stage in a room now (video: screen share, else a camera; audio: host, speaker). */
+  sourcesFor: (roomId: string) => TapSources;
+  /** Tells everyone in the room (recording started or stopped, and why). */
+  announce: (roomId: string, state: RecordingState) => void;
+}
+
+/** Below this much free space in RECORDINGS_DIR a recording does not start. */
+const MIN_FREE_BYTES = 200 * 1024 * 1024;
+
+export class RecordingService {
+  readonly #options: RecordingServiceOptions;
+  readonly #active = new Map<string, ActiveRecording>();
+  readonly #problems = new Map<string, string>();
+  #slate: Buffer | undefined;
+  #unavailable: string | undefined = 'recording is starting up';
+  #sweeper: NodeJS.Timeout | undefined;
+
+  constructor(options: RecordingServiceOptions) {
+    this.#options = options;
+  }
+
+  /** Checks FFmpeg, closes what a crash left open, starts the retention sweep. Never throws. */
+  async init(): Promise<void> {
+    const { logger, ffmpegPath } = this.#options;
+    const check = await checkFfmpeg(ffmpegPath);
+    if (!check.ok) {
+      this.#unavailable = check.problem;
+      logger.warn({ ffmpegPath }, check.problem ?? 'FFmpeg is not usable');
+    } else {
+      try {
+        this.#slate = await makeSlate(ffmpegPath);
+        this.#unavailable = undefined;
+        logger.info({ ffmpeg: check.version }, 'recording available');
+      } catch (error) {
+        this.#unavailable = `FFmpeg could not encode a test picture (${(error as Error).message.split('\n')[0]}): recording is off`;
+        logger.warn({ err: error }, this.#unavailable);
+      }
+    }
+    await this.recover().catch((error: unknown) => logger.error({ err: error }, 'closing interrupted recordings failed'));
+    if (this.#options.retentionDays !== undefined) {
+      await this.sweep().catch((error: unknown) => logger.error({ err: error }, 'removing old recordings failed'));
+      this.#sweeper = setInterval(() => void this.sweep().catch(() => {}), 3600_000);
+      this.#sweeper.unref();
+    }
+  }
+
+  /** Why recording is off on this node (FFmpeg missing), or undefined. */
+  get unavailable(): string | undefined {
+    return this.#unavailable;
+  }
+
+  state(roomId: string): RecordingState {
+    const active = this.#active.get(roomId);
+    if (active && !active.stopping) return { recording: true, recordingId: active.id, startedAt: active.startedAt.toISOString() };
+    const problem = this.#problems.get(roomId);
+    return { recording: false, ...(problem ? { problem } : {}) };
+  }
+
+  async start(roomId: string): Promise<RecordingState> {
+    if (this.#unavailable) throw new RecordingError(this.#unavailable);
+    const existing = this.#active.get(roomId);
+    if (existing && !existing.stopping) return this.state(roomId);
+    const { repositories, logger } = this.#options;
+    const free = await statfs(this.#root()).then((s) => s.bavail * s.bsize, () => undefined);
+    if (free !== undefined && free < MIN_FREE_BYTES) throw new RecordingError(`there is not enough disk space to record (${Math.round(free / 1048576)} MB free in RECORDINGS_DIR)`);
+    const room = await repositories().rooms.get(roomId);
+    if (!room) throw new RecordingError('this room no longer exists');
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const dir = join(this.#root(), roomId, stamp);
+    await mkdir(dir, { recursive: true });
+    const row = await repositories().recordings.start(roomId, room.title || 'Live class', relative(this.#root(), dir));
+    let active: ActiveRecording;
+    try {
+      active = await startRecorder({
+        id: row.id,
+        roomId,
+        dir,
+        ffmpegPath: this.#options.ffmpegPath,
+        segmentSeconds: this.#options.segmentSeconds ?? 2,
+        slate: this.#slate,
+        codecs: TAP_CODECS,
+        tap: (target) => this.#options.media.tap(roomId, target),
+        sources: this.#options.sourcesFor(roomId),
+      });
+    } catch (error) {
+      await repositories().recordings.finish(row.id, { status: 'failed', durationMs: 0, sizeBytes: 0, failureReason: (error as Error).message });
+      throw new RecordingError(`the recording could not start: ${(error as Error).message}`);
+    }
+    this.#active.set(roomId, active);
+    this.#problems.delete(roomId);
+    void active.hls.exited.then((outcome) => {
+      if (!active.stopping) void this.#failed(active, outcome.reason ?? 'FFmpeg stopped');
+    });
+    logger.info({ room: roomId, recording: row.id }, 'recording started');
+    const state = this.state(roomId);
+    this.#options.announce(roomId, state);
+    return state;
+  }
+
+  /** Stops and closes the room's recording; resolves when the VOD is playable. */
+  async stop(roomId: string): Promise<RecordingState> {
+    const active = this.#active.get(roomId);
+    if (!active || active.stopping) return this.state(roomId);
+    active.stopping = true;
+    // FFmpeg first, while the RTP still flows (it finishes promptly), then the tap.
+    await active.hls.stop();
+    active.tap.close();
+    const facts = await measure(active.dir, { close: true });
+    await this.#options.repositories().recordings.finish(active.id, { status: facts.segments > 0 ? 'ready' : 'failed', durationMs: facts.durationMs, sizeBytes: facts.sizeBytes, ...(facts.segments > 0 ? {} : { failureReason: 'nothing was recorded' }) });
+    this.#active.delete(roomId);
+    this.#options.logger.info({ room: roomId, recording: active.id, durationMs: facts.durationMs, sizeBytes: facts.sizeBytes }, 'recording stopped');
+    const state = this.state(roomId);
+    this.#options.announce(roomId, state);
+    return state;
+  }
+
+  /** What is on stage changed: the recording follows. */
+  sourcesChanged(roomId: string): void {
+    const active = this.#active.get(roomId);
+    if (active && !active.stopping) active.tap.setSources(this.#options.sourcesFor(roomId));
+  }
+
+  async list(courseId: string, userId: string, now = Date.now()): Promise<RecordingSummary[]> {
+    const rows = await this.#options.repositories().recordings.listForCourse(courseId);
+    return rows.map((row) => this.#summary(row, userId, now));
+  }
+
+  async get(recordingId: string): Promise<Recording | undefined> {
+    return this.#options.repositories().recordings.get(recordingId);
+  }
+
+  async rename(recordingId: string, title: string): Promise<void> {
+    await this.#options.repositories().recordings.rename(recordingId, title);
+  }
+
+  /** Deletes the row and the files (a running recording is stopped first). */
+  async remove(recordingId: string): Promise<void> {
+    const row = await this.get(recordingId);
+    if (!row) return;
+    if (this.#active.get(row.roomId)?.id === recordingId) await this.stop(row.roomId);
+    await this.#options.repositories().recordings.remove(recordingId);
+    await rm(this.folder(row), { recursive: true, force: true });
+  }
+
+  /** The recording's folder, never outside RECORDINGS_DIR. */
+  folder(row: Pick<Recording, 'path'>): string {
+    const root = this.#root();
+    const dir = resolve(root, row.path);
+    if (!dir.startsWith(root + sep)) throw new RecordingError('a recording path points outside RECORDINGS_DIR');
+    return dir;
+  }
+
+  /**
+   * Recordings marked as running that no live process owns (this node crashed, kill -9): their
+   * FFmpeg is stopped if it outlived us, the playlist closed with what was written, and the
+   * recording marked "interrupted" (playable) or "failed" (nothing written).
+   */
+  async recover(): Promise<number> {
+    const repos = this.#options.repositories();
+    let recovered = 0;
+    for (const row of await repos.recordings.listUnfinished()) {
+      if ([...this.#active.values()].some((a) => a.id === row.id)) continue;
+      const dir = this.folder(row);
+      const owner = await readFile(join(dir, OWNER_FILE), 'utf8').then((text) => JSON.parse(text) as Owner, () => undefined);
+      if (owner && owner.host !== hostname()) continue; // another machine's recording
+      if (owner && owner.pid !== process.pid && alive(owner.pid)) continue; // another live process here
+      if (owner?.ffmpegPid !== undefined && alive(owner.ffmpegPid)) await stopOrphan(owner.ffmpegPid);
+      const facts = await measure(dir, { close: true });
+      const playable = facts.segments > 0;
+      await repos.recordings.finish(row.id, {
+        status: playable ? 'interrupted' : 'failed',
+        durationMs: facts.durationMs,
+        sizeBytes: facts.sizeBytes,
+        failureReason: 'the server stopped during the recording; what was recorded until then is kept',
+      });
+      this.#options.logger.warn({ recording: row.id, room: row.roomId, durationMs: facts.durationMs }, `closed an interrupted recording (${playable ? 'playable' : 'nothing written'})`);
+      recovered++;
+    }
+    return recovered;
+  }
+
+  /** Removes recordings older than the retention period. */
+  async sweep(now = Date.now()): Promise<number> {
+    const days = this.#options.retentionDays;
+    if (days === undefined) return 0;
+    const old = await this.#options.repositories().recordings.listStartedBefore(new Date(now - days * 86_400_000));
+    for (const row of old) await this.remove(row.id);
+    if (old.length > 0) this.#options.logger.info({ removed: old.length, retentionDays: days }, 'removed old recordings');
+    return old.length;
+  }
+
+  /** Stops every recording cleanly (shutdown, drain). */
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper);
+    await Promise.all([...this.#active.keys()].map((roomId) => this.stop(roomId).catch(() => {})));
+  }
+
+  get running(): number {
+    return this.#active.size;
+  }
+
+  async #failed(active: ActiveRecording, reason: string): Promise<void> {
+    active.stopping = true;
+    active.tap.close();
+    const facts = await measure(active.dir, { close: true }).catch(() => ({ durationMs: 0, sizeBytes: 0, segments: 0, closed: false }));
+    const why = /No space left on device/i.test(reason) ? 'the disk is full' : `FFmpeg stopped: ${reason}`;
+    await this.#options.repositories().recordings
+      .finish(active.id, { status: facts.segments > 0 ? 'interrupted' : 'failed', durationMs: facts.durationMs, sizeBytes: facts.sizeBytes, failureReason: why })
+      .catch((error: unknown) => this.#options.logger.error({ err: error }, 'marking a failed recording failed'));
+    this.#active.delete(active.roomId);
+    this.#problems.set(active.roomId, `The recording stopped: ${why}. The class goes on; what was recorded until then is kept.`);
+    this.#options.logger.error({ room: active.roomId, recording: active.id, reason }, 'recording failed');
+    this.#options.announce(active.roomId, this.state(active.roomId));
+  }
+
+  #summary(row: Recording, userId: string, now: number): RecordingSummary {
+    const playable = row.status === 'ready' || row.status === 'interrupted' || row.status === 'recording';
+    const expires = Math.floor(now / 1000) + this.#options.linkSeconds;
+    return {
+      id: row.id,
+      title: row.title,
+      status: row.status,
+      startedAt: row.startedAt.toISOString(),
+      durationMs: row.durationMs,
+      sizeBytes: row.sizeBytes,
+      failureReason: row.failureReason,
+      ...(playable ? { playlistUrl: `${this.#options.publicPath}/${row.id}/${PLAYLIST}?${this.#options.signer.query({ recordingId: row.id, userId, expires })}` } : {}),
+    };
+  }
+
+  #root(): string {
+    return resolve(this.#options.dir);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** An FFmpeg left running by a process that died: SIGINT lets it close its files, then it goes. */
+async function stopOrphan(pid: number): Promise<void> {
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (!cmdline.includes('ffmpeg')) return; // the pid was reused by something else
+  try {
+    kill(pid, 'SIGINT');
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+  if (alive(pid)) {
+    try {
+      kill(pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
+}

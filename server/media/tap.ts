@@ -1,0 +1,271 @@
+// A room's RTP, as plain (unencrypted) RTP over loopback UDP, for a recorder (FFmpeg) to read: one
+// video stream (whatever the recorder is told is on stage: the screen share, else a camera) and a
+// fixed number of audio streams (the host's microphone, a speaker's). Each outgoing stream keeps one
+// SSRC, continuous sequence numbers and timestamps across changes of source, so FFmpeg sees a single
+// stream; video changes source only at a keyframe of the new source, and keyframes are asked for
+// every `keyframeIntervalMs` so the recording can be cut into segments. An audio stream with no
+// source (a muted or absent microphone) carries Opus silence, so the recording's audio never stops.
+import { createSocket, type Socket } from 'node:dgram';
+import { RtpHeader, RtpPacket, Vp8RtpPayload } from 'werift';
+import type { PublishedTrack } from './peers.ts';
+
+/** Payload types in the tap's RTP, as the recorder's SDP must name them. */
+export const TAP_CODECS = {
+  video: { payloadType: 96, name: 'VP8', clockRate: 90_000 },
+  audio: { payloadType: 111, name: 'opus', clockRate: 48_000, channels: 2 },
+} as const;
+
+export interface TapTarget {
+  /** Where the recorder listens; loopback. */
+  host: string;
+  videoPort: number;
+  audioPorts: number[];
+  /** Ask the video source for a keyframe this often (segment length). Default 2000 ms. */
+  keyframeIntervalMs?: number;
+  /**
+   * One VP8 keyframe (e.g. a black 16:9 picture) sent twice a second while no video is on stage, so
+   * the recorder always has a picture: from the first second, and while the camera is off.
+   */
+  slate?: Buffer;
+}
+
+export interface TapSources {
+  video?: string;
+  /** One published audio track id (or none) per audio port, in order. */
+  audio: Array<string | undefined>;
+}
+
+export interface TapStats {
+  videoPackets: number;
+  audioPackets: number;
+  silencePackets: number;
+  /** Slate keyframes sent while no video was on stage. */
+  slateFrames: number;
+  /** Video changes of source made (each at a keyframe). */
+  switches: number;
+}
+
+/** One Opus frame of 20 ms of silence (TOC 0xf8: CELT fullband 20 ms, mono), as Chromium's DTX sends. */
+const OPUS_SILENCE = Buffer.from([0xf8, 0xff, 0xfe]);
+const SILENCE_AFTER_MS = 100;
+const SLATE_AFTER_MS = 500;
+/** VP8 RTP payloads stay under a loopback-safe size. */
+const VP8_MAX_PAYLOAD = 1100;
+
+/** One VP8 frame as RTP payloads (RFC 7741): a 1-byte descriptor, S=1 on the first. */
+function packetizeVp8(frame: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let offset = 0; offset < frame.length; offset += VP8_MAX_PAYLOAD) {
+    out.push(Buffer.concat([Buffer.from([offset === 0 ? 0x10 : 0x00]), frame.subarray(offset, offset + VP8_MAX_PAYLOAD)]));
+  }
+  return out;
+}
+
+class OutStream {
+  readonly ssrc = (Math.random() * 0xffffffff) >>> 0;
+  readonly payloadType: number;
+  readonly clockRate: number;
+  readonly port: number;
+  private seq = Math.floor(Math.random() * 0x8000);
+  private ts = (Math.random() * 0x7fffffff) >>> 0;
+  private lastSentAt = 0;
+  /** The source whose packets are mapped, and how its seq/timestamps map onto ours. */
+  private from: PublishedTrack | undefined;
+  private seqOffset = 0;
+  private tsOffset = 0;
+  private highestSeq = -1;
+  lastSourceAt = 0;
+
+  constructor(payloadType: number, clockRate: number, port: number) {
+    this.payloadType = payloadType;
+    this.clockRate = clockRate;
+    this.port = port;
+  }
+
+  /** Our packet for a source packet; a new source (or a resync) continues our numbering from now. */
+  map(packet: RtpPacket, source: PublishedTrack, now: number): Buffer {
+    const header = packet.header;
+    if (this.from !== source) {
+      this.from = source;
+      const elapsed = this.lastSentAt === 0 ? 0 : Math.max(1, Math.round(((now - this.lastSentAt) * this.clockRate) / 1000));
+      this.seqOffset = (this.seq + 1 - header.sequenceNumber) & 0xffff;
+      this.tsOffset = (this.ts + elapsed - header.timestamp) >>> 0;
+      this.highestSeq = -1;
+    }
+    const seq = (header.sequenceNumber + this.seqOffset) & 0xffff;
+    const ts = (header.timestamp + this.tsOffset) >>> 0;
+    // Keep our latest numbers from the newest packet, not from a late one.
+    if (this.highestSeq < 0 || ((seq - this.highestSeq) & 0xffff) < 0x8000) {
+      this.highestSeq = seq;
+      this.seq = seq;
+      this.ts = ts;
+      this.lastSentAt = now;
+    }
+    this.lastSourceAt = now;
+    return this.serialize(seq, ts, header.marker, packet.payload);
+  }
+
+  /** Packets of our own (silence, a slate) after the last one; the next source packet starts afresh. */
+  synthesize(payloads: Buffer[], now: number): Buffer[] {
+    this.from = undefined;
+    const elapsed = this.lastSentAt === 0 ? 0 : Math.max(1, Math.round(((now - this.lastSentAt) * this.clockRate) / 1000));
+    this.ts = (this.ts + elapsed) >>> 0;
+    this.lastSentAt = now;
+    return payloads.map((payload, i) => {
+      this.seq = (this.seq + 1) & 0xffff;
+      return this.serialize(this.seq, this.ts, i === payloads.length - 1, payload);
+    });
+  }
+
+  forget(source: PublishedTrack) {
+    if (this.from === source) this.from = undefined;
+  }
+
+  private serialize(sequenceNumber: number, timestamp: number, marker: boolean, payload: Buffer): Buffer {
+    const header = new RtpHeader({ payloadType: this.payloadType, sequenceNumber, timestamp, ssrc: this.ssrc, marker });
+    return new RtpPacket(header, payload).serialize();
+  }
+}
+
+export class MediaTap {
+  private readonly socket: Socket;
+  private readonly target: TapTarget;
+  private readonly video: OutStream;
+  private readonly audio: OutStream[];
+  private readonly lookup: (trackId: string) => PublishedTrack | undefined;
+  /** Video: what is recorded now, and what it changes to at the next keyframe. */
+  private videoSource: PublishedTrack | undefined;
+  private videoNext: PublishedTrack | undefined;
+  private readonly audioSources: Array<PublishedTrack | undefined>;
+  private readonly listeners = new Map<PublishedTrack, (packet: RtpPacket) => void>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly slate: Buffer[] | undefined;
+  private closed = false;
+  /** Called once when the tap closes (the server forgets it). */
+  onClose: (() => void) | undefined;
+  readonly counts: TapStats = { videoPackets: 0, audioPackets: 0, silencePackets: 0, slateFrames: 0, switches: 0 };
+
+  constructor(target: TapTarget, lookup: (trackId: string) => PublishedTrack | undefined) {
+    this.target = target;
+    this.lookup = lookup;
+    this.socket = createSocket('udp4');
+    this.socket.on('error', () => {}); // the recorder went away: its own exit is reported by recordings/
+    this.video = new OutStream(TAP_CODECS.video.payloadType, TAP_CODECS.video.clockRate, target.videoPort);
+    this.audio = target.audioPorts.map((port) => new OutStream(TAP_CODECS.audio.payloadType, TAP_CODECS.audio.clockRate, port));
+    this.audioSources = target.audioPorts.map(() => undefined);
+    this.slate = target.slate && target.slate.length > 0 ? packetizeVp8(target.slate) : undefined;
+    this.timers.push(setInterval(() => this.fillSilence(), 20));
+    if (this.slate) {
+      this.fillSlate();
+      this.timers.push(setInterval(() => this.fillSlate(), SLATE_AFTER_MS));
+    }
+    this.timers.push(setInterval(() => (this.videoNext ?? this.videoSource)?.requestKeyframe(), target.keyframeIntervalMs ?? 2000));
+  }
+
+  /** What to record: track ids as MediaRoom.tracks() names them. Unknown ids count as none. */
+  setSources(sources: TapSources) {
+    if (this.closed) return;
+    const video = sources.video === undefined ? undefined : this.lookup(sources.video);
+    if (video !== (this.videoNext ?? this.videoSource)) {
+      // A new source starts at its next keyframe; until then the old one (or the slate) goes on.
+      if (video === undefined) this.videoSource = this.videoNext = undefined;
+      else this.videoNext = video === this.videoSource ? undefined : video;
+      video?.requestKeyframe();
+    }
+    this.audio.forEach((_, i) => (this.audioSources[i] = sources.audio[i] === undefined ? undefined : this.lookup(sources.audio[i]!)));
+    this.listen();
+  }
+
+  /** A track was removed from the room (its listener is already gone). */
+  private trackClosed(track: PublishedTrack) {
+    this.listeners.delete(track);
+    if (this.videoSource === track) this.videoSource = undefined;
+    if (this.videoNext === track) this.videoNext = undefined;
+    this.audioSources.forEach((s, i) => {
+      if (s === track) this.audioSources[i] = undefined;
+    });
+    this.video.forget(track);
+    for (const out of this.audio) out.forget(track);
+    this.listen();
+  }
+
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    for (const timer of this.timers) clearInterval(timer);
+    this.videoSource = this.videoNext = undefined;
+    this.audioSources.fill(undefined);
+    this.listen();
+    this.socket.close();
+    this.onClose?.();
+  }
+
+  /** Hooks onto exactly the tracks in use. */
+  private listen() {
+    const wanted = new Set<PublishedTrack>();
+    for (const track of [this.videoSource, this.videoNext, ...this.audioSources]) if (track) wanted.add(track);
+    for (const [track, listener] of this.listeners) {
+      if (wanted.has(track)) continue;
+      track.taps.delete(listener);
+      this.listeners.delete(track);
+    }
+    for (const track of wanted) {
+      if (this.listeners.has(track)) continue;
+      const listener = (packet: RtpPacket) => this.receive(track, packet);
+      track.taps.set(listener, () => this.trackClosed(track));
+      this.listeners.set(track, listener);
+    }
+  }
+
+  private receive(track: PublishedTrack, packet: RtpPacket) {
+    if (this.closed) return;
+    const now = Date.now();
+    if (track.info.kind === 'video') {
+      if (track === this.videoNext && isKeyframeStart(packet)) {
+        this.videoSource = track;
+        this.videoNext = undefined;
+        this.counts.switches++;
+        this.listen();
+      }
+      if (track !== this.videoSource) return;
+      this.send(this.video.map(packet, track, now), this.video.port);
+      this.counts.videoPackets++;
+      return;
+    }
+    this.audioSources.forEach((source, i) => {
+      if (source !== track) return;
+      const out = this.audio[i]!;
+      this.send(out.map(packet, track, now), out.port);
+      this.counts.audioPackets++;
+    });
+  }
+
+  private fillSilence() {
+    const now = Date.now();
+    for (const out of this.audio) {
+      if (now - out.lastSourceAt < SILENCE_AFTER_MS) continue;
+      for (const packet of out.synthesize([OPUS_SILENCE], now)) this.send(packet, out.port);
+      this.counts.silencePackets++;
+    }
+  }
+
+  private fillSlate() {
+    const now = Date.now();
+    if (!this.slate || now - this.video.lastSourceAt < SLATE_AFTER_MS) return;
+    for (const packet of this.video.synthesize(this.slate, now)) this.send(packet, this.video.port);
+    this.counts.slateFrames++;
+  }
+
+  private send(buffer: Buffer, port: number) {
+    this.socket.send(buffer, port, this.target.host);
+  }
+}
+
+function isKeyframeStart(packet: RtpPacket): boolean {
+  try {
+    const vp8 = Vp8RtpPayload.deSerialize(packet.payload);
+    return vp8.isPartitionHead && vp8.pid === 0 && vp8.isKeyframe;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,119 @@
+// Recording end to end, through real LTI launches into Chromium (fake camera and microphone) in a
+// paid course: the instructor goes live and records for about 10 s; everyone sees it is being
+// recorded; the VOD appears in the "Recordings" list, ffprobe finds ~10 s of video and audio in it,
+// and it plays in the student's Chromium. A student whose payment is withdrawn gets 403 on the
+// playlist and on a segment; an expired link gets 403; a forged one too.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import type { Frame, Page } from 'playwright-core';
+import { PAID_LINE_ITEM_TAG } from '../../server/access/index.ts';
+import { startBrowser, type Browser } from '../helpers/browser.ts';
+import { startClassroom, type Classroom } from '../helpers/classroom.ts';
+
+const run = promisify(execFile);
+const FRAME = 'iframe#lti-tool-frame';
+const CONTEXT = { id: 'rec-course', title: 'Recorded course' };
+const LINK = { id: 'rec-room', title: 'Week 5: Recording' };
+const PAID = { live_classroom_policy: 'paid' };
+
+interface Listed {
+  id: string;
+  status: string;
+  durationMs: number | null;
+  playlistUrl?: string;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    const value = await probe().catch((error: unknown) => {
+      last = error;
+      return undefined;
+    });
+    if (value !== undefined && value !== false) return value;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? ` (${(last as Error).message})` : ''}`);
+}
+
+describe('recording a live class to a VOD, in Chromium through LTI launches', () => {
+  let c: Classroom;
+  let browser: Browser;
+  before(async () => {
+    c = await startClassroom('moodle', { env: { ACCESS_CACHE_SECONDS: '0' } });
+    browser = await startBrowser({ webrtcLoopback: true });
+  });
+  after(async () => {
+    await browser?.close();
+    await c?.close();
+  });
+
+  const open = async (user: string, roles: 'instructor' | 'learner'): Promise<{ page: Page; frame: Frame }> => {
+    const page = await browser.context.newPage();
+    await page.goto(c.platform.coursePageUrl({ roles, user: { id: user, name: user }, context: CONTEXT, resourceLink: LINK, custom: PAID }));
+    const frame: Frame = await until('the tool frame', async () => (await (await page.locator(FRAME).elementHandle())?.contentFrame()) ?? undefined);
+    await frame.locator('live-classroom [data-connection="connected"]').waitFor({ timeout: 20_000 });
+    return { page, frame };
+  };
+  const listed = (frame: Frame) => frame.evaluate('document.querySelector("live-classroom").shadowRoot.querySelector("lc-recordings")._list ?? []') as Promise<Listed[]>;
+
+  it('records what is on stage, lists it, plays it, and refuses it to whoever may not watch', async (t) => {
+    const teacher = await open('Rita Teacher', 'instructor');
+    const item = await until('the fee line item', async () => c.platform.lineItems(CONTEXT.id).find((i) => i.tag === PAID_LINE_ITEM_TAG));
+    c.platform.setResult(item.id, 'Paula Paid', 1);
+    const student = await open('Paula Paid', 'learner');
+    assert.equal(c.service.recordings.unavailable, undefined, 'FFmpeg is installed on this machine');
+
+    await teacher.frame.getByRole('button', { name: 'Go live' }).click();
+    await teacher.frame.getByRole('button', { name: 'Record' }).click();
+    await teacher.frame.locator('[data-recording-indicator]').waitFor({ timeout: 15_000 });
+    await student.frame.locator('[data-recording-indicator]').waitFor({ timeout: 15_000 });
+    // The student has no recording controls.
+    assert.equal(await student.frame.getByRole('button', { name: 'Record' }).count(), 0);
+    assert.equal(await student.frame.getByRole('button', { name: 'Stop recording' }).count(), 0);
+    await new Promise((r) => setTimeout(r, 10_000));
+    const stopAt = Date.now();
+    await teacher.frame.getByRole('button', { name: 'Stop recording' }).click();
+    const vod = await until('the VOD ready in the student\'s list', async () => (await listed(student.frame)).find((r) => r.status === 'ready'));
+    t.diagnostic(`stop → listed as ready: ${Date.now() - stopAt} ms; duration ${vod.durationMs} ms`);
+    assert.equal(await student.frame.locator('[data-recording-indicator]').count(), 0, 'nobody sees "Recording" any more');
+    await student.frame.getByRole('heading', { name: 'Recordings' }).waitFor();
+    assert.ok(vod.playlistUrl);
+
+    // ffprobe reads the VOD over HTTP, through the student's signed link.
+    const playlist = new URL(vod.playlistUrl!, `${c.service.url}/lti/launch`).href;
+    const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type,codec_name:format=duration', '-of', 'json', playlist]);
+    const probed = JSON.parse(stdout) as { streams: Array<{ codec_type: string; codec_name: string }>; format: { duration: string } };
+    t.diagnostic(`ffprobe: ${JSON.stringify(probed)}`);
+    assert.deepEqual(probed.streams.map((s) => s.codec_type).sort(), ['audio', 'video']);
+    const seconds = Number(probed.format.duration);
+    assert.ok(seconds >= 7 && seconds <= 14, `about 10 s recorded (got ${seconds} s)`);
+
+    // It plays in the student's Chromium (hls.js, loaded only now).
+    await student.frame.getByRole('button', { name: /^Play/ }).first().click();
+    const played = await until('the VOD playing', async () => {
+      const state = (await student.frame.evaluate(`(() => { const v = document.querySelector("live-classroom").shadowRoot.querySelector("lc-recordings").shadowRoot.querySelector("video"); return v && { time: v.currentTime, ready: v.readyState, width: v.videoWidth }; })()`)) as { time: number; ready: number; width: number } | null;
+      return state && state.time > 1.5 && state.width > 0 ? state : undefined;
+    });
+    t.diagnostic(`played: ${JSON.stringify(played)}`);
+
+    const segment = playlist.replace('index.m3u8', 'segment-00000.ts');
+    assert.equal((await fetch(playlist)).status, 200);
+    assert.equal((await fetch(segment)).status, 200);
+    // A forged signature, and a link that expired.
+    assert.equal((await fetch(playlist.replace(/s=[^&]+/, 's=forged'))).status, 403);
+    const expired = (await c.service.recordings.list((await c.service.repositories.rooms.get((await c.service.recordings.get(vod.id))!.roomId))!.courseId, 'nobody', Date.now() - 6 * 3600_000))[0]!;
+    const expiredResponse = await fetch(new URL(expired.playlistUrl!, c.service.url));
+    assert.equal(expiredResponse.status, 403);
+    assert.match(await expiredResponse.text(), /expired/);
+    // The payment is withdrawn: the same student's links stop working, playlist and segments alike.
+    c.platform.setResult(item.id, 'Paula Paid', 0);
+    const refused = await fetch(playlist);
+    assert.equal(refused.status, 403);
+    assert.match(await refused.text(), /course fee not paid/);
+    assert.equal((await fetch(segment)).status, 403);
+  });
+});

@@ -1,0 +1,51 @@
+// Helpers for the class-interaction suites: participants joined through real launches, and a way
+// to wait for the next server event that matches.
+import assert from 'node:assert/strict';
+import type { Socket } from 'socket.io-client';
+import type { Service } from '../../server/service.ts';
+import { connect, launchAs } from './classroom.ts';
+import type { Platform } from './platform/index.ts';
+
+export type Reply = { ok: true; [key: string]: unknown } | { ok: false; error: string; retryAfterMs?: number };
+
+export interface Participant {
+  socket: Socket;
+  seat: string;
+  userId: string;
+  roomId: string;
+}
+
+/** Launches `user` into the room `room` and opens their socket on `service` (admitted, or the test fails). */
+export async function join(platform: Platform, service: Pick<Service, 'url'> & { lti: { seats: { verify(t: string): { userId: string; roomId: string } } } }, room: string, user: string, roles: 'instructor' | 'learner'): Promise<Participant> {
+  const launched = await launchAs(platform, { user: { id: `${room}-${user}`, name: user }, roles, resourceLink: { id: room } });
+  assert.ok(launched.seat, `${user} got a seat`);
+  const admission = await connect(service as Service, launched.seat);
+  assert.equal(admission.kind, 'welcome', `${user} is admitted`);
+  const seat = service.lti.seats.verify(launched.seat);
+  return { socket: admission.socket, seat: launched.seat, userId: seat.userId, roomId: seat.roomId };
+}
+
+/** The next `event` on `socket` whose payload passes `match` (5 s at most). */
+export function next<T = Record<string, unknown>>(socket: Socket, event: string, match: (payload: T) => boolean = () => true, timeoutMs = 5_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.off(event, listener);
+      reject(new Error(`no ${event} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const listener = (payload: T) => {
+      if (!match(payload)) return;
+      clearTimeout(timer);
+      socket.off(event, listener);
+      resolve(payload);
+    };
+    socket.on(event, listener);
+  });
+}
+
+/** Collects every `event` on `socket` until stopped. */
+export function collect<T = Record<string, unknown>>(socket: Socket, event: string): { items: T[]; stop(): void } {
+  const items: T[] = [];
+  const listener = (payload: T) => items.push(payload);
+  socket.on(event, listener);
+  return { items, stop: () => socket.off(event, listener) };
+}

@@ -1,0 +1,136 @@
+// The recorder's failures, with real FFmpeg and real sockets: FFmpeg missing (the tool still runs
+// live classes and says why recording is off), FFmpeg killed mid-recording (only the recording
+// stops; the host is told; what was written stays playable), and a crash of the tool during a
+// recording (its FFmpeg orphaned, its process gone): the next start closes the playlist and marks
+// the recording "interrupted" but playable.
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { measure, RecordingService, LinkSigner } from '../../recordings/index.ts';
+import { createLogger } from '../../server/logger.ts';
+import { startClassroom, launchAs, connect, type Classroom } from '../helpers/classroom.ts';
+
+const run = promisify(execFile);
+type Ack = { ok: boolean; error?: string; [key: string]: unknown };
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('recording when FFmpeg is missing', () => {
+  let c: Classroom;
+  before(async () => {
+    c = await startClassroom('moodle', { env: { FFMPEG_PATH: '/nonexistent/ffmpeg' } });
+  });
+  after(() => c?.close());
+
+  it('says so at start-up, refuses to record with how to fix it, and keeps live classes working', async () => {
+    assert.match(c.service.recordings.unavailable ?? '', /FFmpeg was not found at FFMPEG_PATH=\/nonexistent\/ffmpeg.*apt-get install ffmpeg/);
+    const teacher = await launchAs(c.platform, { user: { id: 'nf-teacher', name: 'Teacher' }, roles: 'instructor', resourceLink: { id: 'nf-room', title: 'No FFmpeg' } });
+    const socket = (await connect(c.service, teacher.seat!)).socket;
+    try {
+      assert.equal(((await socket.emitWithAck('class:start', {})) as Ack).ok, true);
+      const refused = (await socket.emitWithAck('recording:start', {})) as Ack;
+      assert.equal(refused.ok, false);
+      assert.match(refused.error ?? '', /recording is not available on this server: FFmpeg was not found/);
+      const listed = (await socket.emitWithAck('recordings:list', {})) as Ack;
+      assert.deepEqual(listed, { ok: true, recordings: [] });
+    } finally {
+      socket.close();
+    }
+  });
+});
+
+describe('recording failures with real FFmpeg', () => {
+  let c: Classroom;
+  before(async () => {
+    c = await startClassroom('moodle');
+  });
+  after(() => c?.close());
+
+  const owner = async (recordingId: string) => {
+    const row = (await c.service.recordings.get(recordingId))!;
+    const dir = c.service.recordings.folder(row);
+    const found = JSON.parse(await readFile(join(dir, 'recorder.json'), 'utf8')) as { pid: number; ffmpegPid?: number };
+    assert.ok(found.ffmpegPid, 'the owner file names FFmpeg');
+    return { dir, pid: found.pid, ffmpegPid: found.ffmpegPid };
+  };
+
+  it('stops only the recording when FFmpeg dies, tells the host why, and keeps what was written', async () => {
+    const teacher = await launchAs(c.platform, { user: { id: 'k-teacher', name: 'Teacher' }, roles: 'instructor', resourceLink: { id: 'k-room', title: 'Killed' } });
+    const socket = (await connect(c.service, teacher.seat!)).socket;
+    try {
+      await socket.emitWithAck('class:start', {});
+      const started = (await socket.emitWithAck('recording:start', {})) as Ack;
+      assert.ok(started.ok, started.error ?? "");
+      const { dir, ffmpegPid } = await owner(String(started.recordingId));
+      await until('a first segment', async () => (await measure(dir)).segments >= 1);
+      const told = new Promise<{ recording: boolean; problem?: string }>((resolve) => socket.on('recording:state', resolve));
+      process.kill(ffmpegPid, 'SIGKILL');
+      const state = await told;
+      assert.equal(state.recording, false);
+      assert.match(state.problem ?? '', /The recording stopped: FFmpeg stopped.*The class goes on/);
+      const row = (await c.service.recordings.get(String(started.recordingId)))!;
+      assert.equal(row.status, 'interrupted');
+      assert.ok((row.durationMs ?? 0) >= 1000);
+      // The class is still live, and a new recording can start.
+      assert.equal((await c.service.repositories.rooms.get(row.roomId))?.status, 'live');
+      const again = (await socket.emitWithAck('recording:start', {})) as Ack;
+      assert.ok(again.ok, again.error ?? "");
+      assert.equal(((await socket.emitWithAck('recording:stop', {})) as Ack).ok, true);
+    } finally {
+      socket.close();
+    }
+  });
+
+  it('closes a recording left open by a crashed process: its FFmpeg stopped, the playlist closed, marked interrupted but playable', async () => {
+    const teacher = await launchAs(c.platform, { user: { id: 'c-teacher', name: 'Teacher' }, roles: 'instructor', resourceLink: { id: 'c-room', title: 'Crashed' } });
+    const socket = (await connect(c.service, teacher.seat!)).socket;
+    try {
+      await socket.emitWithAck('class:start', {});
+      const started = (await socket.emitWithAck('recording:start', {})) as Ack;
+      assert.ok(started.ok, started.error ?? "");
+      const { dir, ffmpegPid } = await owner(String(started.recordingId));
+      await until('two segments', async () => (await measure(dir)).segments >= 2);
+      // As after kill -9 of the tool: the owner file names a process that is gone; FFmpeg lives on.
+      const dead = spawnSync('true').pid;
+      const text = await readFile(join(dir, 'recorder.json'), 'utf8');
+      await (await import('node:fs/promises')).writeFile(join(dir, 'recorder.json'), text.replace(/"pid":\d+/, `"pid":${dead}`));
+      // The next start's recorder (same database and folder, nothing of its own running).
+      const next = new RecordingService({
+        media: { tap: () => assert.fail('recovery taps nothing') },
+        repositories: () => c.service.repositories,
+        logger: createLogger('silent'),
+        dir: c.service.settings.recordingsDir,
+        ffmpegPath: 'ffmpeg',
+        signer: new LinkSigner(Buffer.alloc(32)),
+        publicPath: '/vod',
+        linkSeconds: 60,
+        retentionDays: undefined,
+        sourcesFor: () => ({ audio: [] }),
+        announce: () => {},
+      });
+      assert.equal(await next.recover(), 1);
+      assert.throws(() => process.kill(ffmpegPid, 0), 'the orphaned FFmpeg was stopped');
+      const row = (await c.service.recordings.get(String(started.recordingId)))!;
+      assert.equal(row.status, 'interrupted');
+      assert.match(row.failureReason ?? '', /server stopped during the recording/);
+      const playlist = await readFile(join(dir, 'index.m3u8'), 'utf8');
+      assert.match(playlist, /#EXT-X-ENDLIST\s*$/);
+      const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', join(dir, 'index.m3u8')]);
+      assert.ok(Number(stdout) >= 2, `playable, ${stdout.trim()} s`);
+      assert.equal(await next.recover(), 0, 'nothing left to recover');
+    } finally {
+      socket.close();
+    }
+  });
+});

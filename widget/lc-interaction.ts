@@ -1,0 +1,266 @@
+// <lc-interaction>: the class's side panel: chat, questions (Q&A), raised hands and polls. It shares
+// the socket of <live-classroom>, asks for everything once per welcome (`interaction:sync`, with
+// the last message id it holds after a reconnection, so nothing is missed) and then follows the
+// server's events. Every control is a real button, input or radio with a label; text is bound as
+// text (Lit escapes it), never as HTML.
+import { css, html, LitElement, nothing } from 'lit';
+import type { Socket } from 'socket.io-client';
+import type { Ack, ChatMutesView, ChatView, ClassStatus, ClientEmits, ClientEvent, ClientPayload, Grant, HandsView, InteractionSnapshot, PollView, QuestionView, ServerEvents } from '../server/protocol.ts';
+import { languageOf, translator, type Translate } from './i18n.ts';
+import { renderChat } from './panels/chat.ts';
+import { renderHands } from './panels/hands.ts';
+import { panelStyles } from './panels/styles.ts';
+import { renderPolls } from './panels/polls.ts';
+import { renderQuestions, sortQuestions } from './panels/questions.ts';
+
+type Tab = 'chat' | 'questions' | 'hands' | 'polls';
+const TABS: readonly Tab[] = ['chat', 'questions', 'hands', 'polls'];
+/** Messages kept in the page; older ones are dropped from view (they stay in the room's history). */
+const KEEP_MESSAGES = 500;
+
+export type Send = <E extends ClientEvent>(event: E, payload: ClientPayload<E>) => Promise<Ack<Record<string, unknown>> | undefined>;
+
+export class LcInteraction extends LitElement {
+  static override properties = {
+    socket: { attribute: false },
+    session: { type: Number },
+    grant: { type: String },
+    status: { type: String },
+    locale: { type: String },
+    _tab: { state: true },
+    _messages: { state: true },
+    _questions: { state: true },
+    _hands: { state: true },
+    _polls: { state: true },
+    _mutes: { state: true },
+    _notice: { state: true },
+    _unread: { state: true },
+    _busy: { state: true },
+  };
+
+  static override styles = [panelStyles, css`
+    :host { display: flex; flex-direction: column; min-height: 24rem; max-height: 80vh; border: 1px solid #d1d9e0; border-radius: 8px; background: #fff; overflow: hidden; }
+    [role="tablist"] { display: flex; border-bottom: 1px solid #d1d9e0; background: #f6f8fa; }
+    [role="tab"] { flex: 1; font: inherit; font-size: .9rem; padding: .55rem .25rem; border: 0; border-bottom: 3px solid transparent; background: none; color: #59636e; cursor: pointer; border-radius: 0; }
+    [role="tab"][aria-selected="true"] { color: #1f2328; border-bottom-color: #0969da; font-weight: 600; }
+    [role="tab"]:focus-visible { outline: 3px solid #0969da; outline-offset: -3px; }
+    .count { display: inline-block; min-width: 1.25rem; margin-left: .25rem; padding: 0 .35rem; border-radius: 999px; background: #0969da; color: #fff; font-size: .75rem; font-weight: 600; }
+    [role="tabpanel"] { flex: 1; display: flex; flex-direction: column; min-height: 0; }
+    .panel-notice { margin: .5rem .75rem 0; border-left: 4px solid #cf222e; padding: .25rem .5rem; background: #ffebe9; font-size: .875rem; }
+  `];
+
+  declare socket: Socket<ServerEvents, ClientEmits> | undefined;
+  /** Goes up at every welcome: the panel then (re)synchronises. */
+  declare session: number;
+  declare grant: Grant | undefined;
+  declare status: ClassStatus | undefined;
+  declare locale: string;
+  declare _tab: Tab;
+  declare _messages: ChatView[];
+  declare _questions: QuestionView[];
+  declare _hands: HandsView;
+  declare _polls: PollView[];
+  declare _mutes: ChatMutesView;
+  declare _notice: string | undefined;
+  declare _unread: number;
+  declare _busy: boolean;
+
+  #t: Translate = translator('en');
+  #userId = '';
+  #bound: Socket<ServerEvents, ClientEmits> | undefined;
+  #unbind: (() => void) | undefined;
+  #synced = 0;
+  #stick = true;
+  readonly #mine = new Set<number>();
+  readonly #voted = new Set<number>();
+  readonly #choices = new Map<number, number>();
+
+  constructor() {
+    super();
+    this.session = 0;
+    this._tab = 'chat';
+    this._messages = [];
+    this._questions = [];
+    this._hands = { queue: [], stage: [] };
+    this._polls = [];
+    this._mutes = { room: false, users: [] };
+    this._unread = 0;
+    this._busy = false;
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    this.#t = translator(languageOf(this.locale));
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.#unbind?.();
+    this.#unbind = undefined;
+    this.#bound = undefined;
+  }
+
+  override willUpdate(): void {
+    // Keep the chat at its newest message, unless the reader scrolled up to read older ones.
+    const log = this.renderRoot?.querySelector<HTMLElement>('[data-chat-log]');
+    this.#stick = !log || log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+    if (this.socket !== this.#bound) {
+      this.#unbind?.();
+      this.#bound = this.socket;
+      this.#unbind = this.socket ? this.#listen(this.socket) : undefined;
+    }
+    if (this.session > this.#synced && this.socket) {
+      this.#synced = this.session;
+      void this.#sync();
+    }
+  }
+
+  override updated(): void {
+    const log = this.renderRoot.querySelector<HTMLElement>('[data-chat-log]');
+    if (log && this.#stick) log.scrollTop = log.scrollHeight;
+  }
+
+  /** Follows the server's events; answers the one function that stops following them. */
+  #listen(socket: Socket<ServerEvents, ClientEmits>): () => void {
+    const handlers: Partial<{ [E in keyof ServerEvents]: ServerEvents[E] }> = {
+      'chat:message': (message) => {
+        this.#addMessages([message]);
+        if (this._tab !== 'chat' && message.userId !== this.#userId) this._unread += 1;
+      },
+      'chat:deleted': ({ id }) => {
+        this._messages = this._messages.filter((m) => m.id !== id);
+      },
+      'chat:muted': ({ userId, muted }) => {
+        if (userId === undefined) this._mutes = { ...this._mutes, room: muted };
+        else this._mutes = { ...this._mutes, users: muted ? [...new Set([...this._mutes.users, userId])] : this._mutes.users.filter((u) => u !== userId) };
+      },
+      'question:updated': (question) => this.#putQuestion(question),
+      'hands:changed': (hands) => {
+        this._hands = hands;
+      },
+      'poll:updated': (poll) => this.#putPoll(poll),
+    };
+    const entries = Object.entries(handlers) as Array<[keyof ServerEvents, (...args: unknown[]) => void]>;
+    for (const [event, handler] of entries) (socket as unknown as Socket).on(event, handler);
+    return () => {
+      for (const [event, handler] of entries) (socket as unknown as Socket).off(event, handler);
+    };
+  }
+
+  async #sync(): Promise<void> {
+    // After a reconnection: only what was sent since our last message, and which of ours were deleted.
+    for (let round = 0; round < 20; round++) {
+      const last = this._messages.at(-1)?.id;
+      const first = this._messages[0]?.id;
+      const payload = last === undefined ? {} : { chatAfter: last, ...(first === undefined ? {} : { chatFrom: first }) };
+      const ack = (await this.send('interaction:sync', payload)) as Ack<InteractionSnapshot> | undefined;
+      if (!ack?.ok) return;
+      this.#userId = ack.userId;
+      const deleted = new Set(ack.chatDeleted);
+      if (deleted.size > 0) this._messages = this._messages.filter((m) => !deleted.has(m.id));
+      this.#addMessages(ack.chat);
+      for (const q of ack.questions) {
+        if (q.mine) this.#mine.add(q.id);
+        if (q.voted) this.#voted.add(q.id);
+      }
+      this._questions = sortQuestions(ack.questions);
+      this._hands = ack.hands;
+      for (const p of ack.polls) if (p.choice !== undefined) this.#choices.set(p.id, p.choice);
+      this._polls = ack.polls;
+      this._mutes = ack.mutes;
+      if (!ack.more) return;
+    }
+  }
+
+  #addMessages(messages: ChatView[]): void {
+    if (messages.length === 0) return;
+    const byId = new Map(this._messages.map((m) => [m.id, m]));
+    for (const m of messages) byId.set(m.id, m);
+    this._messages = [...byId.values()].sort((a, b) => a.id - b.id).slice(-KEEP_MESSAGES);
+  }
+
+  #putQuestion(question: QuestionView): void {
+    const others = this._questions.filter((q) => q.id !== question.id);
+    this._questions = sortQuestions([...others, question]);
+  }
+
+  #putPoll(poll: PollView): void {
+    const found = this._polls.some((p) => p.id === poll.id);
+    this._polls = found ? this._polls.map((p) => (p.id === poll.id ? poll : p)) : [poll, ...this._polls];
+  }
+
+  /** Emits a client event; a refusal is shown in the panel. */
+  readonly send: Send = async (event, payload) => {
+    const socket = this.socket;
+    if (!socket?.connected) {
+      this._notice = this.#t('failed', { reason: this.#t('offline') });
+      return undefined;
+    }
+    this._busy = true;
+    try {
+      const ack = (await (socket as unknown as Socket).timeout(10_000).emitWithAck(event, payload)) as Ack<Record<string, unknown>>;
+      this._notice = ack.ok ? undefined : this.#t('failed', { reason: ack.error });
+      return ack;
+    } catch (error) {
+      this._notice = this.#t('failed', { reason: (error as Error).message });
+      return undefined;
+    } finally {
+      this._busy = false;
+    }
+  };
+
+  #select(tab: Tab, focus = false): void {
+    this._tab = tab;
+    if (tab === 'chat') this._unread = 0;
+    if (focus) void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>(`#tab-${tab}`)?.focus());
+  }
+
+  /** Arrow keys, Home and End move between tabs (the WAI-ARIA tabs pattern). */
+  #onTabKey(event: KeyboardEvent): void {
+    const index = TABS.indexOf(this._tab);
+    const next = event.key === 'ArrowRight' ? index + 1 : event.key === 'ArrowLeft' ? index - 1 : event.key === 'Home' ? 0 : event.key === 'End' ? TABS.length - 1 : undefined;
+    if (next === undefined) return;
+    event.preventDefault();
+    this.#select(TABS[(next + TABS.length) % TABS.length] as Tab, true);
+  }
+
+  override render() {
+    const t = this.#t;
+    const host = this.grant === 'host';
+    const labels: Record<Tab, string> = { chat: t('tabChat'), questions: t('tabQuestions'), hands: t('tabHands'), polls: t('tabPolls') };
+    const counts: Record<Tab, number> = {
+      chat: this._unread,
+      questions: host ? this._questions.filter((q) => q.state === 'open').length : 0,
+      hands: host ? this._hands.queue.length : 0,
+      polls: host ? 0 : this._polls.filter((p) => p.state === 'open' && !this.#choices.has(p.id)).length,
+    };
+    const me = { userId: this.#userId, grant: this.grant, t, send: this.send, busy: this._busy };
+    return html`
+      <div role="tablist" aria-label=${t('interaction')} @keydown=${(e: KeyboardEvent) => this.#onTabKey(e)}>
+        ${TABS.map(
+          (tab) => html`<button role="tab" id="tab-${tab}" aria-controls="panel-${tab}" aria-selected=${String(this._tab === tab)} tabindex=${this._tab === tab ? 0 : -1} @click=${() => this.#select(tab)}>
+            ${labels[tab]}${counts[tab] > 0 ? html`<span class="count" aria-label=${t('newCount', { count: counts[tab] })}>${counts[tab]}</span>` : nothing}
+          </button>`,
+        )}
+      </div>
+      ${this._notice ? html`<p class="panel-notice" role="alert">${this._notice}</p>` : nothing}
+      <div role="tabpanel" id="panel-${this._tab}" aria-labelledby="tab-${this._tab}" data-panel=${this._tab}>
+        ${this._tab === 'chat'
+          ? renderChat({ ...me, messages: this._messages, mutes: this._mutes })
+          : this._tab === 'questions'
+            ? renderQuestions({ ...me, questions: this._questions, mine: this.#mine, voted: this.#voted, onAsked: (id) => this.#mine.add(id), onVoted: (id) => this.#voted.add(id) })
+            : this._tab === 'hands'
+              ? renderHands({ ...me, hands: this._hands })
+              : renderPolls({ ...me, polls: this._polls, choices: this.#choices, onVoted: (id, option) => this.#choices.set(id, option), update: () => this.requestUpdate() })}
+      </div>
+    `;
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'lc-interaction': LcInteraction;
+  }
+}
+
+if (!customElements.get('lc-interaction')) customElements.define('lc-interaction', LcInteraction);

@@ -1,0 +1,222 @@
+// <lc-recordings>: the class's recording controls and the course's library. A host records the
+// live class ("Record", "Stop recording"); everyone sees when it is being recorded; the
+// "Recordings" section lists the course's recordings, each played in place. Playback uses the
+// browser's own HLS where it has it, else hls.js, fetched only when a recording is opened.
+import { css, html, LitElement, nothing } from 'lit';
+import type { Socket } from 'socket.io-client';
+import type { Ack, ClassStatus, ClientEmits, Grant, RecordingStateView, RecordingView, ServerEvents } from '../server/protocol.ts';
+import { languageOf, translator, type MessageKey, type Translate } from './i18n.ts';
+
+interface HlsPlayer {
+  loadSource(url: string): void;
+  attachMedia(video: HTMLVideoElement): void;
+  on(event: string, listener: (event: string, data: { fatal?: boolean; details?: string }) => void): void;
+  destroy(): void;
+}
+interface HlsModule {
+  default: { new (): HlsPlayer; isSupported(): boolean; Events: { ERROR: string } };
+}
+
+const STATUS_KEY: Record<RecordingView['status'], MessageKey> = {
+  recording: 'recordingStatusRecording',
+  ready: 'recordingStatusReady',
+  interrupted: 'recordingStatusInterrupted',
+  failed: 'recordingStatusFailed',
+};
+
+export class LcRecordings extends LitElement {
+  static override properties = {
+    socket: { attribute: false },
+    session: { type: Number },
+    grant: { type: String },
+    status: { type: String },
+    locale: { type: String },
+    _state: { state: true },
+    _list: { state: true },
+    _playing: { state: true },
+    _renaming: { state: true },
+    _notice: { state: true },
+    _busy: { state: true },
+  };
+
+  static override styles = css`
+    :host { display: block; margin-top: .75rem; }
+    .controls { display: flex; gap: .5rem; align-items: center; flex-wrap: wrap; }
+    button { font: inherit; padding: .4rem .9rem; border-radius: 6px; border: 1px solid #d1d9e0; background: #f6f8fa; color: #1f2328; cursor: pointer; }
+    button:focus-visible, input:focus-visible { outline: 3px solid #0969da; outline-offset: 1px; }
+    button.danger { background: #cf222e; border-color: #cf222e; color: #fff; }
+    button[disabled] { opacity: .5; cursor: default; }
+    .rec { display: inline-flex; align-items: center; gap: .35rem; padding: .15rem .6rem; border-radius: 999px; background: #ffebe9; color: #a40e26; font-weight: 600; font-size: .875rem; }
+    .rec::before { content: ''; width: .6rem; height: .6rem; border-radius: 50%; background: #cf222e; }
+    .notice { border-left: 4px solid #cf222e; padding: .25rem .5rem; background: #ffebe9; font-size: .875rem; }
+    h2 { font-size: 1rem; margin: 1rem 0 .5rem; }
+    ul { list-style: none; margin: 0; padding: 0; }
+    li { border: 1px solid #d1d9e0; border-radius: 8px; padding: .6rem .75rem; margin-bottom: .5rem; background: #fff; }
+    .title { font-weight: 600; }
+    .meta { color: #59636e; font-size: .85rem; margin: .15rem 0 .4rem; }
+    video { width: 100%; max-height: 60vh; background: #000; border-radius: 6px; margin-top: .5rem; }
+    input { font: inherit; padding: .3rem .5rem; border: 1px solid #d1d9e0; border-radius: 6px; }
+  `;
+
+  declare socket: Socket<ServerEvents, ClientEmits> | undefined;
+  declare session: number;
+  declare grant: Grant | undefined;
+  declare status: ClassStatus | undefined;
+  declare locale: string;
+  declare _state: RecordingStateView;
+  declare _list: RecordingView[] | undefined;
+  declare _playing: string | undefined;
+  declare _renaming: string | undefined;
+  declare _notice: string | undefined;
+  declare _busy: boolean;
+  #bound: Socket<ServerEvents, ClientEmits> | undefined;
+  #player: HlsPlayer | undefined;
+  #t: Translate = translator('en');
+
+  constructor() {
+    super();
+    this._state = { recording: false };
+    this._busy = false;
+  }
+
+  override willUpdate(changed: Map<string, unknown>): void {
+    if (changed.has('locale')) this.#t = translator(languageOf(this.locale));
+    if (this.socket && this.socket !== this.#bound) {
+      this.#bound = this.socket;
+      this.socket.on('recording:state', (state) => {
+        this._state = state;
+        this._notice = state.problem ? this.#t('recordingProblem', { reason: state.problem }) : undefined;
+      });
+      this.socket.on('recordings:changed', () => void this.#load());
+    }
+    if (changed.has('session') && this.session > 0) void this.#load();
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.#stopPlayer();
+  }
+
+  async #load(): Promise<void> {
+    const ack = (await this.socket?.timeout(10_000).emitWithAck('recordings:list', {}).catch(() => undefined)) as Ack<{ recordings: RecordingView[] }> | undefined;
+    if (ack?.ok) this._list = ack.recordings;
+  }
+
+  async #send(event: 'recording:start' | 'recording:stop' | 'recording:rename' | 'recording:delete', payload: Record<string, string>): Promise<boolean> {
+    this._busy = true;
+    try {
+      const ack = (await this.socket?.timeout(30_000).emitWithAck(event, payload as never)) as Ack<Record<string, unknown>> | undefined;
+      this._notice = ack && !ack.ok ? this.#t('failed', { reason: ack.error }) : undefined;
+      return ack?.ok === true;
+    } catch (error) {
+      this._notice = this.#t('failed', { reason: (error as Error).message });
+      return false;
+    } finally {
+      this._busy = false;
+    }
+  }
+
+  async #play(recording: RecordingView): Promise<void> {
+    this.#stopPlayer();
+    this._playing = recording.id;
+    await this.updateComplete;
+    const video = this.renderRoot.querySelector<HTMLVideoElement>(`video[data-recording="${recording.id}"]`);
+    const url = recording.playlistUrl;
+    if (!video || !url) return;
+    const absolute = new URL(url, document.baseURI).href;
+    if (video.canPlayType('application/vnd.apple.mpegurl')) {
+      video.src = absolute;
+    } else {
+      try {
+        const { default: Hls } = (await import(/* @vite-ignore */ new URL('./hls.js', import.meta.url).href)) as HlsModule;
+        if (!Hls.isSupported()) throw new Error('this browser cannot play HLS video');
+        const player = new Hls();
+        player.on(Hls.Events.ERROR, (_event, data) => {
+          if (data.fatal) this._notice = this.#t('recordingPlayerFailed', { reason: data.details ?? 'error' });
+        });
+        player.loadSource(absolute);
+        player.attachMedia(video);
+        this.#player = player;
+      } catch (error) {
+        this._notice = this.#t('recordingPlayerFailed', { reason: (error as Error).message });
+        return;
+      }
+    }
+    video.play().catch(() => {}); // autoplay may be refused: the controls are there
+  }
+
+  #stopPlayer(): void {
+    this.#player?.destroy();
+    this.#player = undefined;
+    this._playing = undefined;
+  }
+
+  #meta(r: RecordingView): string {
+    const t = this.#t;
+    const lang = t('timeLocale');
+    const date = new Date(r.startedAt).toLocaleString(lang, { dateStyle: 'medium', timeStyle: 'short' });
+    const seconds = Math.round((r.durationMs ?? 0) / 1000);
+    const duration = `${Math.floor(seconds / 3600) > 0 ? `${Math.floor(seconds / 3600)}:` : ''}${String(Math.floor(seconds / 60) % 60).padStart(Math.floor(seconds / 3600) > 0 ? 2 : 1, '0')}:${String(seconds % 60).padStart(2, '0')}`;
+    const size = r.sizeBytes == null ? '–' : r.sizeBytes >= 1e9 ? `${(r.sizeBytes / 1e9).toFixed(1)} GB` : `${Math.max(0.1, r.sizeBytes / 1e6).toFixed(1)} MB`;
+    return t('recordingMeta', { date, duration, size });
+  }
+
+  #item(r: RecordingView, host: boolean) {
+    const t = this.#t;
+    const renaming = this._renaming === r.id;
+    return html`<li data-recording-id=${r.id} data-recording-status=${r.status}>
+      ${renaming
+        ? html`<form @submit=${async (e: Event) => {
+            e.preventDefault();
+            const title = (new FormData(e.target as HTMLFormElement).get('title') as string).trim();
+            if (title && (await this.#send('recording:rename', { id: r.id, title }))) this._renaming = undefined;
+          }}><label>${t('recordingTitle')} <input name="title" .value=${r.title} maxlength="200" required /></label>
+            <button type="submit" ?disabled=${this._busy}>${t('recordingSave')}</button>
+            <button type="button" @click=${() => (this._renaming = undefined)}>${t('recordingCancel')}</button></form>`
+        : html`<div class="title">${r.title}</div>`}
+      <div class="meta">${this.#meta(r)} · ${t(STATUS_KEY[r.status])}${r.failureReason ? html` · ${r.failureReason}` : nothing}</div>
+      <div class="controls">
+        ${r.playlistUrl
+          ? this._playing === r.id
+            ? html`<button @click=${() => this.#stopPlayer()}>${t('recordingClose')}</button>`
+            : html`<button aria-label=${`${t('recordingPlay')}: ${r.title}`} @click=${() => void this.#play(r)}>${t('recordingPlay')}</button>`
+          : nothing}
+        ${host && !renaming ? html`<button @click=${() => (this._renaming = r.id)}>${t('recordingRename')}</button>` : nothing}
+        ${host
+          ? html`<button class="danger" ?disabled=${this._busy} @click=${() => {
+              if (confirm(t('recordingDeleteConfirm', { title: r.title }))) void this.#send('recording:delete', { id: r.id });
+            }}>${t('recordingDelete')}</button>`
+          : nothing}
+      </div>
+      ${this._playing === r.id ? html`<video controls playsinline data-recording=${r.id} aria-label=${r.title}></video>` : nothing}
+    </li>`;
+  }
+
+  override render() {
+    const t = this.#t;
+    const host = this.grant === 'host';
+    const live = this.status === 'live';
+    const recording = this._state.recording && live;
+    return html`
+      ${this._notice ? html`<p class="notice" role="alert">${this._notice}</p>` : nothing}
+      <div class="controls">
+        ${recording ? html`<span class="rec" role="status" data-recording-indicator title=${t('recordingNotice')}>${t('recordingNow')}</span>` : nothing}
+        ${host && live
+          ? recording
+            ? html`<button class="danger" ?disabled=${this._busy} @click=${() => void this.#send('recording:stop', {})}>${t('stopRecording')}</button>`
+            : html`<button ?disabled=${this._busy} @click=${() => void this.#send('recording:start', {})}>${t('record')}</button>`
+          : nothing}
+      </div>
+      <section aria-labelledby="recordings-heading">
+        <h2 id="recordings-heading">${t('recordingsHeading')}</h2>
+        ${this._list === undefined
+          ? nothing
+          : this._list.length === 0
+            ? html`<p class="meta">${t('recordingsEmpty')}</p>`
+            : html`<ul>${this._list.map((r) => this.#item(r, host))}</ul>`}
+      </section>
+    `;
+  }
+}
+
+if (!customElements.get('lc-recordings')) customElements.define('lc-recordings', LcRecordings);
