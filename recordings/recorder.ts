@@ -79,15 +79,21 @@ export async function startRecorder(options: RecorderStart): Promise<ActiveRecor
   const [videoPort, ...audioPorts] = await freePortPairs(1 + AUDIO_SLOTS);
   const input: RecorderInput = { videoPort: videoPort!, audioPorts, video: options.codecs.video, audio: options.codecs.audio };
   const hls = await startHls({ ffmpegPath: options.ffmpegPath, dir: options.dir, input, segmentSeconds: options.segmentSeconds });
-  const owner: Owner = { host: hostname(), pid: process.pid, ffmpegPid: hls.pid };
-  await writeFile(join(options.dir, OWNER_FILE), JSON.stringify(owner));
-  const tap = options.tap({
-    host: '127.0.0.1',
-    videoPort: videoPort!,
-    audioPorts,
-    keyframeIntervalMs: options.segmentSeconds * 1000,
-    ...(options.slate ? { slate: options.slate } : {}),
-  });
-  tap.setSources(options.sources);
+  let tap: MediaTap;
+  try {
+    const owner: Owner = { host: hostname(), pid: process.pid, ffmpegPid: hls.pid };
+    await writeFile(join(options.dir, OWNER_FILE), JSON.stringify(owner));
+    tap = options.tap({
+      host: '127.0.0.1',
+      videoPort: videoPort!,
+      audioPorts,
+      keyframeIntervalMs: options.segmentSeconds * 1000,
+      ...(options.slate ? { slate: options.slate } : {}),
+    });
+    tap.setSources(options.sources);
+  } catch (error) {
+    await hls.stop(2000); // FFmpeg would otherwise wait on its ports for ever
+    throw error;
+  }
   return { id: options.id, roomId: options.roomId, dir: options.dir, startedAt: new Date(), hls, tap, stopping: false };
 }

@@ -1,7 +1,8 @@
 // The VOD routes: /vod/<recording id>/index.m3u8 and /vod/<recording id>/segment-NNNNN.ts, each
 // with a signed, expiring query for one user. Every request re-checks that user's access to the
-// recording's room (a student whose payment lapsed loses the replay too), so a copied link is no
-// use to anyone else, nor to the same person once refused or once it expires.
+// recording's room (a student whose payment lapsed loses the replay too). A link works for whoever
+// holds it, but only while the user it was signed for may watch, and only until it expires
+// (RECORDING_LINK_MINUTES): a copied link stops working.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Router, type Request, type Response } from 'express';

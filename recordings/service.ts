@@ -63,6 +63,7 @@ export class RecordingService {
   readonly #options: RecordingServiceOptions;
   readonly #active = new Map<string, ActiveRecording>();
   readonly #problems = new Map<string, string>();
+  readonly #starting = new Map<string, Promise<RecordingState>>();
   #slate: Buffer | undefined;
   #unavailable: string | undefined = 'recording is starting up';
   #sweeper: NodeJS.Timeout | undefined;
@@ -108,10 +109,20 @@ export class RecordingService {
     return { recording: false, ...(problem ? { problem } : {}) };
   }
 
-  async start(roomId: string): Promise<RecordingState> {
-    if (this.#unavailable) throw new RecordingError(this.#unavailable);
+  /** Starts the room's recording; a second press (another tab, another host) gets the same one. */
+  start(roomId: string): Promise<RecordingState> {
     const existing = this.#active.get(roomId);
-    if (existing && !existing.stopping) return this.state(roomId);
+    if (existing && !existing.stopping) return Promise.resolve(this.state(roomId));
+    let starting = this.#starting.get(roomId);
+    if (!starting) {
+      starting = this.#start(roomId).finally(() => this.#starting.delete(roomId));
+      this.#starting.set(roomId, starting);
+    }
+    return starting;
+  }
+
+  async #start(roomId: string): Promise<RecordingState> {
+    if (this.#unavailable) throw new RecordingError(this.#unavailable);
     const { repositories, logger } = this.#options;
     const free = await statfs(this.#root()).then((s) => s.bavail * s.bsize, () => undefined);
     if (free !== undefined && free < MIN_FREE_BYTES) throw new RecordingError(`there is not enough disk space to record (${Math.round(free / 1048576)} MB free in RECORDINGS_DIR)`);
@@ -151,6 +162,7 @@ export class RecordingService {
 
   /** Stops and closes the room's recording; resolves when the VOD is playable. */
   async stop(roomId: string): Promise<RecordingState> {
+    await this.#starting.get(roomId)?.catch(() => {});
     const active = this.#active.get(roomId);
     if (!active || active.stopping) return this.state(roomId);
     active.stopping = true;
@@ -259,7 +271,7 @@ export class RecordingService {
     await this.#options.repositories().recordings
       .finish(active.id, { status: facts.segments > 0 ? 'interrupted' : 'failed', durationMs: facts.durationMs, sizeBytes: facts.sizeBytes, failureReason: why })
       .catch((error: unknown) => this.#options.logger.error({ err: error }, 'marking a failed recording failed'));
-    this.#active.delete(active.roomId);
+    if (this.#active.get(active.roomId) === active) this.#active.delete(active.roomId);
     this.#problems.set(active.roomId, `The recording stopped: ${why}. The class goes on; what was recorded until then is kept.`);
     this.#options.logger.error({ room: active.roomId, recording: active.id, reason }, 'recording failed');
     this.#options.announce(active.roomId, this.state(active.roomId));

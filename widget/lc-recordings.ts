@@ -81,20 +81,32 @@ export class LcRecordings extends LitElement {
 
   override willUpdate(changed: Map<string, unknown>): void {
     if (changed.has('locale')) this.#t = translator(languageOf(this.locale));
-    if (this.socket && this.socket !== this.#bound) {
+    if (this.socket !== this.#bound) {
+      this.#unbind();
       this.#bound = this.socket;
-      this.socket.on('recording:state', (state) => {
-        this._state = state;
-        this._notice = state.problem ? this.#t('recordingProblem', { reason: state.problem }) : undefined;
-      });
-      this.socket.on('recordings:changed', () => void this.#load());
+      this.socket?.on('recording:state', this.#onState);
+      this.socket?.on('recordings:changed', this.#onChanged);
     }
     if (changed.has('session') && this.session > 0) void this.#load();
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
+    this.#unbind();
     this.#stopPlayer();
+  }
+
+  readonly #onState = (state: RecordingStateView) => {
+    this._state = state;
+    this._notice = state.problem ? this.#t('recordingProblem', { reason: state.problem }) : undefined;
+  };
+
+  readonly #onChanged = () => void this.#load();
+
+  #unbind(): void {
+    this.#bound?.off('recording:state', this.#onState);
+    this.#bound?.off('recordings:changed', this.#onChanged);
+    this.#bound = undefined;
   }
 
   async #load(): Promise<void> {

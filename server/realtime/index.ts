@@ -290,6 +290,8 @@ export class Realtime {
     await repos.rooms.update(roomId, { status: 'ended' });
     await repos.stage.clear(roomId);
     await this.interaction.classEnded(roomId);
+    // The recording closes first, so it ends with the class's last picture and sound.
+    await this.#deps.recordings?.()?.stop(roomId).catch((error: unknown) => this.#deps.logger.error({ err: error, room: roomId }, 'stopping the recording failed'));
     await this.media.closeRoom(roomId);
     for (const s of await this.#sockets(roomId)) {
       s.data.presenceId = undefined;
@@ -359,7 +361,12 @@ export class Realtime {
   }
 
   async #sockets(roomId: string): Promise<LiveSocket[]> {
-    return (await this.io.in(roomChannel(roomId)).fetchSockets()) as unknown as LiveSocket[];
+    try {
+      return (await this.io.in(roomChannel(roomId)).fetchSockets()) as unknown as LiveSocket[];
+    } catch {
+      // Redis is down: this node's own sockets are all that can be counted.
+      return (await this.io.local.in(roomChannel(roomId)).fetchSockets()) as unknown as LiveSocket[];
+    }
   }
 
   async #count(roomId: string): Promise<number> {

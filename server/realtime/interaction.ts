@@ -213,14 +213,19 @@ export class Interaction {
         for (const hand of candidates) {
           // A hand left up by someone who has gone is skipped (and lowered), not brought on an empty stage.
           const present = (await io().in(userChannel(roomId, hand.userId)).fetchSockets()).length > 0;
-          await repos().hands.lower(roomId, hand.userId);
-          if (!present) continue;
+          if (!present) {
+            await repos().hands.lower(roomId, hand.userId);
+            continue;
+          }
           try {
             const decision = await this.#deps.bringOnStage(userId, roomId, hand.userId);
+            await repos().hands.lower(roomId, hand.userId);
             return { ok: true, userId: hand.userId, name: hand.name, grant: decision.grant };
           } catch (error) {
             // Already on stage, or no longer admitted: "bring the first" moves on to the next hand.
+            // Any other failure (the LMS, the database) leaves the hand up, to try again.
             if (!(error instanceof AccessRefusedError)) throw error;
+            await repos().hands.lower(roomId, hand.userId);
             refusal = error;
           }
         }

@@ -11,7 +11,9 @@ export interface RedisLink {
 
 /** Puts `io` on the Redis adapter. The clients connect (and reconnect) in the background. */
 export function useRedisAdapter(io: Server, url: string, logger: Logger): RedisLink {
-  const pub = createClient({ url });
+  // No offline queue: while Redis is down a command fails at once (and the caller falls back to
+  // this node) instead of waiting for ever.
+  const pub = createClient({ url, disableOfflineQueue: true });
   const sub = pub.duplicate();
   let lastProblem = 0;
   for (const client of [pub, sub]) {
@@ -32,9 +34,10 @@ export function useRedisAdapter(io: Server, url: string, logger: Logger): RedisL
   return {
     close() {
       closing ??= (async () => {
-        await connected;
+        // A Redis that is down must not hold up shutdown: an unready client is dropped at once.
         for (const client of [pub, sub]) {
-          if (client.isOpen) await client.close().catch(() => client.destroy());
+          if (client.isReady) await client.close().catch(() => client.destroy());
+          else if (client.isOpen) client.destroy();
         }
       })();
       return closing;

@@ -84,9 +84,15 @@ describe('recording failures with real FFmpeg', () => {
       assert.ok((row.durationMs ?? 0) >= 1000);
       // The class is still live, and a new recording can start.
       assert.equal((await c.service.repositories.rooms.get(row.roomId))?.status, 'live');
-      const again = (await socket.emitWithAck('recording:start', {})) as Ack;
-      assert.ok(again.ok, again.error ?? "");
-      assert.equal(((await socket.emitWithAck('recording:stop', {})) as Ack).ok, true);
+      // Two presses at once (two host tabs) make one recording, not two.
+      const [again, twin] = (await Promise.all([socket.emitWithAck('recording:start', {}), socket.emitWithAck('recording:start', {})])) as Ack[];
+      assert.ok(again!.ok && twin!.ok, again!.error ?? twin!.error ?? '');
+      assert.equal(twin!.recordingId, again!.recordingId);
+      // Ending the class stops and closes the recording.
+      await until('a segment of the second recording', async () => (await measure(c.service.recordings.folder((await c.service.recordings.get(String(again!.recordingId)))!))).segments >= 1);
+      assert.equal(((await socket.emitWithAck('class:end', {})) as Ack).ok, true);
+      assert.equal((await c.service.recordings.get(String(again!.recordingId)))?.status, 'ready');
+      assert.equal(c.service.recordings.running, 0);
     } finally {
       socket.close();
     }
