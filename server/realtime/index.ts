@@ -361,13 +361,9 @@ export class Realtime {
   }
 
   async #sockets(roomId: string): Promise<LiveSocket[]> {
-    try {
-      return (await this.io.in(roomChannel(roomId)).fetchSockets()) as unknown as LiveSocket[];
-    } catch {
-      // Redis is down: this node's own sockets are all that can be counted.
-      return (await this.io.local.in(roomChannel(roomId)).fetchSockets()) as unknown as LiveSocket[];
-    }
+    return (await this.io.in(roomChannel(roomId)).fetchSockets()) as unknown as LiveSocket[];
   }
+
 
   async #count(roomId: string): Promise<number> {
     return new Set((await this.#sockets(roomId)).map((s) => s.data.userId)).size;

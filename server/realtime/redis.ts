@@ -11,9 +11,7 @@ export interface RedisLink {
 
 /** Puts `io` on the Redis adapter. The clients connect (and reconnect) in the background. */
 export function useRedisAdapter(io: Server, url: string, logger: Logger): RedisLink {
-  // No offline queue: while Redis is down a command fails at once (and the caller falls back to
-  // this node) instead of waiting for ever.
-  const pub = createClient({ url, disableOfflineQueue: true });
+  const pub = createClient({ url });
   const sub = pub.duplicate();
   let lastProblem = 0;
   for (const client of [pub, sub]) {
@@ -34,10 +32,11 @@ export function useRedisAdapter(io: Server, url: string, logger: Logger): RedisL
   return {
     close() {
       closing ??= (async () => {
-        // A Redis that is down must not hold up shutdown: an unready client is dropped at once.
+        // A Redis that never connected must not hold up shutdown: wait for it 2 s at most.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([connected, new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)))]).finally(() => clearTimeout(timer));
         for (const client of [pub, sub]) {
-          if (client.isReady) await client.close().catch(() => client.destroy());
-          else if (client.isOpen) client.destroy();
+          if (client.isOpen) await client.close().catch(() => client.destroy());
         }
       })();
       return closing;
