@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startBrowser } from '../test/helpers/browser.ts';
+import { openCoursePage, startBrowser } from '../test/helpers/browser.ts';
 import { startClassroom } from '../test/helpers/classroom.ts';
 
 const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, runs: { type: 'string', default: '3' } } });
@@ -20,10 +20,7 @@ function cpuSeconds(pid: number): number {
 const c = await startClassroom('moodle');
 const browser = await startBrowser({ webrtcLoopback: true });
 try {
-  const page = await browser.context.newPage();
-  await page.goto(c.platform.coursePageUrl({ roles: 'instructor', user: { id: 'bench-teacher', name: 'Teacher' }, resourceLink: { id: 'bench-rec', title: 'Bench' } }));
-  const frame = (await (await page.locator('iframe#lti-tool-frame').elementHandle())!.contentFrame())!;
-  await frame.locator('live-classroom [data-connection="connected"]').waitFor({ timeout: 20_000 });
+  const { frame } = await openCoursePage(browser, c.platform.coursePageUrl({ roles: 'instructor', user: { id: 'bench-teacher', name: 'Teacher' }, resourceLink: { id: 'bench-rec', title: 'Bench' } }));
   await frame.getByRole('button', { name: 'Go live' }).click();
   await new Promise((r) => setTimeout(r, 3000));
   const rows: string[] = [];

@@ -6,10 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FrameLocator, Page } from 'playwright-core';
-import { startBrowser, type Browser } from '../helpers/browser.ts';
+import { openCoursePage, startBrowser, type Browser } from '../helpers/browser.ts';
 import { startClassroom, type Classroom } from '../helpers/classroom.ts';
 
-const FRAME = 'iframe#lti-tool-frame';
 
 describe('the interaction panels in Chromium', () => {
   let c: Classroom;
@@ -24,11 +23,7 @@ describe('the interaction panels in Chromium', () => {
   });
 
   const open = async (user: string, roles: 'instructor' | 'learner'): Promise<{ page: Page; widget: FrameLocator }> => {
-    const page = await browser.context.newPage();
-    await page.setViewportSize({ width: 1280, height: 900 });
-    await page.goto(c.platform.coursePageUrl({ roles, user: { id: user, name: user }, resourceLink: { id: 'interaction-room', title: 'Week 2' } }));
-    const widget = page.frameLocator(FRAME);
-    await widget.locator('live-classroom [data-connection="connected"]').waitFor({ timeout: 20_000 });
+    const { page, widget } = await openCoursePage(browser, c.platform.coursePageUrl({ roles, user: { id: user, name: user }, resourceLink: { id: 'interaction-room', title: 'Week 2' } }), { width: 1280, height: 900 });
     await widget.getByRole('tab', { name: 'Chat' }).waitFor();
     return { page, widget };
   };

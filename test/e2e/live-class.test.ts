@@ -6,10 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Frame, Page } from 'playwright-core';
-import { startBrowser, type Browser } from '../helpers/browser.ts';
+import { openCoursePage, startBrowser, type Browser } from '../helpers/browser.ts';
 import { startClassroom, type Classroom } from '../helpers/classroom.ts';
-
-const FRAME = 'iframe#lti-tool-frame';
+import { until } from '../helpers/wait.ts';
 
 interface Totals {
   framesDecoded: number;
@@ -25,19 +24,6 @@ interface Seat {
   stats(): Promise<Totals>;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    const value = await probe().catch((error: unknown) => {
-      last = error;
-      return undefined;
-    });
-    if (value !== undefined && value !== false) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (${(last as Error).message})` : ''}`);
-}
 
 /** Waits until the video decoded and audio received both grow past what `from` had. */
 async function flowing(seat: Seat, from: Totals, what: string): Promise<Totals> {
@@ -63,10 +49,7 @@ describe('a live class in Chromium, through LTI launches', () => {
   });
 
   const open = async (on: Browser, user: string, roles: 'instructor' | 'learner'): Promise<Seat> => {
-    const page = await on.context.newPage();
-    await page.goto(c.platform.coursePageUrl({ roles, user: { id: user, name: user }, resourceLink: { id: 'live-room', title: 'Week 2' } }));
-    const frame: Frame = await until('the tool frame', async () => (await (await page.locator(FRAME).elementHandle())?.contentFrame()) ?? undefined);
-    await frame.locator('live-classroom [data-connection="connected"]').waitFor({ timeout: 20_000 });
+    const { page, frame } = await openCoursePage(on, c.platform.coursePageUrl({ roles, user: { id: user, name: user }, resourceLink: { id: 'live-room', title: 'Week 2' } }));
     const stats = () => frame.evaluate('document.querySelector("live-classroom").mediaStats()') as Promise<Totals>;
     return { page, frame, stats };
   };

@@ -7,13 +7,13 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import type { Frame, Page } from 'playwright-core';
+import type { Frame } from 'playwright-core';
 import { PAID_LINE_ITEM_TAG } from '../../server/access/index.ts';
-import { startBrowser, type Browser } from '../helpers/browser.ts';
+import { openCoursePage, startBrowser, type Browser } from '../helpers/browser.ts';
 import { startClassroom, type Classroom } from '../helpers/classroom.ts';
+import { until } from '../helpers/wait.ts';
 
 const run = promisify(execFile);
-const FRAME = 'iframe#lti-tool-frame';
 const CONTEXT = { id: 'rec-course', title: 'Recorded course' };
 const LINK = { id: 'rec-room', title: 'Week 5: Recording' };
 const PAID = { live_classroom_policy: 'paid' };
@@ -25,19 +25,6 @@ interface Listed {
   playlistUrl?: string;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    const value = await probe().catch((error: unknown) => {
-      last = error;
-      return undefined;
-    });
-    if (value !== undefined && value !== false) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (${(last as Error).message})` : ''}`);
-}
 
 describe('recording a live class to a VOD, in Chromium through LTI launches', () => {
   let c: Classroom;
@@ -51,13 +38,8 @@ describe('recording a live class to a VOD, in Chromium through LTI launches', ()
     await c?.close();
   });
 
-  const open = async (user: string, roles: 'instructor' | 'learner'): Promise<{ page: Page; frame: Frame }> => {
-    const page = await browser.context.newPage();
-    await page.goto(c.platform.coursePageUrl({ roles, user: { id: user, name: user }, context: CONTEXT, resourceLink: LINK, custom: PAID }));
-    const frame: Frame = await until('the tool frame', async () => (await (await page.locator(FRAME).elementHandle())?.contentFrame()) ?? undefined);
-    await frame.locator('live-classroom [data-connection="connected"]').waitFor({ timeout: 20_000 });
-    return { page, frame };
-  };
+  const open = (user: string, roles: 'instructor' | 'learner') =>
+    openCoursePage(browser, c.platform.coursePageUrl({ roles, user: { id: user, name: user }, context: CONTEXT, resourceLink: LINK, custom: PAID }));
   const listed = (frame: Frame) => frame.evaluate('document.querySelector("live-classroom").shadowRoot.querySelector("lc-recordings")._list ?? []') as Promise<Listed[]>;
 
   it('records what is on stage, lists it, plays it, and refuses it to whoever may not watch', async (t) => {
@@ -77,7 +59,7 @@ describe('recording a live class to a VOD, in Chromium through LTI launches', ()
     await new Promise((r) => setTimeout(r, 10_000));
     const stopAt = Date.now();
     await teacher.frame.getByRole('button', { name: 'Stop recording' }).click();
-    const vod = await until('the VOD ready in the student\'s list', async () => (await listed(student.frame)).find((r) => r.status === 'ready'));
+    const vod = await until('the VOD ready in the student\'s list', async () => (await listed(student.frame)).find((r) => r.status === 'ready'), 30_000);
     t.diagnostic(`stop → listed as ready: ${Date.now() - stopAt} ms; duration ${vod.durationMs} ms`);
     assert.equal(await student.frame.locator('[data-recording-indicator]').count(), 0, 'nobody sees "Recording" any more');
     await student.frame.getByRole('heading', { name: 'Recordings' }).waitFor();
@@ -97,7 +79,7 @@ describe('recording a live class to a VOD, in Chromium through LTI launches', ()
     const played = await until('the VOD playing', async () => {
       const state = (await student.frame.evaluate(`(() => { const v = document.querySelector("live-classroom").shadowRoot.querySelector("lc-recordings").shadowRoot.querySelector("video"); return v && { time: v.currentTime, ready: v.readyState, width: v.videoWidth }; })()`)) as { time: number; ready: number; width: number } | null;
       return state && state.time > 1.5 && state.width > 0 ? state : undefined;
-    });
+    }, 30_000);
     t.diagnostic(`played: ${JSON.stringify(played)}`);
 
     const segment = playlist.replace('index.m3u8', 'segment-00000.ts');

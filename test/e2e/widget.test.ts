@@ -4,10 +4,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FrameLocator, Page } from 'playwright-core';
-import { startBrowser, type Browser } from '../helpers/browser.ts';
+import { openCoursePage, startBrowser, TOOL_FRAME, type Browser } from '../helpers/browser.ts';
 import { startClassroom, type Classroom } from '../helpers/classroom.ts';
 
-const FRAME = 'iframe#lti-tool-frame';
 
 describe('the live-classroom widget', () => {
   let c: Classroom;
@@ -22,10 +21,7 @@ describe('the live-classroom widget', () => {
   });
 
   const open = async (user: string, roles: 'instructor' | 'learner', locale = 'en'): Promise<{ page: Page; widget: FrameLocator }> => {
-    const page = await browser.context.newPage();
-    await page.goto(c.platform.coursePageUrl({ roles, user: { id: user, name: user }, locale, resourceLink: { id: 'widget-room', title: 'Week 1' } }));
-    const widget = page.frameLocator(FRAME);
-    await widget.locator('live-classroom [data-connection="connected"]').waitFor({ timeout: 20_000 });
+    const { page, widget } = await openCoursePage(browser, c.platform.coursePageUrl({ roles, user: { id: user, name: user }, locale, resourceLink: { id: 'widget-room', title: 'Week 1' } }));
     return { page, widget };
   };
 
@@ -67,17 +63,17 @@ describe('the live-classroom widget', () => {
 
   it('says why someone cannot join in the user\'s language: a full room, in Chinese', async () => {
     const teacher = await open('teacher-full', 'instructor');
-    const seat = (await teacher.page.frameLocator(FRAME).locator('live-classroom').getAttribute('seat-token')) ?? '';
+    const seat = (await teacher.page.frameLocator(TOOL_FRAME).locator('live-classroom').getAttribute('seat-token')) ?? '';
     const roomId = c.service.lti.seats.verify(seat).roomId;
     const patch = await fetch(`${c.service.url}/api/rooms/${roomId}/settings`, { method: 'PATCH', headers: { authorization: `Bearer ${seat}`, 'content-type': 'application/json' }, body: JSON.stringify({ seatLimit: 1 }) });
     assert.equal(patch.status, 200);
     const first = await open('student-first', 'learner');
     const page = await browser.context.newPage();
     await page.goto(c.platform.coursePageUrl({ roles: 'learner', user: { id: 'student-late', name: 'student-late' }, locale: 'zh-CN', resourceLink: { id: 'widget-room', title: 'Week 1' } }));
-    const alert = page.frameLocator(FRAME).getByRole('alert');
+    const alert = page.frameLocator(TOOL_FRAME).getByRole('alert');
     await alert.waitFor({ timeout: 20_000 });
     assert.equal(await alert.textContent(), '你无法加入本课程：教室已满，请在有人离开后再试');
-    await page.frameLocator(FRAME).locator('[data-connection="closed"]').waitFor();
+    await page.frameLocator(TOOL_FRAME).locator('[data-connection="closed"]').waitFor();
     for (const p of [teacher.page, first.page, page]) await p.close();
     await fetch(`${c.service.url}/api/rooms/${roomId}/settings`, { method: 'PATCH', headers: { authorization: `Bearer ${seat}`, 'content-type': 'application/json' }, body: JSON.stringify({ seatLimit: null }) });
   });

@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Frame, type FrameLocator, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -44,4 +44,27 @@ export async function startBrowser(options: BrowserOptions = {}): Promise<Browse
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/** The LMS course page's iframe that holds the tool (test/helpers/platform/course-page.ts). */
+export const TOOL_FRAME = 'iframe#lti-tool-frame';
+
+export interface CoursePageSeat {
+  page: Page;
+  /** The tool's frame, for evaluate(). */
+  frame: Frame;
+  /** The same frame as a locator root, for role queries that follow re-renders. */
+  widget: FrameLocator;
+}
+
+/** Opens a course page URL in a new tab and waits until the widget in its tool frame is connected. */
+export async function openCoursePage(browser: Browser, url: string, viewport?: { width: number; height: number }): Promise<CoursePageSeat> {
+  const page = await browser.context.newPage();
+  if (viewport) await page.setViewportSize(viewport);
+  await page.goto(url);
+  const widget = page.frameLocator(TOOL_FRAME);
+  await widget.locator('live-classroom [data-connection="connected"]').waitFor({ timeout: 20_000 });
+  const frame = await (await page.locator(TOOL_FRAME).elementHandle())?.contentFrame();
+  if (!frame) throw new Error('the course page has no tool frame');
+  return { page, frame, widget };
 }

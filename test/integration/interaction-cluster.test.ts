@@ -18,17 +18,11 @@ import { next, type Reply } from '../helpers/interaction.ts';
 import { Platform } from '../helpers/platform/index.ts';
 import { createTemporaryDatabase, serverUrl, type TemporaryDatabase } from '../helpers/postgres.ts';
 import { listeningUrl, startTool, type ToolProcess } from '../helpers/tool-process.ts';
+import { until } from '../helpers/wait.ts';
 
 const redisUrl = process.env.REDIS_URL || undefined;
 const skip = !serverUrl ? 'DATABASE_URL is not set' : !redisUrl ? 'REDIS_URL is not set' : false;
 
-async function until(what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('class interaction across two server processes sharing Redis', { skip }, () => {
   let database: TemporaryDatabase;
@@ -56,7 +50,7 @@ describe('class interaction across two server processes sharing Redis', { skip }
     platform = await Platform.start({ flavor: 'moodle' });
     await introduce(service, platform);
     // Both nodes subscribed: each sees two servers on the channel.
-    await until('both nodes on Redis', async () => (await service.realtime.io.of('/').adapter.serverCount()) === 2);
+    await until('both nodes on Redis', async () => (await service.realtime.io.of('/').adapter.serverCount()) === 2, 10_000, 50);
   });
 
   after(async () => {

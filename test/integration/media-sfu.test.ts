@@ -8,6 +8,7 @@ import { LoadTestPeer } from '../../server/media/loadtest-peer.ts';
 import { MediaError, MediaServer, type RenegotiateEvent } from '../../server/media/index.ts';
 import { startBrowser, type Browser } from '../helpers/browser.ts';
 import { startMediaPageServer, type MediaPageServer } from '../helpers/media-page/server.ts';
+import { until } from '../helpers/wait.ts';
 
 const ROOM = 'course-101';
 const TEACHER = 'teacher-ada';
@@ -37,21 +38,6 @@ function call<T = void>(page: Page, name: string, ...args: unknown[]): Promise<T
   );
 }
 
-/** Polls until `check` returns a value (not undefined), for at most `timeoutMs`; never asserts on timing. */
-async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 const FINGERPRINT = Array.from({ length: 32 }, (_, i) => (i * 7 + 16).toString(16).toUpperCase()).join(':');
 /** A hand-made offer, varied by each case below into something wrong. */
@@ -155,26 +141,26 @@ describe('media: the SFU forwards a browser’s camera and microphone to another
     assert.equal(media.stats().subscribers, 1);
     const kinds = await call<string[]>(teacher, 'startPublishing');
     assert.deepEqual([...kinds].sort(), ['audio', 'video']);
-    await waitFor('the teacher’s two tracks on the server', () => (media.stats().tracks === 2 ? true : undefined));
+    await until('the teacher’s two tracks on the server', () => (media.stats().tracks === 2 ? true : undefined));
 
     await call(student, 'startSubscribing');
-    const first = await waitFor('decoded video and received audio at the student', async () => {
+    const first = await until('decoded video and received audio at the student', async () => {
       const stats = await studentStats();
       const video = stats.inbound.find((s) => s.kind === 'video');
       const audio = stats.inbound.find((s) => s.kind === 'audio');
       return video && video.framesDecoded > 0 && audio && audio.packetsReceived > 0 ? { video, audio } : undefined;
     });
     assert.ok(first.video.keyFramesDecoded > 0);
-    await waitFor('more video frames decoded', async () => {
+    await until('more video frames decoded', async () => {
       const video = (await studentStats()).inbound.find((s) => s.kind === 'video');
       return video && video.framesDecoded > first.video.framesDecoded + 10 ? true : undefined;
     });
-    await waitFor('more audio packets', async () => {
+    await until('more audio packets', async () => {
       const audio = (await studentStats()).inbound.find((s) => s.kind === 'audio');
       return audio && audio.packetsReceived > first.audio.packetsReceived ? true : undefined;
     });
 
-    await waitFor('decoded video and received audio at the early student, after its renegotiation', async () => {
+    await until('decoded video and received audio at the early student, after its renegotiation', async () => {
       const stats = await studentStats(early);
       const video = stats.inbound.find((s) => s.kind === 'video');
       const audio = stats.inbound.find((s) => s.kind === 'audio');
@@ -200,7 +186,7 @@ describe('media: the SFU forwards a browser’s camera and microphone to another
     const requestsBefore = media.stats().keyframeRequests;
     for (let i = 0; i < 50; i++) assert.equal(room!.requestKeyframe(video.id), true);
     assert.ok(media.stats().keyframeRequests - requestsBefore <= 1);
-    await waitFor('the burst’s keyframe request', () => (media.stats().keyframeRequests > requestsBefore ? true : undefined));
+    await until('the burst’s keyframe request', () => (media.stats().keyframeRequests > requestsBefore ? true : undefined));
     assert.equal(room!.requestKeyframe(`${TEACHER}:nope`), false);
     assert.deepEqual(failures, []);
   });
@@ -208,9 +194,9 @@ describe('media: the SFU forwards a browser’s camera and microphone to another
   it('renegotiates the subscriber when the publisher adds, then removes, a screen track', async () => {
     const before = renegotiations.length;
     await call(teacher, 'startScreen');
-    await waitFor('a third track on the server', () => (media.stats().tracks === 3 ? true : undefined));
-    await waitFor('a renegotiation offer for the student', () => (renegotiations.slice(before).some((e) => e.userId === STUDENT && e.tracks.length === 3) ? true : undefined));
-    await waitFor('two decoding video streams at the student', async () => {
+    await until('a third track on the server', () => (media.stats().tracks === 3 ? true : undefined));
+    await until('a renegotiation offer for the student', () => (renegotiations.slice(before).some((e) => e.userId === STUDENT && e.tracks.length === 3) ? true : undefined));
+    await until('two decoding video streams at the student', async () => {
       const videos = (await studentStats()).inbound.filter((s) => s.kind === 'video' && s.framesDecoded > 0);
       return videos.length === 2 ? true : undefined;
     });
@@ -218,9 +204,9 @@ describe('media: the SFU forwards a browser’s camera and microphone to another
 
     const afterAdd = renegotiations.length;
     await call(teacher, 'stopScreen');
-    await waitFor('the screen track gone from the server', () => (media.stats().tracks === 2 ? true : undefined));
-    await waitFor('a renegotiation without the screen', () => (renegotiations.slice(afterAdd).some((e) => e.userId === STUDENT && e.tracks.length === 2) ? true : undefined));
-    await waitFor('the student receiving two tracks again', async () => ((await studentStats()).receiving.length === 2 ? true : undefined));
+    await until('the screen track gone from the server', () => (media.stats().tracks === 2 ? true : undefined));
+    await until('a renegotiation without the screen', () => (renegotiations.slice(afterAdd).some((e) => e.userId === STUDENT && e.tracks.length === 2) ? true : undefined));
+    await until('the student receiving two tracks again', async () => ((await studentStats()).receiving.length === 2 ? true : undefined));
     assert.equal(media.stats().forwards, 4);
     assert.deepEqual(failures, []);
   });
@@ -228,7 +214,7 @@ describe('media: the SFU forwards a browser’s camera and microphone to another
   it('asks the publisher for no more video than its slowest receiver says it can take (REMB)', async (t) => {
     const room = media.findRoom(ROOM)!;
     // The Chromium students report what they can receive; the request stays within the bounds.
-    const firstAsk = await waitFor('a bitrate asked of the teacher', () => room.requestedBitrate(TEACHER));
+    const firstAsk = await until('a bitrate asked of the teacher', () => room.requestedBitrate(TEACHER));
     assert.ok(firstAsk >= 50_000 && firstAsk <= 2_000_000, `asked ${firstAsk}`);
     const target = async () => (await call<Array<{ targetBitrate: number }>>(teacher, 'publisherStats'))[0]?.targetBitrate ?? 0;
     const before = await target();
@@ -238,12 +224,12 @@ describe('media: the SFU forwards a browser’s camera and microphone to another
     try {
       await media.acceptAnswer(ROOM, 'slow-student', await slow.answer(await media.subscribe(ROOM, 'slow-student')));
       await slow.connected();
-      await waitFor('video at the slow receiver', () => (slow.stats().streams.some((s) => s.kind === 'video' && s.packets > 0) ? true : undefined));
+      await until('video at the slow receiver', () => (slow.stats().streams.some((s) => s.kind === 'video' && s.packets > 0) ? true : undefined));
       const timer = setInterval(() => void slow.sendEstimate(100_000).catch(() => {}), 500);
       try {
-        await waitFor('the teacher asked for 100 kbit/s', () => (room.requestedBitrate(TEACHER) === 100_000 ? true : undefined));
+        await until('the teacher asked for 100 kbit/s', () => (room.requestedBitrate(TEACHER) === 100_000 ? true : undefined));
         // Chromium's encoder follows the REMB it is sent.
-        const capped = await waitFor('the teacher’s encoder at or under 100 kbit/s', async () => {
+        const capped = await until('the teacher’s encoder at or under 100 kbit/s', async () => {
           const now = await target();
           return now > 0 && now <= 100_000 ? now : undefined;
         });
@@ -252,7 +238,7 @@ describe('media: the SFU forwards a browser’s camera and microphone to another
         clearInterval(timer);
         const floorTimer = setInterval(() => void slow.sendEstimate(10_000).catch(() => {}), 500);
         try {
-          await waitFor('the teacher asked for the 50 kbit/s floor', () => (room.requestedBitrate(TEACHER) === 50_000 ? true : undefined));
+          await until('the teacher asked for the 50 kbit/s floor', () => (room.requestedBitrate(TEACHER) === 50_000 ? true : undefined));
         } finally {
           clearInterval(floorTimer);
         }
@@ -278,7 +264,7 @@ describe('media: the SFU forwards a browser’s camera and microphone to another
     assert.equal(stats.forwards, 0);
     assert.equal(stats.peers, 2, 'only the students’ subscriptions are left');
     // The student is told its tracks are gone.
-    await waitFor('a renegotiation with no tracks', () => (renegotiations.slice(before).some((e) => e.userId === STUDENT && e.tracks.length === 0) ? true : undefined));
+    await until('a renegotiation with no tracks', () => (renegotiations.slice(before).some((e) => e.userId === STUDENT && e.tracks.length === 0) ? true : undefined));
 
     await media.leave(ROOM, STUDENT);
     await media.leave(ROOM, EARLY);

@@ -5,26 +5,18 @@
 // the recording "interrupted" but playable.
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { measure, RecordingService, LinkSigner } from '../../recordings/index.ts';
 import { createLogger } from '../../server/logger.ts';
 import { startClassroom, launchAs, connect, type Classroom } from '../helpers/classroom.ts';
+import { until } from '../helpers/wait.ts';
 
 const run = promisify(execFile);
 type Ack = { ok: boolean; error?: string; [key: string]: unknown };
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('recording when FFmpeg is missing', () => {
   let c: Classroom;
@@ -57,29 +49,30 @@ describe('recording failures with real FFmpeg', () => {
   });
   after(() => c?.close());
 
-  const owner = async (recordingId: string) => {
-    const row = (await c.service.recordings.get(recordingId))!;
-    const dir = c.service.recordings.folder(row);
+  /** A host's socket in a live class of its own room, recording: the recording and its FFmpeg. */
+  const recordingRoom = async (tag: string) => {
+    const teacher = await launchAs(c.platform, { user: { id: `${tag}-teacher`, name: 'Teacher' }, roles: 'instructor', resourceLink: { id: `${tag}-room`, title: tag } });
+    const socket = (await connect(c.service, teacher.seat!)).socket;
+    await socket.emitWithAck('class:start', {});
+    const started = (await socket.emitWithAck('recording:start', {})) as Ack;
+    assert.ok(started.ok, started.error ?? '');
+    const recordingId = String(started.recordingId);
+    const dir = c.service.recordings.folder((await c.service.recordings.get(recordingId))!);
     const found = JSON.parse(await readFile(join(dir, 'recorder.json'), 'utf8')) as { pid: number; ffmpegPid?: number };
     assert.ok(found.ffmpegPid, 'the owner file names FFmpeg');
-    return { dir, pid: found.pid, ffmpegPid: found.ffmpegPid };
+    return { socket, recordingId, dir, ffmpegPid: found.ffmpegPid };
   };
 
   it('stops only the recording when FFmpeg dies, tells the host why, and keeps what was written', async () => {
-    const teacher = await launchAs(c.platform, { user: { id: 'k-teacher', name: 'Teacher' }, roles: 'instructor', resourceLink: { id: 'k-room', title: 'Killed' } });
-    const socket = (await connect(c.service, teacher.seat!)).socket;
+    const { socket, recordingId, dir, ffmpegPid } = await recordingRoom('Killed');
     try {
-      await socket.emitWithAck('class:start', {});
-      const started = (await socket.emitWithAck('recording:start', {})) as Ack;
-      assert.ok(started.ok, started.error ?? "");
-      const { dir, ffmpegPid } = await owner(String(started.recordingId));
       await until('a first segment', async () => (await measure(dir)).segments >= 1);
       const told = new Promise<{ recording: boolean; problem?: string }>((resolve) => socket.on('recording:state', resolve));
       process.kill(ffmpegPid, 'SIGKILL');
       const state = await told;
       assert.equal(state.recording, false);
       assert.match(state.problem ?? '', /The recording stopped: FFmpeg stopped.*The class goes on/);
-      const row = (await c.service.recordings.get(String(started.recordingId)))!;
+      const row = (await c.service.recordings.get(recordingId))!;
       assert.equal(row.status, 'interrupted');
       assert.ok((row.durationMs ?? 0) >= 1000);
       // The class is still live, and a new recording can start.
@@ -99,18 +92,13 @@ describe('recording failures with real FFmpeg', () => {
   });
 
   it('closes a recording left open by a crashed process: its FFmpeg stopped, the playlist closed, marked interrupted but playable', async () => {
-    const teacher = await launchAs(c.platform, { user: { id: 'c-teacher', name: 'Teacher' }, roles: 'instructor', resourceLink: { id: 'c-room', title: 'Crashed' } });
-    const socket = (await connect(c.service, teacher.seat!)).socket;
+    const { socket, recordingId, dir, ffmpegPid } = await recordingRoom('Crashed');
     try {
-      await socket.emitWithAck('class:start', {});
-      const started = (await socket.emitWithAck('recording:start', {})) as Ack;
-      assert.ok(started.ok, started.error ?? "");
-      const { dir, ffmpegPid } = await owner(String(started.recordingId));
       await until('two segments', async () => (await measure(dir)).segments >= 2);
       // As after kill -9 of the tool: the owner file names a process that is gone; FFmpeg lives on.
       const dead = spawnSync('true').pid;
       const text = await readFile(join(dir, 'recorder.json'), 'utf8');
-      await (await import('node:fs/promises')).writeFile(join(dir, 'recorder.json'), text.replace(/"pid":\d+/, `"pid":${dead}`));
+      await writeFile(join(dir, 'recorder.json'), text.replace(/"pid":\d+/, `"pid":${dead}`));
       // The next start's recorder (same database and folder, nothing of its own running).
       const next = new RecordingService({
         media: { tap: () => assert.fail('recovery taps nothing') },
@@ -127,7 +115,7 @@ describe('recording failures with real FFmpeg', () => {
       });
       assert.equal(await next.recover(), 1);
       assert.throws(() => process.kill(ffmpegPid, 0), 'the orphaned FFmpeg was stopped');
-      const row = (await c.service.recordings.get(String(started.recordingId)))!;
+      const row = (await c.service.recordings.get(recordingId))!;
       assert.equal(row.status, 'interrupted');
       assert.match(row.failureReason ?? '', /server stopped during the recording/);
       const playlist = await readFile(join(dir, 'index.m3u8'), 'utf8');
