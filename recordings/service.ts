@@ -10,7 +10,7 @@ import type { Recording, Repositories } from '../server/db/index.ts';
 import type { Logger } from '../server/logger.ts';
 import { TAP_CODECS, type MediaServer, type TapSources } from '../server/media/index.ts';
 import { checkFfmpeg, makeSlate } from './ffmpeg.ts';
-import { LinkSigner, measure, PLAYLIST } from './playlist.ts';
+import { LinkSigner, measure, PLAYLIST, type PlaylistFacts } from './playlist.ts';
 import { OWNER_FILE, startRecorder, type ActiveRecording, type Owner } from './recorder.ts';
 
 export class RecordingError extends Error {
@@ -169,8 +169,7 @@ export class RecordingService {
     // FFmpeg first, while the RTP still flows (it finishes promptly), then the tap.
     await active.hls.stop();
     active.tap.close();
-    const facts = await measure(active.dir, { close: true });
-    await this.#options.repositories().recordings.finish(active.id, { status: facts.segments > 0 ? 'ready' : 'failed', durationMs: facts.durationMs, sizeBytes: facts.sizeBytes, ...(facts.segments > 0 ? {} : { failureReason: 'nothing was recorded' }) });
+    const facts = await this.#finish(active.id, active.dir, 'ready');
     this.#active.delete(roomId);
     this.#options.logger.info({ room: roomId, recording: active.id, durationMs: facts.durationMs, sizeBytes: facts.sizeBytes }, 'recording stopped');
     const state = this.state(roomId);
@@ -229,15 +228,8 @@ export class RecordingService {
       if (owner && owner.host !== hostname()) continue; // another machine's recording
       if (owner && owner.pid !== process.pid && alive(owner.pid)) continue; // another live process here
       if (owner?.ffmpegPid !== undefined && alive(owner.ffmpegPid)) await stopOrphan(owner.ffmpegPid);
-      const facts = await measure(dir, { close: true });
-      const playable = facts.segments > 0;
-      await repos.recordings.finish(row.id, {
-        status: playable ? 'interrupted' : 'failed',
-        durationMs: facts.durationMs,
-        sizeBytes: facts.sizeBytes,
-        failureReason: 'the server stopped during the recording; what was recorded until then is kept',
-      });
-      this.#options.logger.warn({ recording: row.id, room: row.roomId, durationMs: facts.durationMs }, `closed an interrupted recording (${playable ? 'playable' : 'nothing written'})`);
+      const facts = await this.#finish(row.id, dir, 'interrupted', 'the server stopped during the recording; what was recorded until then is kept');
+      this.#options.logger.warn({ recording: row.id, room: row.roomId, durationMs: facts.durationMs }, `closed an interrupted recording (${facts.segments > 0 ? 'playable' : 'nothing written'})`);
       recovered++;
     }
     return recovered;
@@ -266,15 +258,25 @@ export class RecordingService {
   async #failed(active: ActiveRecording, reason: string): Promise<void> {
     active.stopping = true;
     active.tap.close();
-    const facts = await measure(active.dir, { close: true }).catch(() => ({ durationMs: 0, sizeBytes: 0, segments: 0, closed: false }));
     const why = /No space left on device/i.test(reason) ? 'the disk is full' : `FFmpeg stopped: ${reason}`;
-    await this.#options.repositories().recordings
-      .finish(active.id, { status: facts.segments > 0 ? 'interrupted' : 'failed', durationMs: facts.durationMs, sizeBytes: facts.sizeBytes, failureReason: why })
-      .catch((error: unknown) => this.#options.logger.error({ err: error }, 'marking a failed recording failed'));
+    await this.#finish(active.id, active.dir, 'interrupted', why).catch((error: unknown) => this.#options.logger.error({ err: error }, 'marking a failed recording failed'));
     if (this.#active.get(active.roomId) === active) this.#active.delete(active.roomId);
     this.#problems.set(active.roomId, `The recording stopped: ${why}. The class goes on; what was recorded until then is kept.`);
     this.#options.logger.error({ room: active.roomId, recording: active.id, reason }, 'recording failed');
     this.#options.announce(active.roomId, this.state(active.roomId));
+  }
+
+  /** Closes a recording's playlist and stores the outcome: `written` if anything was, else failed. */
+  async #finish(id: string, dir: string, written: 'ready' | 'interrupted', reason?: string): Promise<PlaylistFacts> {
+    const facts = await measure(dir, { close: true });
+    const failureReason = reason ?? (facts.segments > 0 ? undefined : 'nothing was recorded');
+    await this.#options.repositories().recordings.finish(id, {
+      status: facts.segments > 0 ? written : 'failed',
+      durationMs: facts.durationMs,
+      sizeBytes: facts.sizeBytes,
+      ...(failureReason ? { failureReason } : {}),
+    });
+    return facts;
   }
 
   #summary(row: Recording, userId: string, now: number): RecordingSummary {

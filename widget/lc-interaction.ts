@@ -3,15 +3,15 @@
 // the last message id it holds after a reconnection, so nothing is missed) and then follows the
 // server's events. Every control is a real button, input or radio with a label; text is bound as
 // text (Lit escapes it), never as HTML.
-import { css, html, LitElement, nothing } from 'lit';
+import { css, html, nothing, type PropertyValues } from 'lit';
 import type { Socket } from 'socket.io-client';
-import type { Ack, ChatMutesView, ChatView, ClassStatus, ClientEmits, ClientEvent, ClientPayload, Grant, HandsView, InteractionSnapshot, PollView, QuestionView, ServerEvents } from '../server/protocol.ts';
-import { languageOf, translator, type Translate } from './i18n.ts';
+import type { Ack, ChatMutesView, ChatView, ClientEvent, ClientPayload, HandsView, InteractionSnapshot, PollView, QuestionView, ServerEvents } from '../server/protocol.ts';
 import { renderChat } from './panels/chat.ts';
 import { renderHands } from './panels/hands.ts';
 import { panelStyles } from './panels/styles.ts';
 import { renderPolls } from './panels/polls.ts';
 import { renderQuestions, sortQuestions } from './panels/questions.ts';
+import { RoomPanel, type RoomSocket } from './room-panel.ts';
 
 type Tab = 'chat' | 'questions' | 'hands' | 'polls';
 const TABS: readonly Tab[] = ['chat', 'questions', 'hands', 'polls'];
@@ -20,13 +20,9 @@ const KEEP_MESSAGES = 500;
 
 export type Send = <E extends ClientEvent>(event: E, payload: ClientPayload<E>) => Promise<Ack<Record<string, unknown>> | undefined>;
 
-export class LcInteraction extends LitElement {
+export class LcInteraction extends RoomPanel {
   static override properties = {
-    socket: { attribute: false },
-    session: { type: Number },
-    grant: { type: String },
-    status: { type: String },
-    locale: { type: String },
+    ...RoomPanel.properties,
     _tab: { state: true },
     _messages: { state: true },
     _questions: { state: true },
@@ -49,12 +45,6 @@ export class LcInteraction extends LitElement {
     .panel-notice { margin: .5rem .75rem 0; border-left: 4px solid #cf222e; padding: .25rem .5rem; background: #ffebe9; font-size: .875rem; }
   `];
 
-  declare socket: Socket<ServerEvents, ClientEmits> | undefined;
-  /** Goes up at every welcome: the panel then (re)synchronises. */
-  declare session: number;
-  declare grant: Grant | undefined;
-  declare status: ClassStatus | undefined;
-  declare locale: string;
   declare _tab: Tab;
   declare _messages: ChatView[];
   declare _questions: QuestionView[];
@@ -65,11 +55,7 @@ export class LcInteraction extends LitElement {
   declare _unread: number;
   declare _busy: boolean;
 
-  #t: Translate = translator('en');
   #userId = '';
-  #bound: Socket<ServerEvents, ClientEmits> | undefined;
-  #unbind: (() => void) | undefined;
-  #synced = 0;
   #stick = true;
   readonly #mine = new Set<number>();
   readonly #voted = new Set<number>();
@@ -77,7 +63,6 @@ export class LcInteraction extends LitElement {
 
   constructor() {
     super();
-    this.session = 0;
     this._tab = 'chat';
     this._messages = [];
     this._questions = [];
@@ -88,31 +73,11 @@ export class LcInteraction extends LitElement {
     this._busy = false;
   }
 
-  override connectedCallback(): void {
-    super.connectedCallback();
-    this.#t = translator(languageOf(this.locale));
-  }
-
-  override disconnectedCallback(): void {
-    super.disconnectedCallback();
-    this.#unbind?.();
-    this.#unbind = undefined;
-    this.#bound = undefined;
-  }
-
-  override willUpdate(): void {
+  override willUpdate(changed: PropertyValues<this>): void {
     // Keep the chat at its newest message, unless the reader scrolled up to read older ones.
     const log = this.renderRoot?.querySelector<HTMLElement>('[data-chat-log]');
     this.#stick = !log || log.scrollHeight - log.scrollTop - log.clientHeight < 80;
-    if (this.socket !== this.#bound) {
-      this.#unbind?.();
-      this.#bound = this.socket;
-      this.#unbind = this.socket ? this.#listen(this.socket) : undefined;
-    }
-    if (this.session > this.#synced && this.socket) {
-      this.#synced = this.session;
-      void this.#sync();
-    }
+    super.willUpdate(changed);
   }
 
   override updated(): void {
@@ -120,8 +85,7 @@ export class LcInteraction extends LitElement {
     if (log && this.#stick) log.scrollTop = log.scrollHeight;
   }
 
-  /** Follows the server's events; answers the one function that stops following them. */
-  #listen(socket: Socket<ServerEvents, ClientEmits>): () => void {
+  protected override listen(socket: RoomSocket): () => void {
     const handlers: Partial<{ [E in keyof ServerEvents]: ServerEvents[E] }> = {
       'chat:message': (message) => {
         this.#addMessages([message]);
@@ -147,7 +111,7 @@ export class LcInteraction extends LitElement {
     };
   }
 
-  async #sync(): Promise<void> {
+  protected override async sync(): Promise<void> {
     // After a reconnection: only what was sent since our last message, and which of ours were deleted.
     for (let round = 0; round < 20; round++) {
       const last = this._messages.at(-1)?.id;
@@ -193,16 +157,16 @@ export class LcInteraction extends LitElement {
   readonly send: Send = async (event, payload) => {
     const socket = this.socket;
     if (!socket?.connected) {
-      this._notice = this.#t('failed', { reason: this.#t('offline') });
+      this._notice = this.t('failed', { reason: this.t('offline') });
       return undefined;
     }
     this._busy = true;
     try {
       const ack = (await (socket as unknown as Socket).timeout(10_000).emitWithAck(event, payload)) as Ack<Record<string, unknown>>;
-      this._notice = ack.ok ? undefined : this.#t('failed', { reason: ack.error });
+      this._notice = ack.ok ? undefined : this.t('failed', { reason: ack.error });
       return ack;
     } catch (error) {
-      this._notice = this.#t('failed', { reason: (error as Error).message });
+      this._notice = this.t('failed', { reason: (error as Error).message });
       return undefined;
     } finally {
       this._busy = false;
@@ -225,7 +189,7 @@ export class LcInteraction extends LitElement {
   }
 
   override render() {
-    const t = this.#t;
+    const t = this.t;
     const host = this.grant === 'host';
     const labels: Record<Tab, string> = { chat: t('tabChat'), questions: t('tabQuestions'), hands: t('tabHands'), polls: t('tabPolls') };
     const counts: Record<Tab, number> = {

@@ -2,10 +2,10 @@
 // live class ("Record", "Stop recording"); everyone sees when it is being recorded; the
 // "Recordings" section lists the course's recordings, each played in place. Playback uses the
 // browser's own HLS where it has it, else hls.js, fetched only when a recording is opened.
-import { css, html, LitElement, nothing } from 'lit';
-import type { Socket } from 'socket.io-client';
-import type { Ack, ClassStatus, ClientEmits, Grant, RecordingStateView, RecordingView, ServerEvents } from '../server/protocol.ts';
-import { languageOf, translator, type MessageKey, type Translate } from './i18n.ts';
+import { css, html, nothing } from 'lit';
+import type { Ack, RecordingStateView, RecordingView } from '../server/protocol.ts';
+import type { MessageKey } from './i18n.ts';
+import { RoomPanel, type RoomSocket } from './room-panel.ts';
 
 interface HlsPlayer {
   loadSource(url: string): void;
@@ -24,13 +24,16 @@ const STATUS_KEY: Record<RecordingView['status'], MessageKey> = {
   failed: 'recordingStatusFailed',
 };
 
-export class LcRecordings extends LitElement {
+/** 75 -> "1:15", 3725 -> "1:02:05". */
+function clock(seconds: number): string {
+  const [h, m, s] = [Math.floor(seconds / 3600), Math.floor(seconds / 60) % 60, seconds % 60];
+  const two = (n: number) => String(n).padStart(2, '0');
+  return h > 0 ? `${h}:${two(m)}:${two(s)}` : `${m}:${two(s)}`;
+}
+
+export class LcRecordings extends RoomPanel {
   static override properties = {
-    socket: { attribute: false },
-    session: { type: Number },
-    grant: { type: String },
-    status: { type: String },
-    locale: { type: String },
+    ...RoomPanel.properties,
     _state: { state: true },
     _list: { state: true },
     _playing: { state: true },
@@ -58,20 +61,13 @@ export class LcRecordings extends LitElement {
     input { font: inherit; padding: .3rem .5rem; border: 1px solid #d1d9e0; border-radius: 6px; }
   `;
 
-  declare socket: Socket<ServerEvents, ClientEmits> | undefined;
-  declare session: number;
-  declare grant: Grant | undefined;
-  declare status: ClassStatus | undefined;
-  declare locale: string;
   declare _state: RecordingStateView;
   declare _list: RecordingView[] | undefined;
   declare _playing: string | undefined;
   declare _renaming: string | undefined;
   declare _notice: string | undefined;
   declare _busy: boolean;
-  #bound: Socket<ServerEvents, ClientEmits> | undefined;
   #player: HlsPlayer | undefined;
-  #t: Translate = translator('en');
 
   constructor() {
     super();
@@ -79,37 +75,27 @@ export class LcRecordings extends LitElement {
     this._busy = false;
   }
 
-  override willUpdate(changed: Map<string, unknown>): void {
-    if (changed.has('locale')) this.#t = translator(languageOf(this.locale));
-    if (this.socket !== this.#bound) {
-      this.#unbind();
-      this.#bound = this.socket;
-      this.socket?.on('recording:state', this.#onState);
-      this.socket?.on('recordings:changed', this.#onChanged);
-    }
-    if (changed.has('session') && this.session > 0) void this.#load();
-  }
-
   override disconnectedCallback(): void {
     super.disconnectedCallback();
-    this.#unbind();
     this.#stopPlayer();
   }
 
-  readonly #onState = (state: RecordingStateView) => {
-    this._state = state;
-    this._notice = state.problem ? this.#t('recordingProblem', { reason: state.problem }) : undefined;
-  };
-
-  readonly #onChanged = () => void this.#load();
-
-  #unbind(): void {
-    this.#bound?.off('recording:state', this.#onState);
-    this.#bound?.off('recordings:changed', this.#onChanged);
-    this.#bound = undefined;
+  protected override listen(socket: RoomSocket): () => void {
+    const onState = (state: RecordingStateView) => {
+      this._state = state;
+      this._notice = state.problem ? this.t('recordingProblem', { reason: state.problem }) : undefined;
+    };
+    const onChanged = () => void this.sync();
+    socket.on('recording:state', onState);
+    socket.on('recordings:changed', onChanged);
+    return () => {
+      socket.off('recording:state', onState);
+      socket.off('recordings:changed', onChanged);
+    };
   }
 
-  async #load(): Promise<void> {
+  /** The course's recordings, with links signed for this user. */
+  protected override async sync(): Promise<void> {
     const ack = (await this.socket?.timeout(10_000).emitWithAck('recordings:list', {}).catch(() => undefined)) as Ack<{ recordings: RecordingView[] }> | undefined;
     if (ack?.ok) this._list = ack.recordings;
   }
@@ -118,10 +104,10 @@ export class LcRecordings extends LitElement {
     this._busy = true;
     try {
       const ack = (await this.socket?.timeout(30_000).emitWithAck(event, payload as never)) as Ack<Record<string, unknown>> | undefined;
-      this._notice = ack && !ack.ok ? this.#t('failed', { reason: ack.error }) : undefined;
+      this._notice = ack && !ack.ok ? this.t('failed', { reason: ack.error }) : undefined;
       return ack?.ok === true;
     } catch (error) {
-      this._notice = this.#t('failed', { reason: (error as Error).message });
+      this._notice = this.t('failed', { reason: (error as Error).message });
       return false;
     } finally {
       this._busy = false;
@@ -144,13 +130,13 @@ export class LcRecordings extends LitElement {
         if (!Hls.isSupported()) throw new Error('this browser cannot play HLS video');
         const player = new Hls();
         player.on(Hls.Events.ERROR, (_event, data) => {
-          if (data.fatal) this._notice = this.#t('recordingPlayerFailed', { reason: data.details ?? 'error' });
+          if (data.fatal) this._notice = this.t('recordingPlayerFailed', { reason: data.details ?? 'error' });
         });
         player.loadSource(absolute);
         player.attachMedia(video);
         this.#player = player;
       } catch (error) {
-        this._notice = this.#t('recordingPlayerFailed', { reason: (error as Error).message });
+        this._notice = this.t('recordingPlayerFailed', { reason: (error as Error).message });
         return;
       }
     }
@@ -164,17 +150,16 @@ export class LcRecordings extends LitElement {
   }
 
   #meta(r: RecordingView): string {
-    const t = this.#t;
+    const t = this.t;
     const lang = t('timeLocale');
     const date = new Date(r.startedAt).toLocaleString(lang, { dateStyle: 'medium', timeStyle: 'short' });
-    const seconds = Math.round((r.durationMs ?? 0) / 1000);
-    const duration = `${Math.floor(seconds / 3600) > 0 ? `${Math.floor(seconds / 3600)}:` : ''}${String(Math.floor(seconds / 60) % 60).padStart(Math.floor(seconds / 3600) > 0 ? 2 : 1, '0')}:${String(seconds % 60).padStart(2, '0')}`;
+    const duration = clock(Math.round((r.durationMs ?? 0) / 1000));
     const size = r.sizeBytes == null ? '–' : r.sizeBytes >= 1e9 ? `${(r.sizeBytes / 1e9).toFixed(1)} GB` : `${Math.max(0.1, r.sizeBytes / 1e6).toFixed(1)} MB`;
     return t('recordingMeta', { date, duration, size });
   }
 
   #item(r: RecordingView, host: boolean) {
-    const t = this.#t;
+    const t = this.t;
     const renaming = this._renaming === r.id;
     return html`<li data-recording-id=${r.id} data-recording-status=${r.status}>
       ${renaming
@@ -205,7 +190,7 @@ export class LcRecordings extends LitElement {
   }
 
   override render() {
-    const t = this.#t;
+    const t = this.t;
     const host = this.grant === 'host';
     const live = this.status === 'live';
     const recording = this._state.recording && live;

@@ -4,7 +4,7 @@
 // lost its socket keeps its media for a grace period, so a network blip costs nothing.
 import { createHmac } from 'node:crypto';
 import type { Logger } from '../logger.ts';
-import { MediaError, type MediaServer, type SubscribedTrackInfo } from '../media/index.ts';
+import { MediaError, type MediaServer, type PublishedTrackInfo, type SubscribedTrackInfo } from '../media/index.ts';
 import type { IceServerInfo, MediaSource, MediaState, StageTrack } from '../protocol.ts';
 
 /** The part of a socket the media signaling needs. */
@@ -181,7 +181,7 @@ export class MediaSignaling {
   publishedTracks(roomId: string): PublishedTrackView[] {
     return (this.#options.media.findRoom(roomId)?.tracks() ?? []).map((t) => {
       const tab = this.#tabs.get(tabKey(roomId, t.userId));
-      return { id: t.id, kind: t.kind, source: (t.trackId && tab?.sources[t.trackId]) || (t.kind === 'audio' ? 'microphone' : 'camera'), host: tab?.seat.data.grant === 'host' };
+      return { id: t.id, kind: t.kind, source: sourceOf(t, tab), host: tab?.seat.data.grant === 'host' };
     });
   }
 
@@ -256,7 +256,7 @@ export class MediaSignaling {
   #stageTracks(roomId: string, tracks: SubscribedTrackInfo[]): StageTrack[] {
     return tracks.map((track) => {
       const tab = this.#tabs.get(tabKey(roomId, track.userId));
-      const source = (track.trackId && tab?.sources[track.trackId]) || (track.kind === 'audio' ? 'microphone' : 'camera');
+      const source = sourceOf(track, tab);
       return { mid: track.mid, userId: tab?.userId ?? track.userId.split('/')[0] ?? '', name: tab?.name ?? '', kind: track.kind, source };
     });
   }
@@ -270,6 +270,11 @@ export class MediaSignaling {
       throw error;
     }
   }
+}
+
+/** What a published track is, as its publisher said (a microphone or camera if it did not). */
+function sourceOf(track: PublishedTrackInfo, tab: Tab | undefined): MediaSource {
+  return (track.trackId && tab?.sources[track.trackId]) || (track.kind === 'audio' ? 'microphone' : 'camera');
 }
 
 /** The SFU's participant id of a tab. */

@@ -63,9 +63,8 @@ export function registerRecordingEvents(on: On, deps: RecordingEventDeps): void 
   });
   on('recording:stop', async () => {
     deps.hostOnly();
-    const state = await guard(() => control().stop(roomId));
-    deps.libraryChanged(roomId);
-    return { ok: true, ...state };
+    // The recorder tells the room (recording:state, recordings:changed) itself.
+    return { ok: true, ...(await guard(() => control().stop(roomId))) };
   });
   on('recordings:list', async () => ({ ok: true, recordings: await control().list((await courseOf(roomId)) ?? '', userId) }));
   on('recording:rename', async ({ data }) => {
