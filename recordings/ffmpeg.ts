@@ -19,12 +19,11 @@ export interface FfmpegCheck {
   problem?: string;
 }
 
-/** Is FFmpeg there, with what recording needs? Never throws. */
+/** Is FFmpeg there, with what recording needs? One run of `ffmpeg -encoders`; never throws. */
 export async function checkFfmpeg(path: string): Promise<FfmpegCheck> {
-  let version: string;
+  let listed: { stdout: string; stderr: string };
   try {
-    const { stdout } = await run(path, ['-hide_banner', '-version'], { timeout: 10_000 });
-    version = stdout.split('\n')[0]?.replace(/^ffmpeg version /, '').split(' ')[0] ?? 'unknown';
+    listed = await run(path, ['-encoders'], { timeout: 10_000 });
   } catch (error) {
     const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
     return {
@@ -34,13 +33,10 @@ export async function checkFfmpeg(path: string): Promise<FfmpegCheck> {
         : `FFmpeg at FFMPEG_PATH=${path} did not run (${(error as Error).message.split('\n')[0]}): recording is off (live classes work).`,
     };
   }
-  try {
-    const { stdout } = await run(path, ['-hide_banner', '-encoders'], { timeout: 10_000 });
-    const missing = NEEDED_ENCODERS.filter((name) => !new RegExp(`^ \\S+ ${name}\\s`, 'm').test(stdout));
-    if (missing.length > 0) return { ok: false, version, problem: `FFmpeg ${version} at ${path} lacks the encoders ${missing.join(', ')}: recording is off. Debian's ffmpeg package has them.` };
-  } catch (error) {
-    return { ok: false, version, problem: `FFmpeg at ${path} could not list its encoders: ${(error as Error).message.split('\n')[0]}` };
-  }
+  // The banner (on stderr) names the version; stdout lists the encoders.
+  const version = /ffmpeg version (\S+)/.exec(listed.stderr)?.[1] ?? 'unknown';
+  const missing = NEEDED_ENCODERS.filter((name) => !new RegExp(`^ \\S+ ${name}\\s`, 'm').test(listed.stdout));
+  if (missing.length > 0) return { ok: false, version, problem: `FFmpeg ${version} at ${path} lacks the encoders ${missing.join(', ')}: recording is off. Debian's ffmpeg package has them.` };
   return { ok: true, version };
 }
 

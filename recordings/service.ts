@@ -67,13 +67,24 @@ export class RecordingService {
   #slate: Buffer | undefined;
   #unavailable: string | undefined = 'recording is starting up';
   #sweeper: NodeJS.Timeout | undefined;
+  #ready: Promise<void> | undefined;
+  #closed = false;
 
   constructor(options: RecordingServiceOptions) {
     this.#options = options;
   }
 
-  /** Checks FFmpeg, closes what a crash left open, starts the retention sweep. Never throws. */
-  async init(): Promise<void> {
+  /**
+   * Checks FFmpeg, closes what a crash left open, starts the retention sweep; in the background of
+   * start-up (a recording asked for meanwhile waits for it). Never rejects; calling it again
+   * answers the same promise.
+   */
+  init(): Promise<void> {
+    this.#ready ??= this.#init();
+    return this.#ready;
+  }
+
+  async #init(): Promise<void> {
     const { logger, ffmpegPath } = this.#options;
     const check = await checkFfmpeg(ffmpegPath);
     if (!check.ok) {
@@ -90,14 +101,14 @@ export class RecordingService {
       }
     }
     await this.recover().catch((error: unknown) => logger.error({ err: error }, 'closing interrupted recordings failed'));
-    if (this.#options.retentionDays !== undefined) {
+    if (this.#options.retentionDays !== undefined && !this.#closed) {
       await this.sweep().catch((error: unknown) => logger.error({ err: error }, 'removing old recordings failed'));
       this.#sweeper = setInterval(() => void this.sweep().catch(() => {}), 3600_000);
       this.#sweeper.unref();
     }
   }
 
-  /** Why recording is off on this node (FFmpeg missing), or undefined. */
+  /** Why recording is off on this node (FFmpeg missing, or the check still running), or undefined. */
   get unavailable(): string | undefined {
     return this.#unavailable;
   }
@@ -122,7 +133,8 @@ export class RecordingService {
   }
 
   async #start(roomId: string): Promise<RecordingState> {
-    if (this.#unavailable) throw new RecordingError(this.#unavailable);
+    await this.init();
+    if (this.#unavailable) throw new RecordingError(`recording is not available on this server: ${this.#unavailable}`);
     const { repositories, logger } = this.#options;
     const free = await statfs(this.#root()).then((s) => s.bavail * s.bsize, () => undefined);
     if (free !== undefined && free < MIN_FREE_BYTES) throw new RecordingError(`there is not enough disk space to record (${Math.round(free / 1048576)} MB free in RECORDINGS_DIR)`);
@@ -247,6 +259,8 @@ export class RecordingService {
 
   /** Stops every recording cleanly (shutdown, drain). */
   async close(): Promise<void> {
+    this.#closed = true;
+    await this.#ready;
     clearInterval(this.#sweeper);
     await Promise.all([...this.#active.keys()].map((roomId) => this.stop(roomId).catch(() => {})));
   }

@@ -239,7 +239,8 @@ export class Service {
       },
     });
     media.on('tracks', ({ roomId }) => recordings.sourcesChanged(roomId));
-    await recordings.init();
+    // FFmpeg is checked in the background: it costs ~0.2 s that the first launch need not wait for.
+    void recordings.init();
     this.#recordings = recordings;
     this.#vod = vodRouter({ recordings: () => this.#recordings, signer, decide: (userId, roomId) => access.decide(userId, roomId, 'replay') });
     this.#hostApi = createHostApi({ seats: lti.seats, access: () => this.#access, repositories: () => this.#repositories });

@@ -6,8 +6,6 @@ import type { Ack, ClientEvent, ClientPayload, RecordingStateView, RecordingView
 import { SignalingError, type PublishedTrackView } from './media.ts';
 
 export interface RecordingControl {
-  /** Why recording is off on this node (FFmpeg missing), if it is. */
-  readonly unavailable: string | undefined;
   start(roomId: string): Promise<RecordingStateView>;
   stop(roomId: string): Promise<RecordingStateView>;
   state(roomId: string): RecordingStateView;
@@ -57,9 +55,7 @@ export function registerRecordingEvents(on: On, deps: RecordingEventDeps): void 
   on('recording:start', async () => {
     deps.hostOnly();
     await deps.live();
-    const c = control();
-    if (c.unavailable) throw new SignalingError(`recording is not available on this server: ${c.unavailable}`);
-    return { ok: true, ...(await guard(() => c.start(roomId))) };
+    return { ok: true, ...(await guard(() => control().start(roomId))) };
   });
   on('recording:stop', async () => {
     deps.hostOnly();

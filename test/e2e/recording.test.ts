@@ -47,6 +47,7 @@ describe('recording a live class to a VOD, in Chromium through LTI launches', ()
     const item = await until('the fee line item', async () => c.platform.lineItems(CONTEXT.id).find((i) => i.tag === PAID_LINE_ITEM_TAG));
     c.platform.setResult(item.id, 'Paula Paid', 1);
     const student = await open('Paula Paid', 'learner');
+    await c.service.recordings.init();
     assert.equal(c.service.recordings.unavailable, undefined, 'FFmpeg is installed on this machine');
 
     await teacher.frame.getByRole('button', { name: 'Go live' }).click();

@@ -26,6 +26,7 @@ describe('recording when FFmpeg is missing', () => {
   after(() => c?.close());
 
   it('says so at start-up, refuses to record with how to fix it, and keeps live classes working', async () => {
+    await c.service.recordings.init();
     assert.match(c.service.recordings.unavailable ?? '', /FFmpeg was not found at FFMPEG_PATH=\/nonexistent\/ffmpeg.*apt-get install ffmpeg/);
     const teacher = await launchAs(c.platform, { user: { id: 'nf-teacher', name: 'Teacher' }, roles: 'instructor', resourceLink: { id: 'nf-room', title: 'No FFmpeg' } });
     const socket = (await connect(c.service, teacher.seat!)).socket;
