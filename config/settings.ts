@@ -1,6 +1,7 @@
 // Every setting the tool reads, in one zod schema. Each environment variable is parsed on its own
 // so a bad value can be reported as one line that names the setting, the value and what is expected.
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -18,6 +19,10 @@ export interface Settings {
   /** PostgreSQL server; undefined means the embedded PGlite database in `dataDir`. */
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
+  /** This process among several sharing REDIS_URL: its name, and the URL browsers reach it at directly. */
+  node: { id: string; url: string };
+  /** Bearer token /metrics asks for; undefined serves it only to loopback and private addresses. */
+  metricsToken: string | undefined;
   recordingsDir: string;
   /** Key that encrypts what ltijs stores; undefined means generated once and kept in `dataDir`. */
   ltiKey: string | undefined;
@@ -121,6 +126,12 @@ const specs = {
     schema: urlWithProtocols(['postgres:', 'postgresql:']),
   },
   REDIS_URL: { expected: 'a redis:// or rediss:// URL', secret: true, schema: urlWithProtocols(['redis:', 'rediss:']) },
+  NODE_ID: { expected: 'a name of letters, digits, dots, dashes or underscores (1 to 64), unique among the nodes sharing REDIS_URL', schema: text.regex(/^[A-Za-z0-9._-]{1,64}$/) },
+  NODE_URL: {
+    expected: 'the http:// or https:// URL that reaches this node directly, without query or fragment, such as https://live.example.edu/node/a',
+    schema: urlWithProtocols(['http:', 'https:'], true),
+  },
+  METRICS_TOKEN: { expected: 'at least 16 characters', secret: true, schema: text.min(16) },
   RECORDINGS_DIR: { expected: 'a folder path', schema: text },
   LTI_KEY: { expected: 'at least 32 characters, or unset to generate one', secret: true, schema: text.min(32) },
   LTI_AUTO_ACTIVATE: { expected: 'true or false', schema: boolean },
@@ -233,13 +244,16 @@ export function parseSettings(source: Source, cwd: string = process.cwd()): Sett
 
   const port = p.PORT as number;
   const dataDir = resolve(cwd, p.DATA_DIR as string);
+  const publicUrl = (p.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, '');
   return {
     port,
     host: p.HOST,
-    publicUrl: (p.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    publicUrl,
     dataDir,
     databaseUrl: p.DATABASE_URL,
     redisUrl: p.REDIS_URL,
+    node: { id: p.NODE_ID ?? hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64), url: (p.NODE_URL ?? publicUrl).replace(/\/+$/, '') },
+    metricsToken: p.METRICS_TOKEN,
     recordingsDir: p.RECORDINGS_DIR === undefined ? join(dataDir, 'recordings') : resolve(cwd, p.RECORDINGS_DIR),
     ltiKey: p.LTI_KEY,
     ltiAutoActivate: p.LTI_AUTO_ACTIVATE as boolean,

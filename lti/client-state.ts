@@ -19,6 +19,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from '../server/logger.ts';
+import { launchContinues } from './launch-timing.ts';
 import { clientStateLaunchPage, clientStateLoginPage, cookieCheckPage, newWindowPage, problemPage } from './pages.ts';
 import type { LtiStore } from './store.ts';
 
@@ -156,6 +157,7 @@ export class ClientState {
     if (record.secretHash && record.storageTarget && record.platformOrigin) {
       const proof = field(req.body, 'lc_client_state');
       if (proof === undefined) {
+        launchContinues(res);
         res.status(200).type('html').set('Cache-Control', 'no-store').send(
           clientStateLaunchPage({
             action: 'launch',

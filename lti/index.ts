@@ -9,6 +9,7 @@ import { deepLinking } from './deep-linking.ts';
 import { resolveLtiKey } from './key.ts';
 import { explainRefusal } from './refusals.ts';
 import { launchHandler, type DecideAccess } from './launch.ts';
+import { timeLaunches, type LaunchObserver } from './launch-timing.ts';
 import { LtiServices } from './services.ts';
 import { problemPage } from './pages.ts';
 import { PlatformRegistry } from './platforms.ts';
@@ -24,6 +25,7 @@ export { createAdminApi } from './admin-api.ts';
 export { removeAdminToken, writeAdminToken } from './admin-token.ts';
 export type { PlatformRegistration } from './provider.ts';
 export type { DecideAccess, LaunchDecision } from './launch.ts';
+export type { LaunchObserver, LaunchOutcome } from './launch-timing.ts';
 export { LtiServices, NRPS_MAX_MEMBERS, NRPS_PAGE_SIZE } from './services.ts';
 
 export interface LtiDependencies {
@@ -33,6 +35,8 @@ export interface LtiDependencies {
   logger: Logger;
   /** The access rules' answer for a launch (server/access). */
   decide: DecideAccess;
+  /** Told how each POST /lti/launch ended and how long it took (the metrics). */
+  onLaunch?: LaunchObserver;
 }
 
 export class Lti {
@@ -51,7 +55,7 @@ export class Lti {
     this.#store = store;
   }
 
-  static async create({ settings, orm, repositories, logger, decide }: LtiDependencies): Promise<Lti> {
+  static async create({ settings, orm, repositories, logger, decide, onLaunch }: LtiDependencies): Promise<Lti> {
     const { key, source } = resolveLtiKey(settings.ltiKey, settings.dataDir);
     logger.info(`LTI key from ${source}`);
     const store = new LtiStore(orm);
@@ -109,6 +113,7 @@ export class Lti {
       Object.defineProperty(req, 'query', { value: { ...req.query }, writable: true, configurable: true, enumerable: true });
       next();
     });
+    if (onLaunch) router.post('/launch', timeLaunches(onLaunch));
     router.post(['/login', '/launch', '/deep-link'], (req, res, next) => clientState.parseBody(req, res, next));
     router.all('/login', (req, res, next) => {
       // ltijs ends a good login with res.redirect(platform's OIDC endpoint); decide how to get there.

@@ -32,8 +32,8 @@ export function launchHandler({ repositories, platforms, seats, logger, decide }
   return async (token: LtijsToken, _req: Request, res: Response): Promise<void> => {
     const claims = token.platformContext;
     const log = logger.child({ issuer: token.iss, deployment: token.deploymentId });
-    const refuse = (status: number, title: string, explanation: string) => {
-      log.warn({ status }, `launch refused: ${explanation}`);
+    const refuse = (status: number, title: string, explanation: string, ids: { room?: string; user?: string } = {}) => {
+      log.warn({ status, ...ids }, `launch refused: ${explanation}`);
       res.status(status).type('html').send(problemPage(title, explanation));
     };
     if (!(await platforms.hasDeployment(token.iss, token.clientId, token.deploymentId))) {
@@ -75,13 +75,15 @@ export function launchHandler({ repositories, platforms, seats, logger, decide }
     const room = await repos.rooms.ensure(course.id, { resourceLinkId: resource.id, title: resource.title ?? 'Live class' }, roomSettingsFromCustom(claims.custom));
     const decision = await decide({ room, course }, { user, membership });
     if (decision.grant === 'denied') {
-      return refuse(403, 'You cannot join this live class', `Reason: ${decision.reason}. ${accessAdvice(decision.code)}`);
+      return refuse(403, 'You cannot join this live class', `Reason: ${decision.reason}. ${accessAdvice(decision.code)}`, { room: room.id, user: user.id });
     }
     const role = decision.grant === 'host' ? 'host' : 'attendee';
     log.info({ room: room.id, user: user.id, role, reason: decision.reason }, 'launch');
     res
       .status(200)
       .type('html')
+      // The classroom (camera, microphone, the seat) may be framed only by the platform that launched it.
+      .set('Content-Security-Policy', frameAncestors(token.iss, claims.launchPresentation?.return_url))
       .send(
         classroomPage({
           roomId: room.id,
@@ -94,4 +96,23 @@ export function launchHandler({ repositories, platforms, seats, logger, decide }
         }),
       );
   };
+}
+
+/**
+ * The Content-Security-Policy of the classroom page: framed by this tool or by the launching
+ * platform only, known from the signed launch: its issuer (Moodle's site address) and the page the
+ * launch returns to (a Canvas instance's own domain: Canvas's issuer is canvas.instructure.com).
+ */
+export function frameAncestors(issuer: string, returnUrl: string | undefined): string {
+  const origins = new Set(["'self'"]);
+  for (const raw of [issuer, returnUrl]) {
+    if (!raw) continue;
+    try {
+      const url = new URL(raw);
+      if (url.protocol === 'https:' || url.protocol === 'http:') origins.add(url.origin);
+    } catch {
+      // not a URL: nothing to allow
+    }
+  }
+  return `frame-ancestors ${[...origins].join(' ')}`;
 }

@@ -1,11 +1,13 @@
-// The HLS files of one recording: closing a playlist FFmpeg could not close (a crash), measuring
-// what was written, and signing the URLs a browser fetches them by.
+// The HLS files of one recording: repairing and closing a playlist FFmpeg could not close (a crash,
+// a full disk), measuring what was written, and signing the URLs a browser fetches them by.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export const PLAYLIST = 'index.m3u8';
 const ENDLIST = '#EXT-X-ENDLIST';
+/** What FFmpeg writes into a recording's folder: segments, and their temporary files. */
+const SEGMENT_FILE = /^segment-\d+\.ts(\.tmp)?$/;
 
 export interface PlaylistFacts {
   /** Sum of the segments' durations. */
@@ -17,14 +19,8 @@ export interface PlaylistFacts {
   closed: boolean;
 }
 
-/** Reads a recording's folder; `close` appends #EXT-X-ENDLIST when FFmpeg did not (a crash, a kill). */
-export async function measure(dir: string, { close = false } = {}): Promise<PlaylistFacts> {
-  let text: string;
-  try {
-    text = await readFile(join(dir, PLAYLIST), 'utf8');
-  } catch {
-    return { durationMs: 0, sizeBytes: 0, segments: 0, closed: false };
-  }
+/** The segments a playlist's text lists, in order, and their total duration. */
+export function readPlaylist(text: string): { names: string[]; durationMs: number; closed: boolean } {
   let durationMs = 0;
   const names: string[] = [];
   const lines = text.split('\n');
@@ -36,13 +32,44 @@ export async function measure(dir: string, { close = false } = {}): Promise<Play
     durationMs += Math.round(Number(match[1]) * 1000);
     names.push(name);
   }
-  const closed = lines.some((l) => l.trim() === ENDLIST);
-  if (close && !closed) await writeFile(join(dir, PLAYLIST), `${text.replace(/\n*$/, '\n')}${ENDLIST}\n`);
+  return { names, durationMs, closed: lines.some((l) => l.trim() === ENDLIST) };
+}
+
+/** Reads a recording's folder; `close` appends #EXT-X-ENDLIST when FFmpeg did not (a crash, a kill). */
+export async function measure(dir: string, { close = false } = {}): Promise<PlaylistFacts> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, PLAYLIST), 'utf8');
+  } catch {
+    return { durationMs: 0, sizeBytes: 0, segments: 0, closed: false };
+  }
+  const { names, durationMs, closed } = readPlaylist(text);
+  if (close && !closed && names.length > 0) await writeFile(join(dir, PLAYLIST), `${text.replace(/\n*$/, '\n')}${ENDLIST}\n`);
   let sizeBytes = 0;
   for (const entry of await readdir(dir)) {
     if (entry === PLAYLIST || /\.ts$/.test(entry)) sizeBytes += (await stat(join(dir, entry))).size;
   }
-  return { durationMs, sizeBytes, segments: names.length, closed: closed || close };
+  return { durationMs, sizeBytes, segments: names.length, closed: closed || (close && names.length > 0) };
+}
+
+/**
+ * Makes a stopped recording's folder consistent before it is closed. FFmpeg (5.x) rewrites the
+ * playlist whole at every segment and, when the disk is full, leaves it empty without reporting
+ * any error: `remembered` (the last good playlist read while recording) then takes its place.
+ * Segment files the playlist does not list (one cut short, a temporary file) are removed first,
+ * which also frees the room to write it back. Nothing is removed while no playlist lists anything.
+ * Answers whether the remembered playlist was put back.
+ */
+export async function settle(dir: string, remembered?: string): Promise<boolean> {
+  const onDisk = await readFile(join(dir, PLAYLIST), 'utf8').catch(() => '');
+  const restore = remembered !== undefined && readPlaylist(remembered).names.length > readPlaylist(onDisk).names.length;
+  const kept = new Set(readPlaylist(restore ? remembered : onDisk).names);
+  if (kept.size === 0) return false;
+  for (const entry of await readdir(dir)) {
+    if (SEGMENT_FILE.test(entry) && !kept.has(entry)) await rm(join(dir, entry), { force: true });
+  }
+  if (restore) await writeFile(join(dir, PLAYLIST), remembered);
+  return restore;
 }
 
 /** The playlist with each segment's URI carrying the same signed query as the playlist's own. */

@@ -10,8 +10,8 @@ import type { Recording, Repositories } from '../server/db/index.ts';
 import type { Logger } from '../server/logger.ts';
 import { TAP_CODECS, type MediaServer, type TapSources } from '../server/media/index.ts';
 import { checkFfmpeg, makeSlate } from './ffmpeg.ts';
-import { LinkSigner, measure, PLAYLIST, type PlaylistFacts } from './playlist.ts';
-import { OWNER_FILE, startRecorder, type ActiveRecording, type Owner } from './recorder.ts';
+import { LinkSigner, measure, PLAYLIST, settle, type PlaylistFacts } from './playlist.ts';
+import { OWNER_FILE, startRecorder, watchRecording, type ActiveRecording, type Owner } from './recorder.ts';
 
 export class RecordingError extends Error {
   override name = 'RecordingError';
@@ -58,6 +58,9 @@ export interface RecordingServiceOptions {
 
 /** Below this much free space in RECORDINGS_DIR a recording does not start. */
 const MIN_FREE_BYTES = 200 * 1024 * 1024;
+/** Below this much a running recording stops (FFmpeg itself goes on writing empty files on a full disk). */
+const LOW_FREE_BYTES = 50 * 1024 * 1024;
+const megabytes = (bytes: number) => Math.round(bytes / 1048576);
 
 export class RecordingService {
   readonly #options: RecordingServiceOptions;
@@ -137,7 +140,7 @@ export class RecordingService {
     if (this.#unavailable) throw new RecordingError(`recording is not available on this server: ${this.#unavailable}`);
     const { repositories, logger } = this.#options;
     const free = await statfs(this.#root()).then((s) => s.bavail * s.bsize, () => undefined);
-    if (free !== undefined && free < MIN_FREE_BYTES) throw new RecordingError(`there is not enough disk space to record (${Math.round(free / 1048576)} MB free in RECORDINGS_DIR)`);
+    if (free !== undefined && free < MIN_FREE_BYTES) throw new RecordingError(`there is not enough disk space to record (${megabytes(free)} MB free in RECORDINGS_DIR)`);
     const room = await repositories().rooms.get(roomId);
     if (!room) throw new RecordingError('this room no longer exists');
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -164,7 +167,13 @@ export class RecordingService {
     this.#active.set(roomId, active);
     this.#problems.delete(roomId);
     void active.hls.exited.then((outcome) => {
-      if (!active.stopping) void this.#failed(active, outcome.reason ?? 'FFmpeg stopped');
+      const reason = outcome.reason ?? 'it exited';
+      if (!active.stopping) void this.#failed(active, /No space left on device/i.test(reason) ? 'the disk is full' : `FFmpeg stopped: ${reason}`);
+    });
+    active.watch = watchRecording(dir, {
+      intervalMs: 1000,
+      minFreeBytes: LOW_FREE_BYTES,
+      onLowDisk: (left) => void this.#failed(active, `the disk is full (${megabytes(left)} MB free in RECORDINGS_DIR)`),
     });
     logger.info({ room: roomId, recording: row.id }, 'recording started');
     const state = this.state(roomId);
@@ -178,10 +187,11 @@ export class RecordingService {
     const active = this.#active.get(roomId);
     if (!active || active.stopping) return this.state(roomId);
     active.stopping = true;
+    active.watch?.stop();
     // FFmpeg first, while the RTP still flows (it finishes promptly), then the tap.
     await active.hls.stop();
     active.tap.close();
-    const facts = await this.#finish(active.id, active.dir, 'ready');
+    const facts = await this.#finish(active.id, active.dir, 'ready', undefined, active.watch?.playlist);
     this.#active.delete(roomId);
     this.#options.logger.info({ room: roomId, recording: active.id, durationMs: facts.durationMs, sizeBytes: facts.sizeBytes }, 'recording stopped');
     const state = this.state(roomId);
@@ -269,20 +279,31 @@ export class RecordingService {
     return this.#active.size;
   }
 
-  async #failed(active: ActiveRecording, reason: string): Promise<void> {
+  /** The recording cannot go on (FFmpeg died, the disk is full): it stops alone; the class goes on. */
+  async #failed(active: ActiveRecording, why: string): Promise<void> {
+    if (active.stopping) return;
     active.stopping = true;
+    active.watch?.stop();
+    // Gone already if it died; on a full disk FFmpeg is still running (it ignores write errors).
+    await active.hls.stop(3000);
     active.tap.close();
-    const why = /No space left on device/i.test(reason) ? 'the disk is full' : `FFmpeg stopped: ${reason}`;
-    await this.#finish(active.id, active.dir, 'interrupted', why).catch((error: unknown) => this.#options.logger.error({ err: error }, 'marking a failed recording failed'));
+    await this.#finish(active.id, active.dir, 'interrupted', why, active.watch?.playlist).catch((error: unknown) => this.#options.logger.error({ err: error }, 'marking a failed recording failed'));
     if (this.#active.get(active.roomId) === active) this.#active.delete(active.roomId);
     this.#problems.set(active.roomId, `The recording stopped: ${why}. The class goes on; what was recorded until then is kept.`);
-    this.#options.logger.error({ room: active.roomId, recording: active.id, reason }, 'recording failed');
+    this.#options.logger.error({ room: active.roomId, recording: active.id, reason: why }, 'recording failed');
     this.#options.announce(active.roomId, this.state(active.roomId));
   }
 
-  /** Closes a recording's playlist and stores the outcome: `written` if anything was, else failed. */
-  async #finish(id: string, dir: string, written: 'ready' | 'interrupted', reason?: string): Promise<PlaylistFacts> {
-    const facts = await measure(dir, { close: true });
+  /**
+   * Closes a recording's playlist and stores the outcome: `written` if anything was, else failed.
+   * `remembered`: the last good playlist seen while recording, put back if FFmpeg lost it.
+   */
+  async #finish(id: string, dir: string, written: 'ready' | 'interrupted', reason?: string, remembered?: string): Promise<PlaylistFacts> {
+    if (await settle(dir, remembered).catch((error: unknown) => this.#options.logger.error({ err: error, recording: id }, 'repairing the playlist failed'))) {
+      this.#options.logger.warn({ recording: id }, 'FFmpeg lost the playlist (a full disk?): the last good one was put back');
+    }
+    // On a full disk even the end mark may not fit: the playlist is then measured as it is.
+    const facts = await measure(dir, { close: true }).catch(() => measure(dir));
     const failureReason = reason ?? (facts.segments > 0 ? undefined : 'nothing was recorded');
     await this.#options.repositories().recordings.finish(id, {
       status: facts.segments > 0 ? written : 'failed',

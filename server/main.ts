@@ -5,7 +5,7 @@ import { createLogger } from './logger.ts';
 import { Service } from './service.ts';
 
 /** Longest a shutdown may take before the process exits anyway. */
-const SHUTDOWN_LIMIT_MS = 10_000;
+const SHUTDOWN_LIMIT_MS = 25_000;
 
 function fail(message: string): never {
   process.stderr.write(`live-classroom: ${message}\n`);

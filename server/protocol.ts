@@ -179,8 +179,13 @@ export const clientEvents = {
   /** Host: record the class (what is on stage, with the host's and a speaker's audio) as a VOD. */
   'recording:start': z.object({}).strict(),
   'recording:stop': z.object({}).strict(),
-  /** The course's recordings, each with a playlist link signed for the asker (answered with `recordings`). */
+  /**
+   * The course's recordings, each with a playlist link signed for the asker (answered with
+   * `recordings`, and `autoRecord`: whether this room records itself when the class goes live).
+   */
   'recordings:list': z.object({}).strict(),
+  /** Host: record this room's classes from "Go live" on, or not (answered with `autoRecord`). */
+  'recording:auto': z.object({ autoRecord: z.boolean() }).strict(),
   /** Host: rename or delete one of the course's recordings. */
   'recording:rename': z.object({ id: z.string().uuid(), title: z.string().trim().min(1).max(200) }).strict(),
   'recording:delete': z.object({ id: z.string().uuid() }).strict(),
@@ -235,6 +240,14 @@ export type Ack<T = Record<string, never>> = ({ ok: true } & T) | { ok: false; e
 /** Client -> server events as socket.io's typings want them: a payload and an acknowledgement. */
 export type ClientEmits = { [E in ClientEvent]: (payload: ClientPayload<E>, ack: (answer: Ack<Record<string, unknown>>) => void) => void };
 
+/**
+ * When several nodes serve the tool, a room lives on one: a connection that reaches another node
+ * is refused with this in the connect error's `data`, and the client connects to `node` instead.
+ */
+export interface NodeRedirect {
+  node: string;
+}
+
 /** Server -> client events. */
 export interface ServerEvents {
   /** Sent once after the connection is accepted. */
@@ -245,6 +258,12 @@ export interface ServerEvents {
   'grant:changed': (state: { grant: Grant; reason: string }) => void;
   /** You may no longer be in this room; the server disconnects right after. */
   'access:revoked': (state: { reason: string; code?: RevocationCode }) => void;
+  /**
+   * This node is shutting down (a deployment or a restart): connect again to the tool's public
+   * address after `reconnectInMs` (spread, so a room does not return all at once); another node
+   * takes the class over. The server disconnects right after.
+   */
+  'server:draining': (state: { reason: string; reconnectInMs: number }) => void;
   /** A new offer for your receiving connection (what is on stage changed): answer with media:answer. */
   'media:offer': (state: { sdp: string; tracks: StageTrack[] }) => void;
   /** One of your connections failed on the server's side and was closed: make a fresh one. */
@@ -253,7 +272,7 @@ export interface ServerEvents {
   'media:state': (state: MediaState) => void;
   /** The room's recording started or stopped (`problem`: it stopped on its own, and why). */
   'recording:state': (state: RecordingStateView) => void;
-  /** The course's recordings changed (one stopped, was renamed or deleted): ask recordings:list again. */
+  /** The course's recordings (one stopped, was renamed or deleted) or the room's autoRecord changed: ask recordings:list again. */
   'recordings:changed': (state: Record<string, never>) => void;
   'chat:message': (message: ChatView) => void;
   /** A host deleted a message for everyone. */

@@ -12,6 +12,7 @@ import { Realtime, recordingSources, roomChannel } from './realtime/index.ts';
 import { LinkSigner, RecordingService, vodRouter } from '../recordings/index.ts';
 import { createRepositories, Database, DataDirLock, describeError, type Repositories } from './db/index.ts';
 import { createApp, createHostApi } from './http/index.ts';
+import { Metrics } from './metrics/index.ts';
 import type { Logger } from './logger.ts';
 
 /** Time given to in-flight requests on stop before their connections are cut. */
@@ -36,6 +37,8 @@ export class Service {
   readonly #lock: DataDirLock | undefined;
   /** Secret of the admin API, in DATA_DIR/admin.token; only with the embedded database. */
   readonly #adminToken: string | undefined;
+  /** Prometheus metrics of this service (GET /metrics). */
+  readonly metrics: Metrics;
   #adminApi: RequestHandler | undefined;
   #hostApi: RequestHandler | undefined;
   #vod: RequestHandler | undefined;
@@ -56,6 +59,7 @@ export class Service {
     this.#logger = logger;
     this.#lock = lock;
     this.#adminToken = adminToken;
+    this.metrics = new Metrics({ realtime: () => this.#realtime, recordings: () => this.#recordings, databaseReady: () => this.#database !== undefined });
     const app = createApp({
       logger: logger.child({ module: 'http' }),
       readiness: { check: () => this.#checkReady() },
@@ -63,6 +67,7 @@ export class Service {
       admin: () => this.#adminApi,
       api: () => this.#hostApi,
       vod: () => this.#vod,
+      metrics: { token: settings.metricsToken, render: () => this.metrics.render() },
     });
     this.#server = createServer(app);
   }
@@ -134,6 +139,9 @@ export class Service {
     // Recordings first (their playlists are closed while the media still flows), then sockets:
     // open websockets would otherwise hold the HTTP server until the drain cut.
     await this.#recordings?.close();
+    // Browsers are told to come back through the public address, where another node (or this one,
+    // restarted) takes their class; the rooms this node held are handed back first.
+    await this.#realtime?.drain().catch((error: unknown) => this.#logger.warn({ err: error }, 'draining the sockets failed'));
     await this.#realtime?.close();
     if (this.#server.listening) {
       const closed = once(this.#server, 'close');
@@ -195,12 +203,14 @@ export class Service {
       repositories: () => repositories,
       logger: this.#logger.child({ module: 'lti' }),
       decide: (place, person) => (access as AccessService).decideIn(place, person, 'launch'),
+      onLaunch: (outcome, seconds) => this.metrics.launch(outcome, seconds),
     });
     access = new AccessService({
       repositories: () => repositories,
       lms: lti.services,
       logger: this.#logger.child({ module: 'access' }),
       settings: this.settings.access,
+      onDecision: (grant, trigger) => this.metrics.accessDecision(grant, trigger),
     });
     this.#access = access;
     const media = new MediaServer(mediaOptions(this.settings));
@@ -219,6 +229,8 @@ export class Service {
       seatLimit: this.settings.roomSeatLimit,
       mediaGraceMs: this.settings.rtc.graceSeconds * 1000,
       redisUrl: this.settings.redisUrl,
+      node: this.settings.node,
+      publicUrl: this.settings.publicUrl,
     });
     this.#realtime = realtime;
     const signer = new LinkSigner(lti.seats.derivedKey('recording links v1'));

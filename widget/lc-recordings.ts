@@ -1,7 +1,8 @@
 // <lc-recordings>: the class's recording controls and the course's library. A host records the
-// live class ("Record", "Stop recording"); everyone sees when it is being recorded; the
-// "Recordings" section lists the course's recordings, each played in place. Playback uses the
-// browser's own HLS where it has it, else hls.js, fetched only when a recording is opened.
+// live class ("Record", "Stop recording", or "Record automatically" from "Go live" on); everyone
+// sees when it is being recorded; the "Recordings" section lists the course's recordings, each
+// played in place. Playback uses the browser's own HLS where it has it, else hls.js, fetched only
+// when a recording is opened.
 import { css, html, nothing } from 'lit';
 import type { Ack, RecordingStateView, RecordingView } from '../server/protocol.ts';
 import type { MessageKey } from './i18n.ts';
@@ -40,6 +41,7 @@ export class LcRecordings extends RoomPanel {
     _renaming: { state: true },
     _notice: { state: true },
     _busy: { state: true },
+    _auto: { state: true },
   };
 
   static override styles = css`
@@ -51,6 +53,7 @@ export class LcRecordings extends RoomPanel {
     button[disabled] { opacity: .5; cursor: default; }
     .rec { display: inline-flex; align-items: center; gap: .35rem; padding: .15rem .6rem; border-radius: 999px; background: #ffebe9; color: #a40e26; font-weight: 600; font-size: .875rem; }
     .rec::before { content: ''; width: .6rem; height: .6rem; border-radius: 50%; background: #cf222e; }
+    label.auto { display: inline-flex; align-items: center; gap: .3rem; font-size: .875rem; cursor: pointer; }
     .notice { border-left: 4px solid #cf222e; padding: .25rem .5rem; background: #ffebe9; font-size: .875rem; }
     h2 { font-size: 1rem; margin: 1rem 0 .5rem; }
     ul { list-style: none; margin: 0; padding: 0; }
@@ -67,12 +70,15 @@ export class LcRecordings extends RoomPanel {
   declare _renaming: string | undefined;
   declare _notice: string | undefined;
   declare _busy: boolean;
+  /** The room records itself when the class goes live (hosts see and change it). */
+  declare _auto: boolean;
   #player: HlsPlayer | undefined;
 
   constructor() {
     super();
     this._state = { recording: false };
     this._busy = false;
+    this._auto = false;
   }
 
   override disconnectedCallback(): void {
@@ -96,11 +102,13 @@ export class LcRecordings extends RoomPanel {
 
   /** The course's recordings, with links signed for this user. */
   protected override async sync(): Promise<void> {
-    const ack = (await this.socket?.timeout(10_000).emitWithAck('recordings:list', {}).catch(() => undefined)) as Ack<{ recordings: RecordingView[] }> | undefined;
-    if (ack?.ok) this._list = ack.recordings;
+    const ack = (await this.socket?.timeout(10_000).emitWithAck('recordings:list', {}).catch(() => undefined)) as Ack<{ recordings: RecordingView[]; autoRecord: boolean }> | undefined;
+    if (!ack?.ok) return;
+    this._list = ack.recordings;
+    this._auto = ack.autoRecord;
   }
 
-  async #send(event: 'recording:start' | 'recording:stop' | 'recording:rename' | 'recording:delete', payload: Record<string, string>): Promise<boolean> {
+  async #send(event: 'recording:start' | 'recording:stop' | 'recording:rename' | 'recording:delete' | 'recording:auto', payload: Record<string, string | boolean>): Promise<boolean> {
     this._busy = true;
     try {
       const ack = (await this.socket?.timeout(30_000).emitWithAck(event, payload as never)) as Ack<Record<string, unknown>> | undefined;
@@ -202,6 +210,13 @@ export class LcRecordings extends RoomPanel {
           ? recording
             ? html`<button class="danger" ?disabled=${this._busy} @click=${() => void this.#send('recording:stop', {})}>${t('stopRecording')}</button>`
             : html`<button ?disabled=${this._busy} @click=${() => void this.#send('recording:start', {})}>${t('record')}</button>`
+          : nothing}
+        ${host
+          ? html`<label class="auto" title=${t('recordAutomaticallyHint')}><input type="checkbox" data-auto-record .checked=${this._auto} ?disabled=${this._busy} @change=${async (e: Event) => {
+              const box = e.target as HTMLInputElement;
+              if (await this.#send('recording:auto', { autoRecord: box.checked })) this._auto = box.checked;
+              else box.checked = this._auto;
+            }} /> ${t('recordAutomatically')}</label>`
           : nothing}
       </div>
       <section aria-labelledby="recordings-heading">

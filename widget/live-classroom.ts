@@ -4,7 +4,7 @@
 // controls: go live, end, camera, microphone, share screen.
 import { css, html, LitElement, nothing } from 'lit';
 import { io, type Socket } from 'socket.io-client';
-import type { Ack, ClassStatus, ClientEvent, ClientEmits, Grant, MediaState, ServerEvents } from '../server/protocol.ts';
+import type { Ack, ClassStatus, ClientEvent, ClientEmits, Grant, MediaState, NodeRedirect, ServerEvents } from '../server/protocol.ts';
 import { languageOf, translator, type Translate } from './i18n.ts';
 import './lc-interaction.ts';
 import './lc-recordings.ts';
@@ -84,6 +84,13 @@ export class LiveClassroom extends LitElement {
   /** This tab, so the server keeps its media across a reconnection. */
   readonly #client = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
   #refresh: ReturnType<typeof setInterval> | undefined;
+  /** Redirects to another node followed since the last welcome. */
+  #redirects = 0;
+  /** The NODE_URL we were sent to, if any, and how many times in a row it could not be reached. */
+  #node: string | undefined;
+  #unreachable = 0;
+  /** The node is draining: the disconnect that follows is not the end. */
+  #moving = false;
   #t: Translate = translator('en');
 
   constructor() {
@@ -116,10 +123,26 @@ export class LiveClassroom extends LitElement {
   }
 
   #connect(): void {
-    // The socket lives next to the launch page: /lti/launch -> /socket.io/.
-    const path = new URL('../socket.io/', document.baseURI).pathname;
-    const socket: Socket<ServerEvents, ClientEmits> = io(location.origin, {
-      path,
+    const socket = this.#open(undefined);
+    this.#media = new MediaSession(
+      socket,
+      () => this.#mediaChanged(),
+      (reason) => {
+        this._mediaProblem = reason === undefined ? undefined : this.#t('mediaProblem', { reason });
+      },
+    );
+    this.#refresh = setInterval(() => void this.#refreshSeat(), SEAT_REFRESH_MS);
+    this.#levels = setInterval(() => void this.#pollLevels(), LEVEL_POLL_MS);
+  }
+
+  /**
+   * A socket to the tool at `node` (a NODE_URL the server sent us to), or beside the launch page
+   * when undefined: /lti/launch -> /socket.io/.
+   */
+  #open(node: string | undefined): Socket<ServerEvents, ClientEmits> {
+    const base = node === undefined ? new URL('../socket.io/', document.baseURI) : new URL(`${node.replace(/\/+$/, '')}/socket.io/`);
+    const socket: Socket<ServerEvents, ClientEmits> = io(base.origin, {
+      path: base.pathname,
       transports: ['websocket', 'polling'],
       // A function, so every reconnection presents the freshest seat token.
       auth: (cb) => cb({ seat: this.seatToken, client: this.#client }),
@@ -127,14 +150,25 @@ export class LiveClassroom extends LitElement {
       reconnectionDelayMax: 5_000,
     });
     this.#socket = socket;
-    const media = new MediaSession(
-      socket,
-      () => this.#mediaChanged(),
-      (reason) => {
-        this._mediaProblem = reason === undefined ? undefined : this.#t('mediaProblem', { reason });
-      },
-    );
-    this.#media = media;
+    this.#node = node;
+    this.#unreachable = 0;
+    this.#bind(socket);
+    return socket;
+  }
+
+  /** Leaves this socket for one to `node` (undefined: the tool's public address); media follows. */
+  #moveTo(node: string | undefined): void {
+    const old = this.#socket;
+    old?.removeAllListeners();
+    old?.io.removeAllListeners();
+    old?.close();
+    const socket = this.#open(node);
+    this.#media?.useSocket(socket);
+    this.requestUpdate();
+  }
+
+  #bind(socket: Socket<ServerEvents, ClientEmits>): void {
+    const media = (): MediaSession => this.#media as MediaSession;
     socket.on('welcome', (state) => {
       const again = this.#welcomed;
       this.#welcomed = true;
@@ -144,17 +178,18 @@ export class LiveClassroom extends LitElement {
       this._participants = state.participants;
       this._notice = undefined;
       this._session += 1;
-      media.iceServers = state.iceServers;
+      this.#redirects = 0;
+      media().iceServers = state.iceServers;
       if (state.status !== 'live') return;
-      if (again) void media.resume();
-      else void media.receive();
+      if (again) void media().resume();
+      else void media().receive();
     });
     socket.on('class:status', ({ status }) => {
       const was = this._status;
       this._status = status;
-      if (status === 'live' && was !== 'live') void media.receive();
+      if (status === 'live' && was !== 'live') void media().receive();
       if (status !== 'live') {
-        media.stopAll();
+        media().stopAll();
         this._states = new Map();
       }
     });
@@ -168,22 +203,43 @@ export class LiveClassroom extends LitElement {
     });
     socket.on('grant:changed', ({ grant }) => {
       this._grant = grant;
-      if (grant !== 'host' && grant !== 'speaker') void media.stopSending();
+      if (grant !== 'host' && grant !== 'speaker') void media().stopSending();
     });
     socket.on('access:revoked', ({ reason: english, code }) => {
       const reason = code ? this.#t(`reason_${code}`) : english;
       this._notice = this._grant ? this.#t('removed', { reason }) : this.#t('refused', { reason });
       this._connection = 'closed';
       socket.io.opts.reconnection = false;
-      media.close();
+      media().close();
       this.#mediaChanged();
     });
     socket.on('disconnect', (why) => {
-      if (this._connection === 'closed') return;
+      if (this._connection === 'closed' || this.#moving) return;
       // The server closing us on purpose came with access:revoked; anything else is the network.
       this._connection = why === 'io server disconnect' ? 'closed' : 'reconnecting';
     });
+    socket.on('server:draining', ({ reconnectInMs }) => {
+      // This node is going away; another takes the class over when we come back through the public address.
+      this._connection = 'reconnecting';
+      this.#moving = true;
+      setTimeout(() => {
+        this.#moving = false;
+        if (this.#socket === socket) this.#moveTo(undefined);
+      }, reconnectInMs);
+    });
     socket.on('connect_error', (error) => {
+      const redirect = (error as Error & { data?: Partial<NodeRedirect> }).data?.node;
+      if (typeof redirect === 'string' && this.#redirects < 3) {
+        // The class is served by another node of the tool: go there (a few times at most, never in a loop).
+        this.#redirects += 1;
+        this.#moveTo(redirect);
+        return;
+      }
+      if (this.#node !== undefined && socket.active && ++this.#unreachable >= 3) {
+        // The node we were sent to does not answer: the public address finds the room a new one.
+        this.#moveTo(undefined);
+        return;
+      }
       if (socket.active) {
         this._connection = 'reconnecting';
       } else {
@@ -191,8 +247,6 @@ export class LiveClassroom extends LitElement {
         this._notice = this.#t('refused', { reason: error.message });
       }
     });
-    this.#refresh = setInterval(() => void this.#refreshSeat(), SEAT_REFRESH_MS);
-    this.#levels = setInterval(() => void this.#pollLevels(), LEVEL_POLL_MS);
   }
 
   /** Video frames decoded, audio packets received and connection states: for diagnostics and tests. */

@@ -4,6 +4,9 @@
 // fails or stays disconnected, and after the socket comes back from a network drop.
 import type { Socket } from 'socket.io-client';
 import type { Ack, ClientEmits, IceServerInfo, MediaSource, ServerEvents, StageTrack } from '../server/protocol.ts';
+import { mediaTotals, receivedLevels, sendingLevel, type MediaTotals } from './media-stats.ts';
+
+export type { MediaTotals } from './media-stats.ts';
 
 /** A connection disconnected this long is replaced (ICE consent has failed; waiting for 'failed' takes ~30 s). */
 const DISCONNECTED_RESTART_MS = 4_000;
@@ -17,15 +20,6 @@ export interface Publisher {
   audio?: MediaStream;
 }
 
-export interface MediaTotals {
-  framesDecoded: number;
-  audioPacketsReceived: number;
-  videoBytesReceived: number;
-  framesEncoded: number;
-  receiving: RTCPeerConnectionState | 'none';
-  sending: RTCPeerConnectionState | 'none';
-}
-
 type LiveSocket = Socket<ServerEvents, ClientEmits>;
 
 interface Received {
@@ -34,7 +28,7 @@ interface Received {
 }
 
 export class MediaSession {
-  readonly #socket: LiveSocket;
+  #socket: LiveSocket;
   readonly #changed: () => void;
   /** A negotiation failed (with why) or, with undefined, one succeeded again. */
   readonly #problem: (reason: string | undefined) => void;
@@ -58,6 +52,22 @@ export class MediaSession {
     this.#socket = socket;
     this.#changed = changed;
     this.#problem = problem;
+    this.#listen(socket);
+  }
+
+  /**
+   * Signals over another socket from now on: the room moved to another node (or this one is
+   * draining). The next `resume()` finds the new node without our connections and makes fresh ones,
+   * sending again what we were sending.
+   */
+  useSocket(socket: LiveSocket): void {
+    this.#socket.off('media:offer');
+    this.#socket.off('media:failed');
+    this.#socket = socket;
+    this.#listen(socket);
+  }
+
+  #listen(socket: LiveSocket): void {
     socket.on('media:offer', ({ sdp, tracks }) => void this.#serial(() => this.#answer(sdp, tracks)).catch((e: unknown) => this.#problem(message(e))));
     socket.on('media:failed', ({ side }) => {
       if (side === 'subscriber') void this.receive(true);
@@ -167,7 +177,8 @@ export class MediaSession {
   async resume(): Promise<void> {
     const publishing = await this.receive(false);
     const tx = this.#tx;
-    if (tx && (!publishing || tx.connectionState !== 'connected')) await this.#republish();
+    const sending = this.#local !== undefined || this.#screen !== undefined;
+    if ((tx || sending) && (!publishing || tx?.connectionState !== 'connected')) await this.#republish();
   }
 
   /** Everyone on stage but us, with a stream per source. */
@@ -184,46 +195,17 @@ export class MediaSession {
     return [...byUser.values()];
   }
 
-  /**
-   * Audio level (0..1) of each publisher we receive, from the decoded audio (inbound-rtp stats):
-   * the forwarded packets carry no audio-level header extension.
-   */
-  async levels(): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
-    if (!this.#rx) return out;
-    for (const report of (await this.#rx.getStats()).values()) {
-      const r = report as { type: string; kind?: string; mid?: string; audioLevel?: number };
-      if (r.type !== 'inbound-rtp' || r.kind !== 'audio' || r.mid === undefined) continue;
-      const info = this.#received.get(r.mid)?.info;
-      if (info) out.set(info.userId, Math.max(out.get(info.userId) ?? 0, r.audioLevel ?? 0));
-    }
-    return out;
+  /** Audio level (0..1) of each publisher we receive (media-stats.ts). */
+  levels(): Promise<Map<string, number>> {
+    return receivedLevels(this.#rx, (mid) => this.#received.get(mid)?.info.userId);
   }
 
-  async localLevel(): Promise<number> {
-    if (!this.#tx || !this.#microphoneOn) return 0;
-    let level = 0;
-    (await this.#tx.getStats()).forEach((report: { type: string; kind?: string; audioLevel?: number }) => {
-      if (report.type === 'media-source' && report.kind === 'audio') level = Math.max(level, report.audioLevel ?? 0);
-    });
-    return level;
+  localLevel(): Promise<number> {
+    return this.#microphoneOn ? sendingLevel(this.#tx) : Promise.resolve(0);
   }
 
-  async totals(): Promise<MediaTotals> {
-    const totals: MediaTotals = { framesDecoded: 0, audioPacketsReceived: 0, videoBytesReceived: 0, framesEncoded: 0, receiving: this.#rx?.connectionState ?? 'none', sending: this.#tx?.connectionState ?? 'none' };
-    for (const report of (await this.#rx?.getStats())?.values() ?? []) {
-      const r = report as { type: string; kind?: string; framesDecoded?: number; packetsReceived?: number; bytesReceived?: number };
-      if (r.type !== 'inbound-rtp') continue;
-      if (r.kind === 'video') {
-        totals.framesDecoded += r.framesDecoded ?? 0;
-        totals.videoBytesReceived += r.bytesReceived ?? 0;
-      } else if (r.kind === 'audio') totals.audioPacketsReceived += r.packetsReceived ?? 0;
-    }
-    for (const report of (await this.#tx?.getStats())?.values() ?? []) {
-      const r = report as { type: string; kind?: string; framesEncoded?: number };
-      if (r.type === 'outbound-rtp' && r.kind === 'video') totals.framesEncoded += r.framesEncoded ?? 0;
-    }
-    return totals;
+  totals(): Promise<MediaTotals> {
+    return mediaTotals(this.#rx, this.#tx);
   }
 
   close(): void {

@@ -55,6 +55,8 @@ export interface AccessDependencies {
   logger: Logger;
   settings: AccessSettings;
   now?: () => number;
+  /** Told of every decision as it is made (the metrics count them); must not throw. */
+  onDecision?: (grant: Grant, trigger: Trigger) => void;
 }
 
 export class RoomNotFoundError extends Error {
@@ -89,17 +91,19 @@ export class AccessService {
   readonly #logger: Logger;
   readonly #settings: AccessSettings;
   readonly #now: () => number;
+  readonly #onDecision: ((grant: Grant, trigger: Trigger) => void) | undefined;
   readonly #facts: LmsFacts;
   readonly #lineItems = new Map<string, Promise<string>>();
   /** The last outcome per room and user, to store re-checks only when they change. */
   readonly #last = new Map<string, Grant>();
 
-  constructor({ repositories, lms, logger, settings, now }: AccessDependencies) {
+  constructor({ repositories, lms, logger, settings, now, onDecision }: AccessDependencies) {
     this.#repositories = repositories;
     this.#lms = lms;
     this.#logger = logger;
     this.#settings = settings;
     this.#now = now ?? Date.now;
+    this.#onDecision = onDecision;
     this.#facts = new LmsFacts(lms, settings.cacheSeconds, this.#now);
   }
 
@@ -147,6 +151,7 @@ export class AccessService {
 
   /** Stores a decision: always on launch and join, on a re-check or replay only when its outcome changed. */
   async #remember(repos: Repositories, roomId: string, userId: string, decision: Decision, trigger: Trigger): Promise<void> {
+    this.#onDecision?.(decision.grant, trigger);
     const key = `${roomId}:${userId}`;
     const changed = this.#last.get(key) !== decision.grant;
     // Forgetting costs at most one extra stored decision per person.
@@ -265,7 +270,7 @@ export class AccessService {
     { services, course, room, subject, membership }: Candidate,
     round: Round,
   ): Promise<{ denied?: keyof typeof REASONS; roles?: string[]; source: DecisionSource; fresh?: boolean }> {
-    const log = this.#logger.child({ course: course.id, room: room.id });
+    const log = this.#logger.child({ course: course.id, room: room.id, user: membership.userId });
     let read;
     try {
       read = await this.#facts.members(services, course.id, room.resourceLinkId, round);
@@ -318,7 +323,7 @@ export class AccessService {
   ): Promise<{ grant: 'attendee'; reason: string; source: DecisionSource } | { grant: 'denied'; code: RefusalCode; reason: string; source: DecisionSource }> {
     const threshold = room.paidThreshold ?? course.paidThreshold ?? 1;
     const services = courseServices(course);
-    const log = this.#logger.child({ course: course.id, room: room.id });
+    const log = this.#logger.child({ course: course.id, room: room.id, user: membership.userId });
     try {
       if (!services) throw new LmsError('unsupported', 'no launch has told the tool where this course\'s grade service is');
       const lineItemUrl = await this.paidLineItem(course);

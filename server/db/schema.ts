@@ -100,6 +100,8 @@ export const rooms = pgTable(
     attendanceLineItemUrl: text('attendance_line_item_url'),
     /** Most participants at once (hosts excepted); null means the node's ROOM_SEAT_LIMIT. */
     seatLimit: integer('seat_limit'),
+    /** Start recording when the class goes live (a host can still stop it). */
+    autoRecord: boolean('auto_record').notNull().default(false),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

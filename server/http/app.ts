@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import type { Logger } from '../logger.ts';
 import { HttpError } from './errors.ts';
+import { metricsHandler, type MetricsEndpoint } from './metrics.ts';
 import { serveWidget } from './widget.ts';
 
 const HLS_JS = fileURLToPath(import.meta.resolve('hls.js/dist/hls.mjs'));
@@ -23,9 +24,11 @@ export interface AppDependencies {
   api?: () => RequestHandler | undefined;
   /** Recordings (HLS playlists and segments behind signed links), once the database is ready. */
   vod?: () => RequestHandler | undefined;
+  /** Prometheus metrics, served before the database is ready too. */
+  metrics?: MetricsEndpoint;
 }
 
-export function createApp({ logger, readiness, lti, admin, api, vod }: AppDependencies): Express {
+export function createApp({ logger, readiness, lti, admin, api, vod, metrics }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
@@ -49,6 +52,8 @@ export function createApp({ logger, readiness, lti, admin, api, vod }: AppDepend
       res.status(503).json({ status: 'unavailable', reason: (error as Error).message });
     }
   });
+
+  if (metrics) app.get('/metrics', metricsHandler(metrics));
 
   app.use('/lti', (req, res, next) => {
     const router = lti();

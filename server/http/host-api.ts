@@ -24,6 +24,8 @@ const settingsBody = z
     attendance: z.boolean().optional(),
     /** Most participants at once (hosts excepted); null: the server's ROOM_SEAT_LIMIT. */
     seatLimit: z.number().int().min(1).max(100_000).nullable().optional(),
+    /** Start recording when the class goes live. */
+    autoRecord: z.boolean().optional(),
   })
   .strict();
 
@@ -100,6 +102,7 @@ export function createHostApi(deps: HostApiDependencies): Router {
       coursePaidThreshold: course.paidThreshold,
       attendance: room.attendanceEnabled,
       seatLimit: room.seatLimit,
+      autoRecord: room.autoRecord,
       feeLineItem: course.paidLineItemUrl,
     };
   };
@@ -124,6 +127,7 @@ export function createHostApi(deps: HostApiDependencies): Router {
       ...(s.paidThreshold !== undefined ? { paidThreshold: s.paidThreshold } : {}),
       ...(s.attendance !== undefined ? { attendanceEnabled: s.attendance } : {}),
       ...(s.seatLimit !== undefined ? { seatLimit: s.seatLimit } : {}),
+      ...(s.autoRecord !== undefined ? { autoRecord: s.autoRecord } : {}),
     });
     if (s.coursePaymentRequired !== undefined || s.coursePaidThreshold !== undefined) {
       await repos.courses.update(room.courseId, {

@@ -1,6 +1,6 @@
 // Which published track goes to which subscriber: one sendonly transceiver (a Forward) per
 // (track, subscriber) pair, added and stopped as tracks come and go.
-import { MediaStream } from 'werift';
+import { MediaStream, RtcpRrPacket, RtcpSrPacket, type RtcpPacket } from 'werift';
 import { noteReceiverEstimate } from './bandwidth.ts';
 import { msidToken, type Forward, type PublishedTrack, type Publisher, type Subscriber } from './peers.ts';
 
@@ -30,7 +30,11 @@ export function syncForwards(publishers: ReadonlyMap<string, Publisher>, userId:
     // The receiving browser asks for keyframes (PLI) when it needs one; pass them on, rate-limited.
     const unsubscribePli = sender.onPictureLossIndication.subscribe(() => track.requestKeyframe()).unSubscribe;
     // What the browser can receive (REMB), so the publisher's bitrate can follow it.
-    const unsubscribeRtcp = sender.onRtcp.subscribe((packet) => noteReceiverEstimate(subscriber, packet)).unSubscribe;
+    // And how much it lost of what it was sent (receiver reports), for the metrics.
+    const unsubscribeRtcp = sender.onRtcp.subscribe((packet) => {
+      noteReceiverEstimate(subscriber, packet);
+      noteReportedLoss(forward, packet);
+    }).unSubscribe;
     const forward: Forward = {
       track,
       subscriber,
@@ -38,6 +42,7 @@ export function syncForwards(publishers: ReadonlyMap<string, Publisher>, userId:
       sender,
       negotiated: false,
       packets: 0,
+      lostReported: 0,
       dispose: () => {
         unsubscribePli();
         unsubscribeRtcp();
@@ -55,6 +60,23 @@ export function syncForwards(publishers: ReadonlyMap<string, Publisher>, userId:
     changed = true;
   }
   return changed;
+}
+
+/**
+ * Counts what a subscriber says it lost of one forwarded stream: a receiver report block (in an RR
+ * or SR) for the sender's SSRC carries the cumulative number lost; its growth is added.
+ */
+export function noteReportedLoss(forward: Forward, packet: RtcpPacket): void {
+  if (packet.type !== RtcpRrPacket.type && packet.type !== RtcpSrPacket.type) return;
+  const ssrc = forward.sender.ssrc;
+  for (const report of (packet as RtcpRrPacket | RtcpSrPacket).reports) {
+    if (report.ssrc !== ssrc) continue;
+    // A signed 24-bit field (duplicates can make it negative) that werift reads unsigned.
+    const lost = report.packetsLost >= 0x800000 ? report.packetsLost - 0x1000000 : report.packetsLost;
+    if (!(lost > forward.lostReported)) continue;
+    forward.track.counters.packetsLostBySubscribers += lost - forward.lostReported;
+    forward.lostReported = lost;
+  }
 }
 
 export function dropTrack(track: PublishedTrack) {

@@ -74,7 +74,9 @@ export class PublishedTrack {
   private readonly unsubscribe: () => void;
   private readonly track: MediaStreamTrack;
   readonly receiver: RTCRtpReceiver;
-  private readonly counters: Counters;
+  readonly counters: Counters;
+  /** The publisher's packets found lost so far (see noteLoss). */
+  private lostSeen = 0;
   private readonly keyframeIntervalMs: number;
 
   constructor(info: PublishedTrackInfo, receiver: RTCRtpReceiver, counters: Counters, keyframeIntervalMs: number) {
@@ -104,13 +106,35 @@ export class PublishedTrack {
     for (const tap of this.taps.keys()) tap(packet);
     if (this.forwards.size === 0) return;
     const stripped = new RtpPacket(new RtpHeader({ ...packet.header, extension: false, extensions: [] }), packet.payload);
+    // Header (no extensions left) and payload: what each subscriber is sent, before SRTP.
+    const bytes = 12 + 4 * packet.header.csrc.length + packet.payload.length;
+    const counters = this.counters;
     for (const forward of this.forwards) {
       const sender = forward.sender;
       if (sender.stopped || !sender.codec || sender.dtlsTransport?.state !== 'connected') continue;
       sender.sendRtp(stripped).catch(noop);
       forward.packets++;
-      this.counters.packetsForwarded++;
+      counters.packetsForwarded++;
+      counters.bytesForwarded += bytes;
     }
+  }
+
+  /**
+   * Adds the publisher's packets lost since the last call to the counters: werift keeps, per
+   * received SSRC, what an RTCP receiver report counts (highest sequence number seen − first + 1 −
+   * packets received; a packet repaired by NACK is not lost). That figure falls back when a late
+   * packet arrives, so only its growth past the highest value seen is counted. Read when stats are
+   * asked for and when the track closes, never per packet.
+   */
+  noteLoss() {
+    const ssrc = this.track.ssrc;
+    if (ssrc === undefined) return;
+    // werift's own receiver statistics; not in its typings, hence the guarded read.
+    const streams = (this.receiver as unknown as { remoteStreams?: Record<number, { packets_lost?: unknown } | undefined> }).remoteStreams;
+    const lost = streams?.[ssrc]?.packets_lost;
+    if (typeof lost !== 'number' || !(lost > this.lostSeen)) return;
+    this.counters.packetsLostFromPublishers += lost - this.lostSeen;
+    this.lostSeen = lost;
   }
 
   /** A PLI to the publisher, at most one per keyframeIntervalMs; a request inside the window is deferred to its end. */
@@ -135,6 +159,7 @@ export class PublishedTrack {
   }
 
   close() {
+    if (!this.closed) this.noteLoss();
     this.closed = true;
     this.unsubscribe();
     const closing = [...this.taps.values()];
@@ -153,6 +178,8 @@ export interface Forward {
   /** In an answered offer (so the browser expects its packets). */
   negotiated: boolean;
   packets: number;
+  /** The cumulative loss the subscriber last reported for this stream (RTCP receiver report). */
+  lostReported: number;
   readonly dispose: () => void;
 }
 

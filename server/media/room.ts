@@ -25,11 +25,14 @@ export class MediaRoom {
     this.host = host;
   }
 
-  /** Sizes, for MediaServer.stats(). */
+  /** Sizes, for MediaServer.stats() (which also brings each published track's loss count up to date). */
   counts(): { publishers: number; subscribers: number; tracks: number; forwards: number } {
     let tracks = 0;
     let forwards = 0;
-    for (const publisher of this.publishers.values()) tracks += publisher.tracks.size;
+    for (const publisher of this.publishers.values()) {
+      tracks += publisher.tracks.size;
+      for (const track of publisher.tracks.values()) track.noteLoss();
+    }
     for (const subscriber of this.subscribers.values()) forwards += subscriber.forwards.size;
     return { publishers: this.publishers.size, subscribers: this.subscribers.size, tracks, forwards };
   }

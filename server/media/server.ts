@@ -14,7 +14,7 @@ import type { Counters, MediaServerEvents, MediaServerOptions, MediaStats } from
 export class MediaServer extends EventEmitter<MediaServerEvents> {
   private readonly rooms = new Map<string, MediaRoom>();
   private readonly peers = new Set<Peer>();
-  private readonly counters: Counters = { packetsReceived: 0, packetsForwarded: 0, keyframeRequests: 0 };
+  private readonly counters: Counters = { packetsReceived: 0, packetsForwarded: 0, bytesForwarded: 0, keyframeRequests: 0, packetsLostFromPublishers: 0, packetsLostBySubscribers: 0 };
   private readonly options: MediaServerOptions;
   private readonly host: RoomHost;
   private closed = false;
@@ -114,6 +114,7 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
     return tap;
   }
 
+  /** Sizes now and counters since start; reading it also brings the publishers' loss up to date. */
   stats(): MediaStats {
     let publishers = 0;
     let subscribers = 0;

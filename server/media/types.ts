@@ -92,12 +92,22 @@ export interface MediaStats {
   /** Since the server started. */
   packetsReceived: number;
   packetsForwarded: number;
+  /** RTP bytes (header and payload, before SRTP) of the packets forwarded. */
+  bytesForwarded: number;
   keyframeRequests: number;
+  /**
+   * Publishers' packets that never reached the SFU: gaps in the RTP sequence numbers of each
+   * published stream (werift's receiver statistics, as an RTCP receiver report counts them; a
+   * packet repaired by NACK is not lost). Counted as it grows, never taken back.
+   */
+  packetsLostFromPublishers: number;
+  /**
+   * Packets the subscribers' browsers say they lost (cumulative "packets lost" of their RTCP
+   * receiver reports, per forwarded stream). End to end: a gap from the publisher is forwarded as
+   * a gap, so it is counted again by each subscriber of that stream.
+   */
+  packetsLostBySubscribers: number;
 }
 
-export interface Counters {
-  packetsReceived: number;
-  packetsForwarded: number;
-  keyframeRequests: number;
-}
+export type Counters = Pick<MediaStats, 'packetsReceived' | 'packetsForwarded' | 'bytesForwarded' | 'keyframeRequests' | 'packetsLostFromPublishers' | 'packetsLostBySubscribers'>;
 

@@ -8,11 +8,13 @@ import { AccessRefusedError } from '../access/index.ts';
 import type { Repositories } from '../db/index.ts';
 import type { Logger } from '../logger.ts';
 import type { MediaServer } from '../media/index.ts';
-import { clientEvents, parseClientEvent, PROTOCOL_VERSION, type Ack, type ClassStatus, type ClientEvent, type Grant, type ServerEvents } from '../protocol.ts';
+import { PROTOCOL_VERSION, type ClassStatus, type Grant, type ServerEvents } from '../protocol.ts';
 import { roomChannel } from './channels.ts';
-import { Interaction, InteractionError } from './interaction.ts';
+import { eventBinder } from './events.ts';
+import { Interaction } from './interaction.ts';
 import { MediaSignaling, SignalingError } from './media.ts';
-import { registerRecordingEvents, type RecordingControl } from './recording.ts';
+import { recordIfAsked, registerRecordingEvents, type RecordingControl } from './recording.ts';
+import { drain, localPlacement, redirectTo, redisPlacement, type NodeIdentity, type Placement } from './placement.ts';
 import { useRedisAdapter, type RedisLink } from './redis.ts';
 
 export { exportInteraction, type InteractionExport } from './export.ts';
@@ -45,6 +47,10 @@ export interface RealtimeDependencies {
   recordings?: () => RecordingControl | undefined;
   /** REDIS_URL: socket.io rooms (chat, questions, hands, polls, grants) span every node through Redis. */
   redisUrl?: string | undefined;
+  /** This node (NODE_ID, NODE_URL): with Redis, each room is served by one node and the others send its participants there. */
+  node?: NodeIdentity;
+  /** PUBLIC_URL: the launch page's origin, allowed to open sockets to this node's NODE_URL. */
+  publicUrl?: string;
 }
 
 export interface SocketData {
@@ -64,7 +70,6 @@ export type LiveSocket = Socket<Record<string, never>, ServerEvents, Record<stri
 
 /** Between nodes (Redis): a grant changed for a user of a room. */
 const GRANT_CHANGED = 'lc:grant-changed';
-const KNOWN_EVENTS = new Set(Object.keys(clientEvents));
 
 export class Realtime {
   readonly io: Server<Record<string, never>, ServerEvents, Record<string, never>, SocketData>;
@@ -76,6 +81,8 @@ export class Realtime {
   /** Chat, questions, hands and polls. */
   readonly interaction: Interaction;
   readonly #redis: RedisLink | undefined;
+  /** Which node serves which room. */
+  readonly placement: Placement;
   #closing: Promise<void> | undefined;
   #checking = false;
 
@@ -90,8 +97,14 @@ export class Realtime {
       graceMs: deps.mediaGraceMs ?? 15_000,
       broadcastState: (roomId, state) => this.io.to(roomChannel(roomId)).emit('media:state', state),
     });
-    this.io = new Server(deps.httpServer, { path: '/socket.io', serveClient: false, maxHttpBufferSize: 64 * 1024, cors: { origin: false } });
+    // The launch page (PUBLIC_URL) may open a socket to this node's own NODE_URL.
+    const origin = deps.publicUrl && deps.node && new URL(deps.publicUrl).origin !== new URL(deps.node.url).origin ? new URL(deps.publicUrl).origin : false;
+    this.io = new Server(deps.httpServer, { path: '/socket.io', serveClient: false, maxHttpBufferSize: 64 * 1024, cors: { origin } });
     this.#redis = deps.redisUrl ? useRedisAdapter(this.io as unknown as Server, deps.redisUrl, deps.logger) : undefined;
+    const self = deps.node ?? { id: 'local', url: deps.publicUrl ?? '' };
+    this.placement = this.#redis
+      ? redisPlacement({ self, redis: this.#redis.commands, logger: deps.logger, servedRooms: () => [...this.io.of('/').sockets.values()].map((s) => s.data.roomId) })
+      : localPlacement(self);
     if (this.#redis) {
       (this.io as unknown as Server).on(GRANT_CHANGED, (roomId: string, userId: string, decision: Decision) => this.#grantChanged(roomId, userId, decision, false));
     }
@@ -110,13 +123,15 @@ export class Realtime {
       const token = auth?.seat;
       if (typeof token !== 'string' || token === '') return next(new Error('a seat token is required: open the class from the course page'));
       const client = typeof auth?.client === 'string' && /^[A-Za-z0-9_-]{8,64}$/.test(auth.client) ? auth.client : socket.id;
+      let seat: ReturnType<SeatIssuer['verify']>;
       try {
-        const seat = deps.seats.verify(token);
-        socket.data = { userId: seat.userId, roomId: seat.roomId, name: seat.name, locale: seat.locale, client, grant: 'denied' };
-        next();
+        seat = deps.seats.verify(token);
       } catch (error) {
-        next(new Error((error as Error).message));
+        return next(new Error((error as Error).message));
       }
+      socket.data = { userId: seat.userId, roomId: seat.roomId, name: seat.name, locale: seat.locale, client, grant: 'denied' };
+      // The room's media lives on one node: a participant who reached another is sent there.
+      this.placement.ownerOf(seat.roomId).then((owner) => next(owner.id === this.placement.self.id ? undefined : redirectTo(owner)), next);
     });
     this.io.on('connection', (socket) => {
       this.#admit(socket).catch((error: unknown) => {
@@ -182,27 +197,7 @@ export class Realtime {
   }
 
   #handle(socket: LiveSocket): void {
-    const { logger } = this.#deps;
-    const on = <E extends ClientEvent>(event: E, handler: (data: ReturnType<typeof parseClientEvent<E>> & { ok: true }) => Promise<Ack<Record<string, unknown>>>) => {
-      (socket as unknown as Socket).on(event as string, (payload: unknown, ack: unknown) => {
-        const reply = typeof ack === 'function' ? (ack as (a: Ack<Record<string, unknown>>) => void) : () => {};
-        const parsed = parseClientEvent(event, payload);
-        if (!parsed.ok) return reply(parsed);
-        handler(parsed as ReturnType<typeof parseClientEvent<E>> & { ok: true }).then(reply, (error: unknown) => {
-          if (error instanceof InteractionError) return reply(error.toAck());
-          if (error instanceof AccessRefusedError || error instanceof SignalingError) return reply({ ok: false, error: error.message });
-          logger.error({ err: error, event, room: socket.data.roomId }, 'socket event failed');
-          reply({ ok: false, error: 'something went wrong on our side; it has been logged' });
-        });
-      });
-    };
-    (socket as unknown as Socket).onAny((event: unknown, ...args: unknown[]) => {
-      // The wire allows any JSON value as an event name, numbers included.
-      const name = String(event);
-      if (typeof event === 'string' && KNOWN_EVENTS.has(name)) return;
-      const ack = args.at(-1);
-      if (typeof ack === 'function') (ack as (a: Ack) => void)({ ok: false, error: `unknown event ${JSON.stringify(name.slice(0, 40))}` });
-    });
+    const on = eventBinder(socket as unknown as Socket, this.#deps.logger, socket.data.roomId);
     this.interaction.register(socket, on);
     const hostOnly = (): void => {
       if (socket.data.grant !== 'host') throw new AccessRefusedError('only a host can do this');
@@ -277,7 +272,7 @@ export class Realtime {
     for (const s of await this.#sockets(roomId)) {
       if (s.data.presenceId === undefined) s.data.presenceId = await repos.classes.joined(session.id, s.data.userId);
     }
-    await repos.rooms.update(roomId, { status: 'live' });
+    recordIfAsked(await repos.rooms.update(roomId, { status: 'live' }), this.#deps, (state) => this.io.to(roomChannel(roomId)).emit('recording:state', state));
     this.io.to(roomChannel(roomId)).emit('class:status', { status: 'live' });
     this.#deps.logger.info({ room: roomId, session: session.id }, 'class started');
     return 'live';
@@ -361,7 +356,8 @@ export class Realtime {
   }
 
   async #sockets(roomId: string): Promise<LiveSocket[]> {
-    return (await this.io.in(roomChannel(roomId)).fetchSockets()) as unknown as LiveSocket[];
+    // A room's sockets are all on the node that serves it (placement.ts): no need to ask Redis.
+    return (await this.io.local.in(roomChannel(roomId)).fetchSockets()) as unknown as LiveSocket[];
   }
 
 
@@ -382,8 +378,14 @@ export class Realtime {
     return this.#closing;
   }
 
+  /** Before this node goes away (SIGTERM): browsers are sent to reconnect elsewhere (placement.ts). */
+  drain(spreadMs?: number): Promise<number> {
+    return drain(this.io as unknown as Server, this.placement, this.#deps.logger, spreadMs);
+  }
+
   async #close(): Promise<void> {
     clearInterval(this.#timer);
+    await this.placement.close();
     this.io.disconnectSockets(true);
     await this.media.close();
     // The HTTP server is the service's to close.

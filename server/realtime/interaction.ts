@@ -212,7 +212,7 @@ export class Interaction {
       try {
         for (const hand of candidates) {
           // A hand left up by someone who has gone is skipped (and lowered), not brought on an empty stage.
-          const present = (await io().in(userChannel(roomId, hand.userId)).fetchSockets()).length > 0;
+          const present = (await io().local.in(userChannel(roomId, hand.userId)).fetchSockets()).length > 0;
           if (!present) {
             await repos().hands.lower(roomId, hand.userId);
             continue;

@@ -1,7 +1,9 @@
-// The recording controls on the live socket: a host starts and stops the room's recording, renames
-// and deletes the course's recordings; everyone admitted may list them (with links signed for
-// themselves). The recorder itself is recordings/ (RecordingControl is what realtime needs of it).
+// The recording controls on the live socket: a host starts and stops the room's recording, sets the
+// room to record itself when the class goes live, renames and deletes the course's recordings;
+// everyone admitted may list them (with links signed for themselves). The recorder itself is
+// recordings/ (RecordingControl is what realtime needs of it).
 import type { Repositories } from '../db/index.ts';
+import type { Logger } from '../logger.ts';
 import type { Ack, ClientEvent, ClientPayload, RecordingStateView, RecordingView } from '../protocol.ts';
 import { SignalingError, type PublishedTrackView } from './media.ts';
 
@@ -28,7 +30,7 @@ export interface RecordingEventDeps {
   libraryChanged: (roomId: string) => void;
 }
 
-/** Registers recording:start/stop, recordings:list, recording:rename/delete on one socket. */
+/** Registers recording:start/stop/auto, recordings:list, recording:rename/delete on one socket. */
 export function registerRecordingEvents(on: On, deps: RecordingEventDeps): void {
   const { roomId, userId } = deps.seat;
   const courseOf = async (id: string) => (await deps.repositories().rooms.get(id))?.courseId;
@@ -62,7 +64,18 @@ export function registerRecordingEvents(on: On, deps: RecordingEventDeps): void 
     // The recorder tells the room (recording:state, recordings:changed) itself.
     return { ok: true, ...(await guard(() => control().stop(roomId))) };
   });
-  on('recordings:list', async () => ({ ok: true, recordings: await control().list((await courseOf(roomId)) ?? '', userId) }));
+  on('recordings:list', async () => {
+    const room = await deps.repositories().rooms.get(roomId);
+    return { ok: true, recordings: await control().list(room?.courseId ?? '', userId), autoRecord: room?.autoRecord ?? false };
+  });
+  on('recording:auto', async ({ data }) => {
+    deps.hostOnly();
+    const room = await deps.repositories().rooms.update(roomId, { autoRecord: data.autoRecord });
+    if (!room) throw new SignalingError('this room no longer exists');
+    // Every tab of the room asks recordings:list again, so other hosts' checkboxes follow.
+    deps.libraryChanged(roomId);
+    return { ok: true, autoRecord: room.autoRecord };
+  });
   on('recording:rename', async ({ data }) => {
     deps.hostOnly();
     await ofThisCourse(data.id);
@@ -77,6 +90,29 @@ export function registerRecordingEvents(on: On, deps: RecordingEventDeps): void 
     deps.libraryChanged(roomId);
     return { ok: true };
   });
+}
+
+/**
+ * The class went live: a room set to record automatically (rooms.auto_record) starts its recording.
+ * Not awaited by the go-live, which never waits for FFmpeg nor fails because of it; the recorder
+ * registers the start before this returns, so ending the class at once still stops it. A refusal
+ * (FFmpeg missing, the disk nearly full) is logged and told to the room as recording:state with
+ * the problem, as a recording that stops on its own is.
+ */
+export function recordIfAsked(
+  room: { id: string; autoRecord: boolean } | undefined,
+  deps: { recordings?: (() => RecordingControl | undefined) | undefined; logger: Logger },
+  tell: (state: RecordingStateView) => void,
+): void {
+  if (!room?.autoRecord) return;
+  const refused = (error: unknown) => {
+    const reason = error instanceof Error ? error.message : String(error);
+    deps.logger.warn({ room: room.id, reason }, 'automatic recording did not start');
+    tell({ recording: false, problem: `The automatic recording did not start: ${reason}. The class is live; a host can press Record to try again.` });
+  };
+  const control = deps.recordings?.();
+  if (!control) return refused(new Error('recordings are not available yet'));
+  control.start(room.id).catch(refused);
 }
 
 /**

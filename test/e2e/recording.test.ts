@@ -1,14 +1,17 @@
 // Recording end to end, through real LTI launches into Chromium (fake camera and microphone) in a
-// paid course: the instructor goes live and records for about 10 s; everyone sees it is being
-// recorded; the VOD appears in the "Recordings" list, ffprobe finds ~10 s of video and audio in it,
-// and it plays in the student's Chromium. A student whose payment is withdrawn gets 403 on the
-// playlist and on a segment; an expired link gets 403; a forged one too.
+// paid course: the instructor ticks and unticks "Record automatically" (students have no such box),
+// goes live and records for about 10 s; everyone sees it is being recorded; the VOD appears in the
+// "Recordings" list, ffprobe finds ~10 s of video and audio in it, and it plays in the student's
+// Chromium. A student whose payment is withdrawn gets 403 on the playlist and on a segment; an
+// expired link gets 403; a forged one too.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { eq } from 'drizzle-orm';
 import type { Frame } from 'playwright-core';
 import { PAID_LINE_ITEM_TAG } from '../../server/access/index.ts';
+import { rooms } from '../../server/db/schema.ts';
 import { openCoursePage, startBrowser, type Browser } from '../helpers/browser.ts';
 import { startClassroom, type Classroom } from '../helpers/classroom.ts';
 import { until } from '../helpers/wait.ts';
@@ -50,6 +53,14 @@ describe('recording a live class to a VOD, in Chromium through LTI launches', ()
     await c.service.recordings.init();
     assert.equal(c.service.recordings.unavailable, undefined, 'FFmpeg is installed on this machine');
 
+    // "Record automatically" is the instructor's alone; ticked and unticked, the room's setting follows.
+    assert.equal(await student.frame.getByRole('checkbox', { name: 'Record automatically' }).count(), 0);
+    const autoRecord = async () => (await c.service.database!.orm.select().from(rooms).where(eq(rooms.resourceLinkId, LINK.id)))[0]?.autoRecord;
+    const box = teacher.frame.getByRole('checkbox', { name: 'Record automatically' });
+    await box.check();
+    await until('the room set to record automatically', async () => (await autoRecord()) === true);
+    await box.uncheck();
+    await until('the room set back to the Record button', async () => (await autoRecord()) === false);
     await teacher.frame.getByRole('button', { name: 'Go live' }).click();
     await teacher.frame.getByRole('button', { name: 'Record' }).click();
     await teacher.frame.locator('[data-recording-indicator]').waitFor({ timeout: 15_000 });

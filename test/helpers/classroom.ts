@@ -84,27 +84,53 @@ export function alertText(body: string): string {
   return /<main role="alert">([\s\S]*?)<\/main>/.exec(body)?.[1]?.replace(/<[^>]+>/g, ' ').replace(/&#39;/g, "'").replace(/\s+/g, ' ').trim() ?? body.slice(0, 200);
 }
 
-export type Admission =
+export type Admission = (
   | { kind: 'welcome'; socket: Socket; state: { grant: string; reason: string; status: string; participants: number } }
   | { kind: 'revoked'; socket: Socket; reason: string }
-  | { kind: 'error'; socket: Socket; message: string };
+  | { kind: 'error'; socket: Socket; message: string }
+) & {
+  /** The node URLs the server sent this connection to before the verdict, as the widget follows them. */
+  redirects: string[];
+};
 
-/** Opens the widget's socket with a seat token and waits for the server's verdict (5 s at most). */
-export function connect(service: Service, seat: string | undefined, client?: string): Promise<Admission> {
+/**
+ * Opens the widget's socket with a seat token and waits for the server's verdict (5 s at most),
+ * following the redirects to a room's node (three at most) as the widget does.
+ */
+export async function connect(service: Pick<Service, 'url'>, seat: string | undefined, client?: string): Promise<Admission> {
+  const redirects: string[] = [];
+  let url = service.url;
+  for (;;) {
+    const admission = await connectOnce(url, seat, client);
+    if (admission.kind !== 'error' || admission.node === undefined || redirects.length >= 3) return { ...admission, redirects };
+    admission.socket.close();
+    redirects.push(admission.node);
+    url = admission.node;
+  }
+}
+
+function connectOnce(url: string, seat: string | undefined, client?: string) {
   const auth = { ...(seat === undefined ? {} : { seat }), ...(client === undefined ? {} : { client }) };
-  const socket = io(service.url, { auth, transports: ['websocket'], reconnection: false, forceNew: true });
-  return new Promise((resolve, reject) => {
+  const socket = io(url, { auth, transports: ['websocket'], reconnection: false, forceNew: true });
+  type Verdict =
+    | { kind: 'welcome'; socket: Socket; state: { grant: string; reason: string; status: string; participants: number } }
+    | { kind: 'revoked'; socket: Socket; reason: string }
+    | { kind: 'error'; socket: Socket; message: string; node?: string };
+  return new Promise<Verdict>((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.close();
-      reject(new Error('no answer from the server within 5 s'));
+      reject(new Error(`no answer from ${url} within 5 s`));
     }, 5_000);
-    const done = (admission: Admission) => {
+    const done = (verdict: Verdict) => {
       clearTimeout(timer);
-      resolve(admission);
+      resolve(verdict);
     };
     socket.once('welcome', (state) => done({ kind: 'welcome', socket, state }));
     socket.once('access:revoked', ({ reason }) => done({ kind: 'revoked', socket, reason }));
-    socket.once('connect_error', (error) => done({ kind: 'error', socket, message: error.message }));
+    socket.once('connect_error', (error) => {
+      const node = (error as Error & { data?: { node?: unknown } }).data?.node;
+      done({ kind: 'error', socket, message: error.message, ...(typeof node === 'string' ? { node } : {}) });
+    });
   });
 }
 

@@ -141,6 +141,21 @@ describe('LTI launch', () => {
     assert.equal(room?.resourceLinkId, 'rl-1');
   });
 
+  it('lets only the launching platform frame the class page (CSP frame-ancestors)', async () => {
+    const moodle = await launch({ sub: 'teacher-frame' });
+    assert.equal(moodle.response.status, 200, moodle.body);
+    assert.equal(moodle.response.headers.get('content-security-policy'), `frame-ancestors 'self' ${new URL(issuer).origin}`);
+    // Canvas's issuer is canvas.instructure.com; the page it returns to names the school's own domain.
+    const canvas = await launch({
+      sub: 'teacher-frame-2',
+      tamper: (claims) => {
+        claims[`${LTI}launch_presentation`] = { locale: 'en', document_target: 'iframe', return_url: 'https://school.instructure.com/courses/7/external_content/success/external_tool_redirect' };
+      },
+    });
+    assert.equal(canvas.response.status, 200, canvas.body);
+    assert.equal(canvas.response.headers.get('content-security-policy'), `frame-ancestors 'self' ${new URL(issuer).origin} https://school.instructure.com`);
+  });
+
   it('gives a learner the same room as an attendee', async () => {
     const teacher = await launch({ sub: 'teacher-2' });
     const student = await launch({ sub: 'student-1', roles: [ROLE.learner] });

@@ -1,8 +1,8 @@
 // The recorder's failures, with real FFmpeg and real sockets: FFmpeg missing (the tool still runs
-// live classes and says why recording is off), FFmpeg killed mid-recording (only the recording
-// stops; the host is told; what was written stays playable), and a crash of the tool during a
-// recording (its FFmpeg orphaned, its process gone): the next start closes the playlist and marks
-// the recording "interrupted" but playable.
+// live classes and says why recording is off, also to a room set to record automatically), FFmpeg
+// killed mid-recording (only the recording stops; the host is told; what was written stays
+// playable), and a crash of the tool during a recording (its FFmpeg orphaned, its process gone):
+// the next start closes the playlist and marks the recording "interrupted" but playable.
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -36,7 +36,25 @@ describe('recording when FFmpeg is missing', () => {
       assert.equal(refused.ok, false);
       assert.match(refused.error ?? '', /recording is not available on this server: FFmpeg was not found/);
       const listed = (await socket.emitWithAck('recordings:list', {})) as Ack;
-      assert.deepEqual(listed, { ok: true, recordings: [] });
+      assert.deepEqual(listed, { ok: true, recordings: [], autoRecord: false });
+    } finally {
+      socket.close();
+    }
+  });
+
+  it('goes live in a room set to record automatically, and tells the room why nothing is recorded', async () => {
+    const teacher = await launchAs(c.platform, { user: { id: 'nf-auto-teacher', name: 'Teacher' }, roles: 'instructor', resourceLink: { id: 'nf-auto-room', title: 'No FFmpeg, auto' } });
+    const socket = (await connect(c.service, teacher.seat!)).socket;
+    try {
+      assert.deepEqual(await socket.emitWithAck('recording:auto', { autoRecord: true }), { ok: true, autoRecord: true });
+      const states: Array<{ recording: boolean; problem?: string }> = [];
+      socket.on('recording:state', (s: { recording: boolean; problem?: string }) => states.push(s));
+      assert.deepEqual(await socket.emitWithAck('class:start', {}), { ok: true, status: 'live' });
+      const state = await until('the host told why nothing is recorded', () => states[0]);
+      assert.equal(state.recording, false);
+      assert.match(state.problem ?? '', /^The automatic recording did not start: recording is not available on this server: FFmpeg was not found.*The class is live/);
+      assert.equal((await c.service.repositories.rooms.get(c.service.lti.seats.verify(teacher.seat!).roomId))?.status, 'live');
+      assert.equal(((await socket.emitWithAck('class:end', {})) as Ack).ok, true);
     } finally {
       socket.close();
     }

@@ -16,7 +16,7 @@ export interface RoomPlacement {
   title: string;
 }
 
-export type RoomSettings = Partial<Pick<Room, 'title' | 'policy' | 'paidThreshold' | 'scheduledStart' | 'durationMinutes' | 'attendanceEnabled' | 'seatLimit'>>;
+export type RoomSettings = Partial<Pick<Room, 'title' | 'policy' | 'paidThreshold' | 'scheduledStart' | 'durationMinutes' | 'attendanceEnabled' | 'seatLimit' | 'autoRecord'>>;
 
 /** What a launch tells about the platform's services for this course. */
 export type CourseServices = Pick<Course, 'clientId' | 'nrpsUrl' | 'agsLineItemsUrl' | 'agsScopes'>;

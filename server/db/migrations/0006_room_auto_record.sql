@@ -1,0 +1,1 @@
+ALTER TABLE "rooms" ADD COLUMN "auto_record" boolean DEFAULT false NOT NULL;

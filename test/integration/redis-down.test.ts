@@ -1,0 +1,58 @@
+// A node whose REDIS_URL does not answer (Redis down, or a wrong address) keeps serving the rooms
+// that reach it: joins, the class, chat and hands work on this node alone, and it stops cleanly.
+// Before, a join waited in node-redis's offline queue until Redis came back.
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import type { Socket } from 'socket.io-client';
+import type { ChatView, HandsView } from '../../server/protocol.ts';
+import { connect, launchAs, request, startClassroom, type Classroom } from '../helpers/classroom.ts';
+import { next, type Reply } from '../helpers/interaction.ts';
+
+describe('a node whose Redis does not answer', () => {
+  let classroom: Classroom;
+  const sockets: Socket[] = [];
+
+  before(async () => {
+    // A port that accepts nothing: Redis "down".
+    const probe = createServer().listen(0, '127.0.0.1');
+    await once(probe, 'listening');
+    const { port } = probe.address() as AddressInfo;
+    probe.close();
+    await once(probe, 'close');
+    classroom = await startClassroom('moodle', { env: { REDIS_URL: `redis://127.0.0.1:${port}`, NODE_ID: 'redis-down' } });
+  });
+
+  after(async () => {
+    for (const socket of sockets) socket.close();
+    await classroom?.close();
+  });
+
+  const join = async (user: string, roles: 'instructor' | 'learner') => {
+    const launched = await launchAs(classroom.platform, { user: { id: `rd-${user}`, name: user }, roles, resourceLink: { id: 'redis-down' } });
+    const admission = await connect(classroom.service, launched.seat);
+    sockets.push(admission.socket);
+    assert.equal(admission.kind, 'welcome', `${user} is admitted: ${admission.kind === 'error' ? admission.message : admission.kind}`);
+    assert.deepEqual(admission.redirects, [], 'no other node is known: the room is served here');
+    return admission.socket;
+  };
+
+  it('admits participants, runs the class, chat and hands on this node', async () => {
+    const host = await join('host', 'instructor');
+    const student = await join('student', 'learner');
+    assert.equal((await request<Reply & { status: string }>(host, 'class:start', {})).status, 'live');
+    const heard = next<ChatView>(student, 'chat:message');
+    assert.equal((await request<Reply>(host, 'chat:send', { body: 'Redis is down and we go on' })).ok, true);
+    assert.equal((await heard).body, 'Redis is down and we go on');
+    const queued = next<HandsView>(host, 'hands:changed', (h) => h.queue.length === 1);
+    await request(student, 'hand:raise', {});
+    await queued;
+    const promoted = next<{ grant: string }>(student, 'grant:changed');
+    assert.equal((await request<Reply>(host, 'hand:bring', {})).ok, true);
+    assert.equal((await promoted).grant, 'speaker');
+    const ended = await request<Reply & { status: string }>(host, 'class:end', {});
+    assert.equal(ended.status, 'ended');
+  });
+});
