@@ -4,7 +4,6 @@
 // the last good playlist and the free space in view (FFmpeg does not stop on a full disk).
 import { createSocket } from 'node:dgram';
 import { readFile, statfs, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { MediaTap, TapSources } from '../server/media/index.ts';
 import { startHls, type HlsProcess, type RecorderInput } from './ffmpeg.ts';
@@ -115,6 +114,8 @@ export interface RecorderStart {
   ffmpegPath: string;
   segmentSeconds: number;
   slate: Buffer | undefined;
+  /** NODE_ID, written in the owner file so crash recovery knows its own recordings. */
+  node: string;
   codecs: { video: RecorderInput['video']; audio: RecorderInput['audio'] };
   tap: (target: { host: string; videoPort: number; audioPorts: number[]; keyframeIntervalMs: number; slate?: Buffer }) => MediaTap;
   sources: TapSources;
@@ -127,7 +128,7 @@ export async function startRecorder(options: RecorderStart): Promise<ActiveRecor
   const hls = await startHls({ ffmpegPath: options.ffmpegPath, dir: options.dir, input, segmentSeconds: options.segmentSeconds });
   let tap: MediaTap;
   try {
-    const owner: Owner = { host: hostname(), pid: process.pid, ffmpegPid: hls.pid };
+    const owner: Owner = { host: options.node, pid: process.pid, ffmpegPid: hls.pid };
     await writeFile(join(options.dir, OWNER_FILE), JSON.stringify(owner));
     tap = options.tap({
       host: '127.0.0.1',

@@ -39,6 +39,11 @@ export interface RecordingSummary {
 
 export interface RecordingServiceOptions {
   media: Pick<MediaServer, 'tap'>;
+  /**
+   * NODE_ID (default: the host name). Recovery after a crash touches only recordings this node
+   * started: a container's host name changes when it is re-created, its NODE_ID does not.
+   */
+  node?: string;
   repositories: () => Repositories;
   logger: Logger;
   dir: string;
@@ -156,6 +161,7 @@ export class RecordingService {
         ffmpegPath: this.#options.ffmpegPath,
         segmentSeconds: this.#options.segmentSeconds ?? 2,
         slate: this.#slate,
+        node: this.#options.node ?? hostname(),
         codecs: TAP_CODECS,
         tap: (target) => this.#options.media.tap(roomId, target),
         sources: this.#options.sourcesFor(roomId),
@@ -247,7 +253,7 @@ export class RecordingService {
       if ([...this.#active.values()].some((a) => a.id === row.id)) continue;
       const dir = this.folder(row);
       const owner = await readFile(join(dir, OWNER_FILE), 'utf8').then((text) => JSON.parse(text) as Owner, () => undefined);
-      if (owner && owner.host !== hostname()) continue; // another machine's recording
+      if (owner && owner.host !== (this.#options.node ?? hostname())) continue; // another node's recording
       if (owner && owner.pid !== process.pid && alive(owner.pid)) continue; // another live process here
       if (owner?.ffmpegPid !== undefined && alive(owner.ffmpegPid)) await stopOrphan(owner.ffmpegPid);
       const facts = await this.#finish(row.id, dir, 'interrupted', 'the server stopped during the recording; what was recorded until then is kept');

@@ -239,6 +239,7 @@ export class Service {
       repositories: () => repositories,
       logger: this.#logger.child({ module: 'recordings' }),
       dir: this.settings.recordingsDir,
+      node: this.settings.node.id,
       ffmpegPath: this.settings.ffmpegPath,
       signer,
       publicPath: '/vod',

@@ -48,7 +48,9 @@ export function metricsHandler({ token, render }: MetricsEndpoint): RequestHandl
         res.setHeader('WWW-Authenticate', 'Bearer realm="metrics"');
         return next(new HttpError(401, 'Metrics need "Authorization: Bearer <METRICS_TOKEN>".'));
       }
-    } else if (!isPrivateAddress(req.socket.remoteAddress)) {
+    } else if (!isPrivateAddress(req.socket.remoteAddress) || req.get('x-forwarded-for') !== undefined) {
+      // Through a reverse proxy every request comes from a private address: a forwarded one is
+      // somebody's on the internet, unless the token says otherwise.
       return next(
         new HttpError(403, 'Metrics are served only to loopback and private-network addresses while METRICS_TOKEN is unset. Set METRICS_TOKEN and scrape with "Authorization: Bearer <token>" to reach them from elsewhere.'),
       );

@@ -204,6 +204,10 @@ describe('metrics before the database is ready', () => {
       assert.equal(sum(m, 'live_classroom_rooms_live'), 0);
       assert.equal(sum(m, 'live_classroom_rtp_packets_forwarded_total'), 0);
       assert.equal(sum(m, 'live_classroom_launches_total'), 0);
+      // Through a reverse proxy the connection is private whoever sent it: a forwarded request needs the token.
+      const proxied = await fetch(`${service.url}/metrics`, { headers: { 'x-forwarded-for': '203.0.113.7' } });
+      assert.equal(proxied.status, 403);
+      assert.match(((await proxied.json()) as { error: string }).error, /METRICS_TOKEN/);
     } finally {
       await service.stop();
       rmSync(dataDir, { recursive: true, force: true });
