@@ -6,9 +6,7 @@
 // page, without a reload. Needs DATABASE_URL and REDIS_URL (`.ci/run` sets both); skipped otherwise.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -20,6 +18,7 @@ import { Service } from '../../server/service.ts';
 import { openCoursePage, startBrowser, type Browser } from '../helpers/browser.ts';
 import { connect, launchAs, startClassroom, type Classroom } from '../helpers/classroom.ts';
 import { serverUrl } from '../helpers/postgres.ts';
+import { freePort } from '../helpers/ports.ts';
 import { until } from '../helpers/wait.ts';
 
 const redisUrl = process.env.REDIS_URL || undefined;
@@ -30,15 +29,6 @@ interface Totals {
   audioPacketsReceived: number;
   receiving: string;
   sending: string;
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  probe.close();
-  await once(probe, 'close');
-  return port;
 }
 
 describe('a class on the node that holds its room, and a drained node, in Chromium', { skip }, () => {

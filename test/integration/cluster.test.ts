@@ -6,9 +6,6 @@
 // Needs DATABASE_URL and REDIS_URL (`.ci/run` sets both); skipped otherwise.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
@@ -23,20 +20,12 @@ import { next, type Reply } from '../helpers/interaction.ts';
 import { Platform } from '../helpers/platform/index.ts';
 import { createTemporaryDatabase, serverUrl, type TemporaryDatabase } from '../helpers/postgres.ts';
 import { listeningUrl, startTool, type ToolProcess } from '../helpers/tool-process.ts';
+import { freePort } from '../helpers/ports.ts';
 import { until } from '../helpers/wait.ts';
 
 const redisUrl = process.env.REDIS_URL || undefined;
 const skip = !serverUrl ? 'DATABASE_URL is not set' : !redisUrl ? 'REDIS_URL is not set' : false;
 
-
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  probe.close();
-  await once(probe, 'close');
-  return port;
-}
 
 describe('two nodes sharing PostgreSQL and Redis', { skip }, () => {
   let database: TemporaryDatabase;

@@ -2,14 +2,12 @@
 // that reach it: joins, the class, chat and hands work on this node alone, and it stops cleanly.
 // Before, a join waited in node-redis's offline queue until Redis came back.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Socket } from 'socket.io-client';
 import type { ChatView, HandsView } from '../../server/protocol.ts';
 import { connect, launchAs, request, startClassroom, type Classroom } from '../helpers/classroom.ts';
 import { next, type Reply } from '../helpers/interaction.ts';
+import { freePort } from '../helpers/ports.ts';
 
 describe('a node whose Redis does not answer', () => {
   let classroom: Classroom;
@@ -17,11 +15,7 @@ describe('a node whose Redis does not answer', () => {
 
   before(async () => {
     // A port that accepts nothing: Redis "down".
-    const probe = createServer().listen(0, '127.0.0.1');
-    await once(probe, 'listening');
-    const { port } = probe.address() as AddressInfo;
-    probe.close();
-    await once(probe, 'close');
+    const port = await freePort();
     classroom = await startClassroom('moodle', { env: { REDIS_URL: `redis://127.0.0.1:${port}`, NODE_ID: 'redis-down' } });
   });
 
