@@ -5,6 +5,7 @@
 import { css, html, LitElement, nothing } from 'lit';
 import { io, type Socket } from 'socket.io-client';
 import type { Ack, ClassStatus, ClientEvent, ClientEmits, Grant, MediaState, NodeRedirect, ServerEvents } from '../server/protocol.ts';
+import { followFrameHeight } from './frame-resize.ts';
 import { languageOf, translator, type Translate } from './i18n.ts';
 import './lc-interaction.ts';
 import './lc-recordings.ts';
@@ -84,6 +85,7 @@ export class LiveClassroom extends LitElement {
   /** This tab, so the server keeps its media across a reconnection. */
   readonly #client = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
   #refresh: ReturnType<typeof setInterval> | undefined;
+  #unfollow: (() => void) | undefined;
   /** Redirects to another node followed since the last welcome. */
   #redirects = 0;
   /** The NODE_URL we were sent to, if any, and how many times in a row it could not be reached. */
@@ -110,10 +112,12 @@ export class LiveClassroom extends LitElement {
     super.connectedCallback();
     this.#t = translator(languageOf(this.locale));
     this.#connect();
+    this.#unfollow = followFrameHeight();
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
+    this.#unfollow?.();
     clearInterval(this.#refresh);
     clearInterval(this.#levels);
     this.#media?.close();

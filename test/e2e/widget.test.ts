@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FrameLocator, Page } from 'playwright-core';
 import { openCoursePage, startBrowser, TOOL_FRAME, type Browser } from '../helpers/browser.ts';
+import { until } from '../helpers/wait.ts';
 import { startClassroom, type Classroom } from '../helpers/classroom.ts';
 
 
@@ -48,6 +49,14 @@ describe('the live-classroom widget', () => {
 
       await goLive.click();
       await student.widget.locator('[data-status="live"]').waitFor();
+      // The LMS's frame (640 px in the simulator, like Canvas's default) grows to the whole widget
+      // on lti.frameResize: the host's controls and the recordings are not cut off.
+      await teacher.widget.getByRole('button', { name: 'Share screen' }).waitFor();
+      await until('the tool frame to fit the widget', async () => {
+        const frameHeight = (await teacher.page.evaluate(`document.getElementById('lti-tool-frame').getBoundingClientRect().height`)) as number;
+        const inner = await teacher.widget.locator('html').evaluate((html) => html.scrollHeight);
+        return frameHeight > 640 && Math.abs(frameHeight - inner) <= 2;
+      });
       await chinese.widget.getByText('直播中').waitFor();
       await teacher.widget.getByRole('button', { name: 'End class' }).click();
       await student.widget.getByText('The class has ended.').first().waitFor();

@@ -32,8 +32,15 @@ function storageScript(frame: string, handlesStorage: boolean): string {
   }
   window.addEventListener('message', function (event) {
     var m = event.data;
+    if (typeof m === 'string') { try { m = JSON.parse(m); } catch (e) { return; } }
     if (!m || typeof m !== 'object' || typeof m.subject !== 'string') return;
     if (/\\.response$/.test(m.subject)) return;
+    // As Canvas and Moodle do: the tool's frame takes the height the tool asks for.
+    if (m.subject === 'lti.frameResize') {
+      var tool = document.getElementById('${TOOL_FRAME}');
+      if (tool && event.source === tool.contentWindow && typeof m.height === 'number' && m.height > 0) tool.style.height = Math.min(m.height, 5000) + 'px';
+      return;
+    }
     if (m.subject === 'lti.capabilities') {
       reply(event, m, { subject: 'lti.capabilities.response', supported_messages: supported });
       return;

@@ -1,0 +1,20 @@
+// Inside an LMS page the tool is an iframe of a height the LMS chose (Canvas: 400-ish px, Moodle:
+// its activity setting), which would cut the stage's controls off. Canvas and Moodle both resize
+// the frame on `lti.frameResize` { height } from the tool: sent whenever the page's height changes.
+// The message carries a height only, so any parent may read it ('*').
+
+/** Starts following the page's height; answers the function that stops. */
+export function followFrameHeight(): () => void {
+  if (window.parent === window) return () => {};
+  let sent = 0;
+  const send = (): void => {
+    const height = Math.ceil(document.documentElement.scrollHeight);
+    if (height === sent) return;
+    sent = height;
+    window.parent.postMessage({ subject: 'lti.frameResize', height }, '*');
+  };
+  const observer = new ResizeObserver(send);
+  observer.observe(document.body);
+  send();
+  return () => observer.disconnect();
+}
