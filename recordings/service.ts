@@ -293,7 +293,7 @@ export class RecordingService {
     // Gone already if it died; on a full disk FFmpeg is still running (it ignores write errors).
     await active.hls.stop(3000);
     active.tap.close();
-    await this.#finish(active.id, active.dir, 'interrupted', why, active.watch?.playlist).catch((error: unknown) => this.#options.logger.error({ err: error }, 'marking a failed recording failed'));
+    await this.#finish(active.id, active.dir, 'interrupted', why, active.watch?.playlist).catch((error: unknown) => this.#options.logger.error({ err: error, room: active.roomId, recording: active.id }, 'marking a failed recording failed'));
     if (this.#active.get(active.roomId) === active) this.#active.delete(active.roomId);
     this.#problems.set(active.roomId, `The recording stopped: ${why}. The class goes on; what was recorded until then is kept.`);
     this.#options.logger.error({ room: active.roomId, recording: active.id, reason: why }, 'recording failed');

@@ -11,7 +11,7 @@ import { SignalingError } from './media.ts';
 const KNOWN_EVENTS = new Set(Object.keys(clientEvents));
 
 /** The binder for one socket; also answers unknown events with an error. */
-export function eventBinder(socket: Socket, logger: Logger, roomId: string): Bind {
+export function eventBinder(socket: Socket, logger: Logger, seat: { roomId: string; userId: string }): Bind {
   socket.onAny((event: unknown, ...args: unknown[]) => {
     // The wire allows any JSON value as an event name, numbers included.
     const name = String(event);
@@ -27,7 +27,7 @@ export function eventBinder(socket: Socket, logger: Logger, roomId: string): Bin
       handler(parsed).then(reply, (error: unknown) => {
         if (error instanceof InteractionError) return reply(error.toAck());
         if (error instanceof AccessRefusedError || error instanceof SignalingError) return reply({ ok: false, error: error.message });
-        logger.error({ err: error, event, room: roomId }, 'socket event failed');
+        logger.error({ err: error, event, room: seat.roomId, user: seat.userId }, 'socket event failed');
         reply({ ok: false, error: 'something went wrong on our side; it has been logged' });
       });
     });

@@ -152,7 +152,7 @@ export class Realtime {
     socket.on('disconnect', () => {
       const presenceId = socket.data.presenceId;
       socket.data.presenceId = undefined;
-      if (presenceId !== undefined) repos.classes.left(presenceId).catch((error: unknown) => logger.warn({ err: error }, 'recording a departure failed'));
+      if (presenceId !== undefined) repos.classes.left(presenceId).catch((error: unknown) => logger.warn({ err: error, room: roomId, user: userId }, 'recording a departure failed'));
       this.media.detach(socket, socket.data.revoked === true);
       this.#broadcastCount(roomId);
     });
@@ -197,7 +197,7 @@ export class Realtime {
   }
 
   #handle(socket: LiveSocket): void {
-    const on = eventBinder(socket as unknown as Socket, this.#deps.logger, socket.data.roomId);
+    const on = eventBinder(socket as unknown as Socket, this.#deps.logger, socket.data);
     this.interaction.register(socket, on);
     const hostOnly = (): void => {
       if (socket.data.grant !== 'host') throw new AccessRefusedError('only a host can do this');
@@ -351,7 +351,7 @@ export class Realtime {
     this.interaction.grantChanged(socket);
     socket.emit('grant:changed', { grant, reason });
     if (could && grant !== 'host' && grant !== 'speaker') {
-      this.media.stopPublishing(socket.data.roomId, socket.data.userId).catch((error: unknown) => this.#deps.logger.warn({ err: error }, 'stopping a speaker\'s media failed'));
+      this.media.stopPublishing(socket.data.roomId, socket.data.userId).catch((error: unknown) => this.#deps.logger.warn({ err: error, room: socket.data.roomId, user: socket.data.userId }, 'stopping a speaker\'s media failed'));
     }
   }
 

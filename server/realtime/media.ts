@@ -67,7 +67,7 @@ export class MediaSignaling {
     });
     media.on('failure', ({ roomId, userId, role, error }) => {
       const tab = this.#tabs.get(tabKey(roomId, userId));
-      logger.info({ room: roomId, participant: userId, side: role, reason: error.message }, 'media connection failed');
+      logger.info({ room: roomId, user: tab?.userId, participant: userId, side: role, reason: error.message }, 'media connection failed');
       if (!tab) return;
       if (role === 'publisher') this.#setState(tab, { camera: false, microphone: false, screen: false });
       tab.seat.emit('media:failed', { side: role ?? 'subscriber', reason: error.message });
@@ -242,7 +242,7 @@ export class MediaSignaling {
     this.#tabs.delete(key);
     clearTimeout(tab.leaveTimer);
     const published = tab.state.camera || tab.state.microphone || tab.state.screen;
-    await this.#options.media.leave(tab.roomId, tab.id).catch((error: unknown) => this.#options.logger.warn({ err: error, room: tab.roomId }, 'closing media failed'));
+    await this.#options.media.leave(tab.roomId, tab.id).catch((error: unknown) => this.#options.logger.warn({ err: error, room: tab.roomId, user: tab.userId }, 'closing media failed'));
     if (published) this.#options.broadcastState(tab.roomId, { userId: tab.userId, name: tab.name, camera: false, microphone: false, screen: false });
   }
 

@@ -34,12 +34,14 @@ describe('two nodes sharing PostgreSQL and Redis', { skip }, () => {
   let platform: Platform;
   let otherUrl: string;
   let otherDataDir: string;
+  let ltiKey: string;
+  const secrets = { TURN_SECRET: `turn-${randomBytes(12).toString('hex')}`, METRICS_TOKEN: `metrics-${randomBytes(12).toString('hex')}` };
   const dirs: string[] = [];
   const sockets: Socket[] = [];
 
   before(async () => {
     database = await createTemporaryDatabase(serverUrl as string);
-    const ltiKey = randomBytes(24).toString('hex');
+    ltiKey = randomBytes(24).toString('hex');
     const dir = () => {
       const d = mkdtempSync(joinPath(tmpdir(), 'lc-cluster-'));
       dirs.push(d);
@@ -57,7 +59,7 @@ describe('two nodes sharing PostgreSQL and Redis', { skip }, () => {
     otherDataDir = dir();
     tool = startTool({
       DATA_DIR: otherDataDir, PORT: String(portB), LOG_LEVEL: 'info', DATABASE_URL: database.url, REDIS_URL: redisUrl as string, LTI_KEY: ltiKey,
-      PUBLIC_URL: hereUrl, NODE_ID: `test-b-${portB}`, NODE_URL: otherUrl,
+      PUBLIC_URL: hereUrl, NODE_ID: `test-b-${portB}`, NODE_URL: otherUrl, TURN_URLS: 'turn:127.0.0.1:3478', ...secrets,
     });
     assert.equal(await listeningUrl(tool), otherUrl);
     await tool.waitForLog((l) => String(l.msg).startsWith('database ready'));
@@ -163,6 +165,10 @@ describe('two nodes sharing PostgreSQL and Redis', { skip }, () => {
     const toldStudent = next<{ reason: string; reconnectInMs: number }>(student.socket, 'server:draining');
     const code = await tool.stop('SIGTERM');
     assert.equal(code, 0, `the node exits cleanly; stderr: ${tool.stderr()}`);
+    // Its whole life in the log, from start to drain: no secret in any line.
+    const logged = JSON.stringify(tool.logs) + tool.stderr();
+    for (const secret of [ltiKey, secrets.TURN_SECRET, secrets.METRICS_TOKEN]) assert.ok(!logged.includes(secret), 'a secret reached the log');
+    assert.ok(tool.logs.some((l) => l.msg === 'drained: browsers told to reconnect through the public address' && l.sockets === 2));
     for (const told of [await toldHost, await toldStudent]) {
       assert.match(told.reason, /restarting/);
       assert.ok(told.reconnectInMs > 0 && told.reconnectInMs <= 3_250);
