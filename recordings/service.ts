@@ -285,6 +285,11 @@ export class RecordingService {
     return this.#active.size;
   }
 
+  /** The rooms this node is recording. */
+  runningRooms(): string[] {
+    return [...this.#active.keys()];
+  }
+
   /** The recording cannot go on (FFmpeg died, the disk is full): it stops alone; the class goes on. */
   async #failed(active: ActiveRecording, why: string): Promise<void> {
     if (active.stopping) return;

@@ -76,6 +76,11 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
     return this.rooms.get(roomId);
   }
 
+  /** The rooms with media (or a recording's tap) on this node. */
+  roomIds(): string[] {
+    return [...this.rooms.keys()];
+  }
+
   publish(roomId: string, userId: string, offerSdp: string): Promise<string> {
     return this.room(roomId).publish(userId, offerSdp);
   }

@@ -103,7 +103,7 @@ export class Realtime {
     this.#redis = deps.redisUrl ? useRedisAdapter(this.io as unknown as Server, deps.redisUrl, deps.logger) : undefined;
     const self = deps.node ?? { id: 'local', url: deps.publicUrl ?? '' };
     this.placement = this.#redis
-      ? redisPlacement({ self, redis: this.#redis.commands, logger: deps.logger, servedRooms: () => [...this.io.of('/').sockets.values()].map((s) => s.data.roomId) })
+      ? redisPlacement({ self, redis: this.#redis.commands, logger: deps.logger, servedRooms: () => this.#servedRooms() })
       : localPlacement(self);
     if (this.#redis) {
       (this.io as unknown as Server).on(GRANT_CHANGED, (roomId: string, userId: string, decision: Decision) => this.#grantChanged(roomId, userId, decision, false));
@@ -355,11 +355,16 @@ export class Realtime {
     }
   }
 
+  /** Rooms this node serves: its participants', its media's, its recordings'. */
+  #servedRooms(): string[] {
+    const sockets = [...this.io.of('/').sockets.values()].map((s) => s.data.roomId);
+    return [...sockets, ...this.mediaServer.roomIds(), ...(this.#deps.recordings?.()?.runningRooms() ?? [])];
+  }
+
   async #sockets(roomId: string): Promise<LiveSocket[]> {
     // A room's sockets are all on the node that serves it (placement.ts): no need to ask Redis.
     return (await this.io.local.in(roomChannel(roomId)).fetchSockets()) as unknown as LiveSocket[];
   }
-
 
   async #count(roomId: string): Promise<number> {
     return new Set((await this.#sockets(roomId)).map((s) => s.data.userId)).size;

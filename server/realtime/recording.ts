@@ -11,6 +11,8 @@ export interface RecordingControl {
   start(roomId: string): Promise<RecordingStateView>;
   stop(roomId: string): Promise<RecordingStateView>;
   state(roomId: string): RecordingStateView;
+  /** The rooms being recorded on this node (they stay this node's while it records them). */
+  runningRooms(): string[];
   list(courseId: string, userId: string): Promise<RecordingView[]>;
   get(recordingId: string): Promise<{ roomId: string } | undefined>;
   rename(recordingId: string, title: string): Promise<void>;
