@@ -3,6 +3,7 @@
 // ones (RECORDING_RETENTION_DAYS). A recording that cannot go on (FFmpeg died, the disk filled)
 // stops alone: the live class is never touched.
 import { kill } from 'node:process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, statfs } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
@@ -252,6 +253,8 @@ export class RecordingService {
     for (const row of await repos.recordings.listUnfinished()) {
       if ([...this.#active.values()].some((a) => a.id === row.id)) continue;
       const dir = this.folder(row);
+      // Not in this node's RECORDINGS_DIR (not shared): the node that has the folder closes it.
+      if (!existsSync(dir)) continue;
       const owner = await readFile(join(dir, OWNER_FILE), 'utf8').then((text) => JSON.parse(text) as Owner, () => undefined);
       if (owner && owner.host !== (this.#options.node ?? hostname())) continue; // another node's recording
       if (owner && owner.pid !== process.pid && alive(owner.pid)) continue; // another live process here
@@ -348,9 +351,15 @@ export class RecordingService {
 function alive(pid: number): boolean {
   try {
     kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  // An orphan that exited stays a zombie until its new parent reaps it (a container without an
+  // init, for one): it is gone all the same.
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true; // no /proc here: trust the signal
   }
 }
 
