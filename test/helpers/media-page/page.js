@@ -72,9 +72,17 @@ window.stopScreen = async () => {
   await negotiatePublisher();
 };
 
+// A browser that cannot decode some video codecs (window.cannotDecode = ['video/H264']): its
+// receivers are limited to the others, as such a browser's would be.
+window.cannotDecode = [];
+
 async function answerOffer(sdp) {
   const pc = state.subscriber.pc;
   await pc.setRemoteDescription({ type: 'offer', sdp });
+  if (window.cannotDecode.length > 0) {
+    const codecs = RTCRtpReceiver.getCapabilities('video').codecs.filter((c) => !window.cannotDecode.includes(c.mimeType));
+    for (const t of pc.getTransceivers()) if (t.receiver.track.kind === 'video' && !t.stopped) t.setCodecPreferences(codecs);
+  }
   await pc.setLocalDescription(await pc.createAnswer());
   await gathered(pc);
   await window.signal('answer', pc.localDescription.sdp);
@@ -116,6 +124,7 @@ window.subscriberStats = async () => {
       framesDecoded: stat.framesDecoded ?? 0,
       keyFramesDecoded: stat.keyFramesDecoded ?? 0,
       bytesReceived: stat.bytesReceived ?? 0,
+      codec: report.get(stat.codecId)?.mimeType,
     });
   });
   const receiving = pc
