@@ -7,7 +7,7 @@ import { readFile, statfs, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { MediaTap, TapSources } from '../server/media/index.ts';
-import { startHls, type HlsProcess, type RecorderInput } from './ffmpeg.ts';
+import { startHls, videoPathOf, type HlsProcess, type RecorderInput, type VideoPath } from './ffmpeg.ts';
 import { PLAYLIST, readPlaylist } from './playlist.ts';
 
 export const OWNER_FILE = 'recorder.json';
@@ -61,6 +61,8 @@ export interface ActiveRecording {
   startedAt: Date;
   hls: HlsProcess;
   tap: MediaTap;
+  /** H.264 copied from the browser, or VP8 transcoded. */
+  videoPath: VideoPath;
   stopping: boolean;
   /** Set by the service once the recording runs. */
   watch?: RecordingWatch;
@@ -114,10 +116,13 @@ export interface RecorderStart {
   dir: string;
   ffmpegPath: string;
   segmentSeconds: number;
+  /** A black keyframe in the video's codec. */
   slate: Buffer | undefined;
   codecs: { video: RecorderInput['video']; audio: RecorderInput['audio'] };
-  tap: (target: { host: string; videoPort: number; audioPorts: number[]; keyframeIntervalMs: number; slate?: Buffer }) => MediaTap;
+  tap: (target: { host: string; videoPort: number; audioPorts: number[]; keyframeIntervalMs: number; videoCodec: 'H264' | 'VP8'; slate?: Buffer; onOtherCodec?: (codec: string) => void }) => MediaTap;
   sources: TapSources;
+  /** The video on stage is in another codec than the recording's: the slate is recorded meanwhile. */
+  onOtherCodec?: (codec: string) => void;
 }
 
 /** Starts FFmpeg, then the tap into it. */
@@ -134,12 +139,14 @@ export async function startRecorder(options: RecorderStart): Promise<ActiveRecor
       videoPort: videoPort!,
       audioPorts,
       keyframeIntervalMs: options.segmentSeconds * 1000,
+      videoCodec: videoPathOf(input) === 'copy' ? 'H264' : 'VP8',
       ...(options.slate ? { slate: options.slate } : {}),
+      ...(options.onOtherCodec ? { onOtherCodec: options.onOtherCodec } : {}),
     });
     tap.setSources(options.sources);
   } catch (error) {
     await hls.stop(2000); // FFmpeg would otherwise wait on its ports for ever
     throw error;
   }
-  return { id: options.id, roomId: options.roomId, dir: options.dir, startedAt: new Date(), hls, tap, stopping: false };
+  return { id: options.id, roomId: options.roomId, dir: options.dir, startedAt: new Date(), hls, tap, videoPath: videoPathOf(input), stopping: false };
 }

@@ -8,8 +8,8 @@ import { hostname } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import type { Recording, Repositories } from '../server/db/index.ts';
 import type { Logger } from '../server/logger.ts';
-import { TAP_CODECS, type MediaServer, type TapSources } from '../server/media/index.ts';
-import { checkFfmpeg, makeSlate } from './ffmpeg.ts';
+import { TAP_CODECS, type MediaServer, type TapSources, type VideoCodec } from '../server/media/index.ts';
+import { checkFfmpeg, makeSlate, type VideoPath } from './ffmpeg.ts';
 import { LinkSigner, measure, PLAYLIST, settle, type PlaylistFacts } from './playlist.ts';
 import { OWNER_FILE, startRecorder, watchRecording, type ActiveRecording, type Owner } from './recorder.ts';
 
@@ -21,6 +21,8 @@ export interface RecordingState {
   recording: boolean;
   recordingId?: string;
   startedAt?: string;
+  /** How the running recording gets its video: H.264 copied from the browser, or VP8 transcoded. */
+  videoPath?: VideoPath;
   /** Why the last recording stopped on its own (FFmpeg died, disk full). */
   problem?: string;
 }
@@ -38,7 +40,7 @@ export interface RecordingSummary {
 }
 
 export interface RecordingServiceOptions {
-  media: Pick<MediaServer, 'tap'>;
+  media: Pick<MediaServer, 'tap' | 'findRoom' | 'videoCodecs'>;
   repositories: () => Repositories;
   logger: Logger;
   dir: string;
@@ -67,7 +69,8 @@ export class RecordingService {
   readonly #active = new Map<string, ActiveRecording>();
   readonly #problems = new Map<string, string>();
   readonly #starting = new Map<string, Promise<RecordingState>>();
-  #slate: Buffer | undefined;
+  /** A black keyframe in each codec the recording's video can be in. */
+  #slates: Partial<Record<VideoCodec, Buffer>> = {};
   #unavailable: string | undefined = 'recording is starting up';
   #sweeper: NodeJS.Timeout | undefined;
   #ready: Promise<void> | undefined;
@@ -95,7 +98,8 @@ export class RecordingService {
       logger.warn({ ffmpegPath }, check.problem ?? 'FFmpeg is not usable');
     } else {
       try {
-        this.#slate = await makeSlate(ffmpegPath);
+        const [h264, vp8] = await Promise.all([makeSlate(ffmpegPath, 'H264'), makeSlate(ffmpegPath, 'VP8')]);
+        this.#slates = { H264: h264, VP8: vp8 };
         this.#unavailable = undefined;
         logger.info({ ffmpeg: check.version }, 'recording available');
       } catch (error) {
@@ -118,7 +122,7 @@ export class RecordingService {
 
   state(roomId: string): RecordingState {
     const active = this.#active.get(roomId);
-    if (active && !active.stopping) return { recording: true, recordingId: active.id, startedAt: active.startedAt.toISOString() };
+    if (active && !active.stopping) return { recording: true, recordingId: active.id, startedAt: active.startedAt.toISOString(), videoPath: active.videoPath };
     const problem = this.#problems.get(roomId);
     return { recording: false, ...(problem ? { problem } : {}) };
   }
@@ -147,6 +151,8 @@ export class RecordingService {
     const dir = join(this.#root(), roomId, stamp);
     await mkdir(dir, { recursive: true });
     const row = await repositories().recordings.start(roomId, room.title || 'Live class', relative(this.#root(), dir));
+    const sources = this.#options.sourcesFor(roomId);
+    const codec = this.#videoCodec(roomId, sources);
     let active: ActiveRecording;
     try {
       active = await startRecorder({
@@ -155,10 +161,11 @@ export class RecordingService {
         dir,
         ffmpegPath: this.#options.ffmpegPath,
         segmentSeconds: this.#options.segmentSeconds ?? 2,
-        slate: this.#slate,
-        codecs: TAP_CODECS,
+        slate: this.#slates[codec],
+        codecs: { video: TAP_CODECS.video[codec], audio: TAP_CODECS.audio },
         tap: (target) => this.#options.media.tap(roomId, target),
-        sources: this.#options.sourcesFor(roomId),
+        sources,
+        onOtherCodec: (other) => logger.warn({ room: roomId, recording: row.id, codec: other, recorded: codec }, `the video on stage is ${other}, which this ${codec} recording cannot take: it records a black picture until the stage changes`),
       });
     } catch (error) {
       await repositories().recordings.finish(row.id, { status: 'failed', durationMs: 0, sizeBytes: 0, failureReason: (error as Error).message });
@@ -175,7 +182,7 @@ export class RecordingService {
       minFreeBytes: LOW_FREE_BYTES,
       onLowDisk: (left) => void this.#failed(active, `the disk is full (${megabytes(left)} MB free in RECORDINGS_DIR)`),
     });
-    logger.info({ room: roomId, recording: row.id }, 'recording started');
+    logger.info({ room: roomId, recording: row.id, video: codec, videoPath: active.videoPath }, 'recording started');
     const state = this.state(roomId);
     this.#options.announce(roomId, state);
     return state;
@@ -197,6 +204,20 @@ export class RecordingService {
     const state = this.state(roomId);
     this.#options.announce(roomId, state);
     return state;
+  }
+
+  /**
+   * The recording's video codec, fixed for the whole recording: what is on stage now (H.264 is
+   * copied, VP8 transcoded); with nothing on stage, H.264 if every video in the room is, or, with
+   * no video yet, if H.264 is what the SFU asks of browsers first.
+   */
+  #videoCodec(roomId: string, sources: TapSources): VideoCodec {
+    const { media } = this.#options;
+    const videos = (media.findRoom(roomId)?.tracks() ?? []).filter((track) => track.kind === 'video');
+    const onStage = videos.find((track) => track.id === sources.video);
+    if (onStage) return onStage.codec === 'H264' ? 'H264' : 'VP8';
+    if (videos.length > 0) return videos.every((track) => track.codec === 'H264') ? 'H264' : 'VP8';
+    return media.videoCodecs[0] ?? 'VP8';
   }
 
   /** What is on stage changed: the recording follows. */
