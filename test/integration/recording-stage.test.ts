@@ -154,6 +154,9 @@ for (const { codecs, path, what } of PATHS) describe(`a recording follows the st
     assert.deepEqual(shown, ['camera', 'screen', 'camera']);
     if (path === 'transcode') assert.deepEqual(sized, ['1280x720']);
     else assert.ok(!sized.includes('1280x720'), sized.join());
+    // libx264 (transcoded) writes High profile; Chromium's encoder constrained baseline.
+    const { stdout: profile } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v', '-show_entries', 'stream=profile', '-of', 'csv=p=0', join(dir, 'index.m3u8')]);
+    assert.match(profile, path === 'copy' ? /Baseline/ : /High/);
     assert.equal(((await host.emitWithAck('class:end', {})) as Ack).ok, true);
   });
 });
