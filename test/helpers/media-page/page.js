@@ -31,10 +31,15 @@ async function negotiatePublisher() {
   await pc.setRemoteDescription({ type: 'answer', sdp: answer });
 }
 
-window.startPublishing = async () => {
+// `videoCodec` (e.g. 'video/VP8'): the camera is offered in that codec only, as a browser without
+// the others would.
+window.startPublishing = async (videoCodec) => {
   const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240, frameRate: 15 } });
   const pc = new RTCPeerConnection({ iceServers: [] });
-  for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+  for (const track of stream.getTracks()) {
+    const transceiver = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+    if (track.kind === 'video' && videoCodec) transceiver.setCodecPreferences(RTCRtpReceiver.getCapabilities('video').codecs.filter((c) => c.mimeType === videoCodec));
+  }
   state.publisher = { pc, stream };
   await negotiatePublisher();
   return stream.getTracks().map((track) => track.kind);
