@@ -41,6 +41,8 @@ export interface Settings {
     /** Bounds of the video bitrate asked of a publisher (the lowest its receivers can take), in kbit/s. */
     minVideoKbps: number;
     maxVideoKbps: number;
+    /** Video codecs taken from presenters' browsers, most wanted first. */
+    videoCodecs: Array<'H264' | 'VP8'>;
   };
   /** Most participants in one room at once (hosts excepted), unless the room sets its own. */
   roomSeatLimit: number;
@@ -143,6 +145,13 @@ const specs = {
   MEDIA_CONNECT_TIMEOUT_SECONDS: { expected: 'a whole number of seconds from 1 to 120', schema: wholeNumber(1, 120) },
   MEDIA_MIN_VIDEO_KBPS: { expected: 'a whole number of kbit/s from 30 to 50000', schema: wholeNumber(30, 50_000) },
   MEDIA_MAX_VIDEO_KBPS: { expected: 'a whole number of kbit/s from 30 to 50000', schema: wholeNumber(30, 50_000) },
+  MEDIA_VIDEO_CODECS: {
+    expected: 'H264 and/or VP8, comma-separated, most wanted first, such as H264,VP8',
+    schema: text
+      .transform((v) => v.split(',').map((c) => c.trim().toUpperCase()).filter((c) => c !== ''))
+      .refine((list) => list.length > 0 && list.every((c) => c === 'H264' || c === 'VP8') && new Set(list).size === list.length)
+      .transform((list) => list as Array<'H264' | 'VP8'>),
+  },
   ROOM_SEAT_LIMIT: { expected: 'a whole number from 1 to 100000', schema: wholeNumber(1, 100_000) },
   TURN_URLS: {
     expected: 'a comma-separated list of stun:, turn: or turns: URLs',
@@ -174,6 +183,7 @@ const DEFAULTS: Partial<Record<SettingName, string>> = {
   MEDIA_CONNECT_TIMEOUT_SECONDS: '20',
   MEDIA_MIN_VIDEO_KBPS: '150',
   MEDIA_MAX_VIDEO_KBPS: '2500',
+  MEDIA_VIDEO_CODECS: 'H264,VP8',
   FFMPEG_PATH: 'ffmpeg',
   RECORDING_LINK_MINUTES: '240',
   LOG_LEVEL: 'info',
@@ -266,6 +276,7 @@ export function parseSettings(source: Source, cwd: string = process.cwd()): Sett
       connectTimeoutSeconds: p.MEDIA_CONNECT_TIMEOUT_SECONDS as number,
       minVideoKbps: p.MEDIA_MIN_VIDEO_KBPS as number,
       maxVideoKbps: p.MEDIA_MAX_VIDEO_KBPS as number,
+      videoCodecs: p.MEDIA_VIDEO_CODECS as Array<'H264' | 'VP8'>,
     },
     roomSeatLimit: p.ROOM_SEAT_LIMIT as number,
     turn: { urls: p.TURN_URLS ?? [], secret: p.TURN_SECRET },

@@ -9,7 +9,7 @@ import ffmpeg from 'fluent-ffmpeg';
 
 const run = promisify(execFile);
 
-/** Encoders the recorder needs: VP8 is decoded and turned into H.264 + AAC for HLS. */
+/** Encoders the recorder needs: H.264 (the slate; VP8 turned into H.264) and AAC for HLS, VP8 (the slate). */
 const NEEDED_ENCODERS = ['libx264', 'aac', 'libvpx'];
 
 export interface FfmpegCheck {
@@ -40,16 +40,25 @@ export async function checkFfmpeg(path: string): Promise<FfmpegCheck> {
   return { ok: true, version };
 }
 
-/** One black 16:9 VP8 keyframe (raw frame, from an IVF file), shown while nothing is on stage. */
-export async function makeSlate(path: string): Promise<Buffer> {
+export type SlateCodec = 'VP8' | 'H264';
+
+/**
+ * One black 16:9 keyframe, shown while nothing is on stage: a raw VP8 frame (from an IVF file), or
+ * an H.264 access unit (constrained baseline, SPS + PPS + IDR) as an Annex B byte stream.
+ */
+export async function makeSlate(path: string, codec: SlateCodec = 'VP8'): Promise<Buffer> {
   const dir = await mkdtemp(join(tmpdir(), 'lc-slate-'));
   try {
-    const file = join(dir, 'slate.ivf');
-    await run(path, ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'color=c=black:s=640x360:r=1', '-frames:v', '1', '-c:v', 'libvpx', '-f', 'ivf', file], { timeout: 20_000 });
-    const ivf = await readFile(file);
+    const file = join(dir, codec === 'VP8' ? 'slate.ivf' : 'slate.h264');
+    const encode = codec === 'VP8'
+      ? ['-c:v', 'libvpx', '-f', 'ivf']
+      : ['-c:v', 'libx264', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264'];
+    await run(path, ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'color=c=black:s=640x360:r=1', '-frames:v', '1', ...encode, file], { timeout: 20_000 });
+    const data = await readFile(file);
+    if (codec === 'H264') return data;
     // IVF: a 32-byte file header, then each frame: 4-byte size, 8-byte timestamp, data.
-    const size = ivf.readUInt32LE(32);
-    return ivf.subarray(44, 44 + size);
+    const size = data.readUInt32LE(32);
+    return data.subarray(44, 44 + size);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -59,15 +68,22 @@ export interface RecorderInput {
   /** Loopback UDP ports the tap sends plain RTP to (each port + 1 is left for RTCP). */
   videoPort: number;
   audioPorts: number[];
-  video: { payloadType: number; name: string; clockRate: number };
+  /** VP8 is transcoded to H.264; H.264 is copied as it comes. */
+  video: { payloadType: number; name: string; clockRate: number; fmtp?: string };
   audio: { payloadType: number; name: string; clockRate: number; channels: number };
 }
+
+/** What FFmpeg does with the video: copies H.264 into the segments, or decodes VP8 and encodes H.264. */
+export type VideoPath = 'copy' | 'transcode';
+export const videoPathOf = (input: RecorderInput): VideoPath => (input.video.name.toUpperCase() === 'H264' ? 'copy' : 'transcode');
 
 /** The SDP FFmpeg reads the room's RTP by. */
 export function recorderSdp(input: RecorderInput): string {
   const { video, audio } = input;
   const lines = ['v=0', 'o=- 0 0 IN IP4 127.0.0.1', 's=Live Classroom', 'c=IN IP4 127.0.0.1', 't=0 0'];
-  lines.push(`m=video ${input.videoPort} RTP/AVP ${video.payloadType}`, `a=rtpmap:${video.payloadType} ${video.name}/${video.clockRate}`, 'a=recvonly');
+  lines.push(`m=video ${input.videoPort} RTP/AVP ${video.payloadType}`, `a=rtpmap:${video.payloadType} ${video.name}/${video.clockRate}`);
+  if (video.fmtp) lines.push(`a=fmtp:${video.payloadType} ${video.fmtp}`);
+  lines.push('a=recvonly');
   for (const port of input.audioPorts) {
     lines.push(`m=audio ${port} RTP/AVP ${audio.payloadType}`, `a=rtpmap:${audio.payloadType} ${audio.name}/${audio.clockRate}/${audio.channels}`, 'a=recvonly');
   }
@@ -91,28 +107,38 @@ export interface HlsOptions {
 }
 
 /**
- * Starts FFmpeg: RTP (SDP) in; VP8 decoded, scaled and padded to 1280x720 at 25 fps, H.264
- * (libx264 veryfast) with a keyframe every segment; the audio streams mixed into AAC; HLS out
- * (MPEG-TS segments, an EVENT playlist that grows while recording and is closed at the end).
+ * Starts FFmpeg: RTP (SDP) in; H.264 copied as it comes (its keyframes, which the tap asks for every
+ * segment, cut the segments), or VP8 decoded, scaled and padded to 1280x720 at 25 fps and encoded
+ * as H.264 (libx264 veryfast) with a keyframe every segment; the audio streams mixed into AAC; HLS
+ * out (MPEG-TS segments, an EVENT playlist that grows while recording and is closed at the end).
  */
 export async function startHls(options: HlsOptions): Promise<HlsProcess> {
   const { dir, input, segmentSeconds } = options;
   const sdpFile = join(dir, 'input.sdp');
   await writeFile(sdpFile, recorderSdp(input));
   const audioInputs = input.audioPorts.map((_, i) => `[0:a:${i}]`).join('');
+  const copy = videoPathOf(input) === 'copy';
   const filter = [
-    '[0:v:0]scale=1280:720:force_original_aspect_ratio=decrease,pad=1280:720:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25,format=yuv420p[v]',
+    ...(copy ? [] : ['[0:v:0]scale=1280:720:force_original_aspect_ratio=decrease,pad=1280:720:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25,format=yuv420p[v]']),
     `${audioInputs}amix=inputs=${input.audioPorts.length}:normalize=0:dropout_transition=0,aresample=async=1000[a]`,
   ];
+  const video = copy
+    ? // RTP gives copied frames no duration (FFmpeg counts 1 tick each), and the HLS muxer sums them
+      // for the last segment's #EXTINF: each frame lasts until the next one instead.
+      ['-map', '0:v:0', '-c:v', 'copy', '-bsf:v', 'setts=duration=if(eq(PREV_INPTS\\,NOPTS)\\,DURATION\\,PTS-PREV_INPTS)']
+    : [
+        '-map', '[v]',
+        '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-maxrate', '2500k', '-bufsize', '5000k',
+        '-force_key_frames', `expr:gte(t,n_forced*${segmentSeconds})`, '-sc_threshold', '0',
+      ];
   const command = ffmpeg(sdpFile)
     .setFfmpegPath(options.ffmpegPath)
     // The SDP names the codecs; a short probe keeps the first second of the class.
     .inputOptions(['-protocol_whitelist', 'file,udp,rtp', '-analyzeduration', '500000', '-probesize', '200000', '-fflags', '+genpts', '-reorder_queue_size', '256', '-max_delay', '500000', '-thread_queue_size', '1024'])
     .complexFilter(filter)
     .outputOptions([
-      '-map', '[v]', '-map', '[a]',
-      '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-maxrate', '2500k', '-bufsize', '5000k',
-      '-force_key_frames', `expr:gte(t,n_forced*${segmentSeconds})`, '-sc_threshold', '0',
+      ...video,
+      '-map', '[a]',
       '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2',
       '-f', 'hls', '-hls_time', String(segmentSeconds), '-hls_playlist_type', 'event', '-hls_list_size', '0',
       '-hls_flags', 'independent_segments+temp_file', '-hls_segment_filename', join(dir, 'segment-%05d.ts'),

@@ -3,10 +3,12 @@
 // the next start after a crash can tell an orphan from another node's live recording. A watch keeps
 // the last good playlist and the free space in view (FFmpeg does not stop on a full disk).
 import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { readFile, statfs, writeFile } from 'node:fs/promises';
+import { kill } from 'node:process';
 import { join } from 'node:path';
 import type { MediaTap, TapSources } from '../server/media/index.ts';
-import { startHls, type HlsProcess, type RecorderInput } from './ffmpeg.ts';
+import { startHls, videoPathOf, type HlsProcess, type RecorderInput, type VideoPath } from './ffmpeg.ts';
 import { PLAYLIST, readPlaylist } from './playlist.ts';
 
 export const OWNER_FILE = 'recorder.json';
@@ -60,6 +62,8 @@ export interface ActiveRecording {
   startedAt: Date;
   hls: HlsProcess;
   tap: MediaTap;
+  /** H.264 copied from the browser, or VP8 transcoded. */
+  videoPath: VideoPath;
   stopping: boolean;
   /** Set by the service once the recording runs. */
   watch?: RecordingWatch;
@@ -113,12 +117,15 @@ export interface RecorderStart {
   dir: string;
   ffmpegPath: string;
   segmentSeconds: number;
+  /** A black keyframe in the video's codec. */
   slate: Buffer | undefined;
   /** NODE_ID, written in the owner file so crash recovery knows its own recordings. */
   node: string;
   codecs: { video: RecorderInput['video']; audio: RecorderInput['audio'] };
-  tap: (target: { host: string; videoPort: number; audioPorts: number[]; keyframeIntervalMs: number; slate?: Buffer }) => MediaTap;
+  tap: (target: { host: string; videoPort: number; audioPorts: number[]; keyframeIntervalMs: number; videoCodec: 'H264' | 'VP8'; slate?: Buffer; onOtherCodec?: (codec: string) => void }) => MediaTap;
   sources: TapSources;
+  /** The video on stage is in another codec than the recording's: the slate is recorded meanwhile. */
+  onOtherCodec?: (codec: string) => void;
 }
 
 /** Starts FFmpeg, then the tap into it. */
@@ -135,12 +142,49 @@ export async function startRecorder(options: RecorderStart): Promise<ActiveRecor
       videoPort: videoPort!,
       audioPorts,
       keyframeIntervalMs: options.segmentSeconds * 1000,
+      videoCodec: videoPathOf(input) === 'copy' ? 'H264' : 'VP8',
       ...(options.slate ? { slate: options.slate } : {}),
+      ...(options.onOtherCodec ? { onOtherCodec: options.onOtherCodec } : {}),
     });
     tap.setSources(options.sources);
   } catch (error) {
     await hls.stop(2000); // FFmpeg would otherwise wait on its ports for ever
     throw error;
   }
-  return { id: options.id, roomId: options.roomId, dir: options.dir, startedAt: new Date(), hls, tap, stopping: false };
+  return { id: options.id, roomId: options.roomId, dir: options.dir, startedAt: new Date(), hls, tap, videoPath: videoPathOf(input), stopping: false };
+}
+
+/** Whether a process runs: an exited one left as a zombie (no init to reap it) does not. */
+export function alive(pid: number): boolean {
+  try {
+    kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // An orphan that exited stays a zombie until its new parent reaps it (a container without an
+  // init, for one): it is gone all the same.
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true; // no /proc here: trust the signal
+  }
+}
+
+/** An FFmpeg left running by a process that died: SIGINT lets it close its files, then it goes. */
+export async function stopOrphan(pid: number): Promise<void> {
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (!cmdline.includes('ffmpeg')) return; // the pid was reused by something else
+  try {
+    kill(pid, 'SIGINT');
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+  if (alive(pid)) {
+    try {
+      kill(pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
 }

@@ -2,17 +2,16 @@
 // the course's recordings, rename and delete them, close what a crash left open, and remove old
 // ones (RECORDING_RETENTION_DAYS). A recording that cannot go on (FFmpeg died, the disk filled)
 // stops alone: the live class is never touched.
-import { kill } from 'node:process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, statfs } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import type { Recording, Repositories } from '../server/db/index.ts';
 import type { Logger } from '../server/logger.ts';
-import { TAP_CODECS, type MediaServer, type TapSources } from '../server/media/index.ts';
-import { checkFfmpeg, makeSlate } from './ffmpeg.ts';
+import { TAP_CODECS, type MediaServer, type TapSources, type VideoCodec } from '../server/media/index.ts';
+import { checkFfmpeg, makeSlate, type VideoPath } from './ffmpeg.ts';
 import { LinkSigner, measure, PLAYLIST, settle, type PlaylistFacts } from './playlist.ts';
-import { OWNER_FILE, startRecorder, watchRecording, type ActiveRecording, type Owner } from './recorder.ts';
+import { alive, OWNER_FILE, startRecorder, stopOrphan, watchRecording, type ActiveRecording, type Owner } from './recorder.ts';
 
 export class RecordingError extends Error {
   override name = 'RecordingError';
@@ -22,6 +21,8 @@ export interface RecordingState {
   recording: boolean;
   recordingId?: string;
   startedAt?: string;
+  /** How the running recording gets its video: H.264 copied from the browser, or VP8 transcoded. */
+  videoPath?: VideoPath;
   /** Why the last recording stopped on its own (FFmpeg died, disk full). */
   problem?: string;
 }
@@ -39,7 +40,7 @@ export interface RecordingSummary {
 }
 
 export interface RecordingServiceOptions {
-  media: Pick<MediaServer, 'tap'>;
+  media: Pick<MediaServer, 'tap' | 'findRoom' | 'videoCodecs'>;
   /**
    * NODE_ID (default: the host name). Recovery after a crash touches only recordings this node
    * started: a container's host name changes when it is re-created, its NODE_ID does not.
@@ -73,7 +74,8 @@ export class RecordingService {
   readonly #active = new Map<string, ActiveRecording>();
   readonly #problems = new Map<string, string>();
   readonly #starting = new Map<string, Promise<RecordingState>>();
-  #slate: Buffer | undefined;
+  /** A black keyframe in each codec the recording's video can be in. */
+  #slates: Partial<Record<VideoCodec, Buffer>> = {};
   #unavailable: string | undefined = 'recording is starting up';
   #sweeper: NodeJS.Timeout | undefined;
   #ready: Promise<void> | undefined;
@@ -101,7 +103,8 @@ export class RecordingService {
       logger.warn({ ffmpegPath }, check.problem ?? 'FFmpeg is not usable');
     } else {
       try {
-        this.#slate = await makeSlate(ffmpegPath);
+        const [h264, vp8] = await Promise.all([makeSlate(ffmpegPath, 'H264'), makeSlate(ffmpegPath, 'VP8')]);
+        this.#slates = { H264: h264, VP8: vp8 };
         this.#unavailable = undefined;
         logger.info({ ffmpeg: check.version }, 'recording available');
       } catch (error) {
@@ -124,7 +127,7 @@ export class RecordingService {
 
   state(roomId: string): RecordingState {
     const active = this.#active.get(roomId);
-    if (active && !active.stopping) return { recording: true, recordingId: active.id, startedAt: active.startedAt.toISOString() };
+    if (active && !active.stopping) return { recording: true, recordingId: active.id, startedAt: active.startedAt.toISOString(), videoPath: active.videoPath };
     const problem = this.#problems.get(roomId);
     return { recording: false, ...(problem ? { problem } : {}) };
   }
@@ -153,6 +156,8 @@ export class RecordingService {
     const dir = join(this.#root(), roomId, stamp);
     await mkdir(dir, { recursive: true });
     const row = await repositories().recordings.start(roomId, room.title || 'Live class', relative(this.#root(), dir));
+    const sources = this.#options.sourcesFor(roomId);
+    const codec = this.#videoCodec(roomId, sources);
     let active: ActiveRecording;
     try {
       active = await startRecorder({
@@ -161,11 +166,12 @@ export class RecordingService {
         dir,
         ffmpegPath: this.#options.ffmpegPath,
         segmentSeconds: this.#options.segmentSeconds ?? 2,
-        slate: this.#slate,
+        slate: this.#slates[codec],
         node: this.#options.node ?? hostname(),
-        codecs: TAP_CODECS,
+        codecs: { video: TAP_CODECS.video[codec], audio: TAP_CODECS.audio },
         tap: (target) => this.#options.media.tap(roomId, target),
-        sources: this.#options.sourcesFor(roomId),
+        sources,
+        onOtherCodec: (other) => logger.warn({ room: roomId, recording: row.id, codec: other, recorded: codec }, `the video on stage is ${other}, which this ${codec} recording cannot take: it records a black picture until the stage changes`),
       });
     } catch (error) {
       await repositories().recordings.finish(row.id, { status: 'failed', durationMs: 0, sizeBytes: 0, failureReason: (error as Error).message });
@@ -182,7 +188,7 @@ export class RecordingService {
       minFreeBytes: LOW_FREE_BYTES,
       onLowDisk: (left) => void this.#failed(active, `the disk is full (${megabytes(left)} MB free in RECORDINGS_DIR)`),
     });
-    logger.info({ room: roomId, recording: row.id }, 'recording started');
+    logger.info({ room: roomId, recording: row.id, video: codec, videoPath: active.videoPath }, 'recording started');
     const state = this.state(roomId);
     this.#options.announce(roomId, state);
     return state;
@@ -204,6 +210,20 @@ export class RecordingService {
     const state = this.state(roomId);
     this.#options.announce(roomId, state);
     return state;
+  }
+
+  /**
+   * The recording's video codec, fixed for the whole recording: what is on stage now (H.264 is
+   * copied, VP8 transcoded); with nothing on stage, H.264 if every video in the room is, or, with
+   * no video yet, if H.264 is what the SFU asks of browsers first.
+   */
+  #videoCodec(roomId: string, sources: TapSources): VideoCodec {
+    const { media } = this.#options;
+    const videos = (media.findRoom(roomId)?.tracks() ?? []).filter((track) => track.kind === 'video');
+    const onStage = videos.find((track) => track.id === sources.video);
+    if (onStage) return onStage.codec === 'H264' ? 'H264' : 'VP8';
+    if (videos.length > 0) return videos.every((track) => track.codec === 'H264') ? 'H264' : 'VP8';
+    return media.videoCodecs[0] ?? 'VP8';
   }
 
   /** What is on stage changed: the recording follows. */
@@ -345,39 +365,5 @@ export class RecordingService {
 
   #root(): string {
     return resolve(this.#options.dir);
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // An orphan that exited stays a zombie until its new parent reaps it (a container without an
-  // init, for one): it is gone all the same.
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return true; // no /proc here: trust the signal
-  }
-}
-
-/** An FFmpeg left running by a process that died: SIGINT lets it close its files, then it goes. */
-async function stopOrphan(pid: number): Promise<void> {
-  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  if (!cmdline.includes('ffmpeg')) return; // the pid was reused by something else
-  try {
-    kill(pid, 'SIGINT');
-  } catch {
-    return;
-  }
-  for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
-  if (alive(pid)) {
-    try {
-      kill(pid, 'SIGKILL');
-    } catch {
-      // gone meanwhile
-    }
   }
 }

@@ -130,6 +130,8 @@ export interface RecordingStateView {
   recording: boolean;
   recordingId?: string;
   startedAt?: string;
+  /** How the running recording gets its video: H.264 copied from the browser, or VP8 transcoded. */
+  videoPath?: 'copy' | 'transcode';
   problem?: string;
 }
 

@@ -309,6 +309,7 @@ export function mediaOptions(settings: Settings): MediaServerOptions {
     portRange: [minPort, maxPort],
     connectTimeoutMs: settings.rtc.connectTimeoutSeconds * 1000,
     videoBitrate: { min: settings.rtc.minVideoKbps * 1000, max: settings.rtc.maxVideoKbps * 1000 },
+    videoCodecs: settings.rtc.videoCodecs,
     ...(announcedIp && !LOOPBACK.test(announcedIp) ? { announcedIp } : {}),
     ...(hostAddresses.size > 0 ? { hostAddresses: [...hostAddresses] } : {}),
     // The server needs STUN only to learn its public address behind NAT, when none is announced.

@@ -2,7 +2,8 @@
 // (track, subscriber) pair, added and stopped as tracks come and go.
 import { MediaStream, RtcpRrPacket, RtcpSrPacket, type RtcpPacket } from 'werift';
 import { noteReceiverEstimate } from './bandwidth.ts';
-import { msidToken, type Forward, type PublishedTrack, type Publisher, type Subscriber } from './peers.ts';
+import { rejectedMids } from './sdp.ts';
+import { codecName, msidToken, type Forward, type PublishedTrack, type Publisher, type Subscriber } from './peers.ts';
 
 /** Adds a sender for each track published by others, stops those whose track is gone. True if anything changed. */
 export function syncForwards(publishers: ReadonlyMap<string, Publisher>, userId: string, subscriber: Subscriber): boolean {
@@ -26,6 +27,10 @@ export function syncForwards(publishers: ReadonlyMap<string, Publisher>, userId:
     if (subscriber.forwards.has(id)) continue;
     const stream = new MediaStream({ id: msidToken(`${track.info.userId}~${track.info.streamId ?? 'media'}`) });
     const transceiver = pc.addTransceiver(track.info.kind, { direction: 'sendonly', streams: [stream] });
+    // Offered only the codec the publisher sends: werift's sender stamps every packet with the
+    // payload type of its first negotiated codec, and a packet is forwarded as it came.
+    const codec = pc.config.codecs[track.info.kind]?.filter((c) => codecName(c.mimeType) === track.info.codec);
+    if (track.info.kind === 'video' && codec?.length) transceiver.setCodecPreferences(codec);
     const sender = transceiver.sender;
     // The receiving browser asks for keyframes (PLI) when it needs one; pass them on, rate-limited.
     const unsubscribePli = sender.onPictureLossIndication.subscribe(() => track.requestKeyframe()).unSubscribe;
@@ -60,6 +65,30 @@ export function syncForwards(publishers: ReadonlyMap<string, Publisher>, userId:
     changed = true;
   }
   return changed;
+}
+
+/**
+ * After the subscriber's answer: its new forwards are live and their tracks asked for a keyframe
+ * (a new receiver shows nothing until one; if media cannot flow yet, that happens on connect),
+ * except those the browser rejected (no codec in common, e.g. no H.264 decoder): these stay off
+ * the track's hot path, and are returned.
+ */
+export function markAnswered(subscriber: Subscriber, answerSdp: string): Forward[] {
+  const connected = subscriber.peer.pc.connectionState === 'connected';
+  const rejected = new Set(rejectedMids(answerSdp));
+  const refused: Forward[] = [];
+  for (const forward of subscriber.forwards.values()) {
+    if (forward.negotiated) continue;
+    forward.negotiated = true;
+    if (forward.transceiver.mid != null && rejected.has(forward.transceiver.mid)) {
+      forward.refused = true;
+      forward.track.forwards.delete(forward);
+      refused.push(forward);
+    } else if (connected) {
+      forward.track.requestKeyframe();
+    }
+  }
+  return refused;
 }
 
 /**

@@ -3,7 +3,9 @@ export { MediaError, type MediaErrorCode } from './errors.ts';
 export { MediaRoom } from './room.ts';
 export { MediaServer } from './server.ts';
 export { MediaTap, TAP_CODECS, type TapSources, type TapStats, type TapTarget } from './tap.ts';
+export { VIDEO_CODECS } from './types.ts';
 export type {
+  CodecRefusedEvent,
   ConnectionStateEvent,
   FailureEvent,
   IceServer,
@@ -14,4 +16,5 @@ export type {
   RenegotiateEvent,
   SubscribedTrackInfo,
   TrackKind,
+  VideoCodec,
 } from './types.ts';

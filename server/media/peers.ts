@@ -5,6 +5,7 @@ import {
   RtpHeader,
   RtpPacket,
   useNACK,
+  useH264,
   useOPUS,
   usePLI,
   useREMB,
@@ -15,17 +16,32 @@ import {
   type RTCRtpSender,
   type RTCRtpTransceiver,
 } from 'werift';
-import type { Counters, PublishedTrackInfo } from './types.ts';
+import { VIDEO_CODECS, type Counters, type PublishedTrackInfo, type VideoCodec } from './types.ts';
 
 export const noop = () => {};
 
-/** Opus and VP8 only, on both legs, so a forwarded packet never needs a codec change. */
-export function codecs() {
+/** The H.264 the SFU takes and offers: constrained baseline, FU-A/STAP-A packets (what browsers all decode). */
+export const H264_FMTP = 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f';
+
+/**
+ * Opus, and the video codecs in the order asked, on both legs. A publisher is answered one video
+ * codec per track (sdp.ts keepOneVideoCodec) and each subscriber is offered exactly that codec for
+ * that track (forwarding.ts), so a forwarded packet never needs a codec change.
+ */
+export function codecs(video: readonly VideoCodec[] = VIDEO_CODECS) {
+  // REMB, not transport-cc: werift's transport-cc feedback kept Chromium's video near 200 kbit/s.
+  const rtcpFeedback = () => [useNACK(), usePLI(), useREMB()];
   return {
     audio: [useOPUS({ parameters: 'minptime=10;useinbandfec=1' })],
-    // REMB, not transport-cc: werift's transport-cc feedback kept Chromium's video near 200 kbit/s.
-    video: [useVP8({ rtcpFeedback: [useNACK(), usePLI(), useREMB()] })],
+    video: video.map((name) => (name === 'H264' ? useH264({ rtcpFeedback: rtcpFeedback(), parameters: H264_FMTP }) : useVP8({ rtcpFeedback: rtcpFeedback() }))),
   };
+}
+
+/** 'H264', 'VP8', 'opus' from a negotiated codec's MIME type ('video/H264'). */
+export function codecName(mimeType: string): string {
+  const name = mimeType.split('/')[1] ?? mimeType;
+  const upper = name.toUpperCase();
+  return upper === 'OPUS' ? 'opus' : upper;
 }
 
 /** msid tokens must not contain spaces; keep ids readable but safe. */
@@ -177,6 +193,8 @@ export interface Forward {
   readonly sender: RTCRtpSender;
   /** In an answered offer (so the browser expects its packets). */
   negotiated: boolean;
+  /** The browser's answer rejected it (it cannot decode the track's codec): nothing is sent to it. */
+  refused?: boolean;
   packets: number;
   /** The cumulative loss the subscriber last reported for this stream (RTCP receiver report). */
   lostReported: number;

@@ -3,12 +3,12 @@
 import type { RTCPeerConnectionConfig } from 'werift';
 import { sendEstimate, targetBitrate, type BitrateLimits } from './bandwidth.ts';
 import { describeCause, MediaError } from './errors.ts';
-import { dropForward, dropTrack, syncForwards } from './forwarding.ts';
-import { Peer, PublishedTrack, Publisher, Subscriber } from './peers.ts';
-import { checkSdp, mediaKinds } from './sdp.ts';
+import { dropForward, dropTrack, markAnswered, syncForwards } from './forwarding.ts';
+import { codecName, Peer, PublishedTrack, Publisher, Subscriber } from './peers.ts';
+import { checkSdp, keepOneVideoCodec, mediaKinds } from './sdp.ts';
 import { useKeyObjects } from './srtp-keys.ts';
 import type { MediaServer } from './server.ts';
-import type { Counters, PublishedTrackInfo, SubscribedTrackInfo } from './types.ts';
+import type { Counters, PublishedTrackInfo, SubscribedTrackInfo, VideoCodec } from './types.ts';
 
 /** A room: everything published in it is forwarded to everyone subscribed in it (but the publisher). */
 export class MediaRoom {
@@ -77,7 +77,7 @@ export class MediaRoom {
     if (!subscriber) return [];
     const out: SubscribedTrackInfo[] = [];
     for (const forward of subscriber.forwards.values()) {
-      if (forward.transceiver.mid != null) out.push({ ...forward.track.info, mid: forward.transceiver.mid });
+      if (forward.transceiver.mid != null && !forward.refused) out.push({ ...forward.track.info, mid: forward.transceiver.mid });
     }
     return out;
   }
@@ -103,7 +103,7 @@ export class MediaRoom {
    */
   async publish(userId: string, offerSdp: string): Promise<string> {
     this.assertOpen();
-    const sdp = checkSdp(offerSdp, 'publish offer');
+    const sdp = keepOneVideoCodec(checkSdp(offerSdp, 'publish offer'), this.host.videoCodecs);
     if (!mediaKinds(sdp).some((kind) => kind === 'audio' || kind === 'video')) {
       throw new MediaError('invalid-sdp', 'The publish offer has no audio or video section.');
     }
@@ -139,7 +139,7 @@ export class MediaRoom {
       this.syncPublishedTracks(userId, current);
       if (created && current.tracks.size === 0) {
         await this.dropPublisher(userId, current);
-        throw new MediaError('invalid-sdp', 'The publish offer has no audio or video track the server can receive (it needs Opus audio or VP8 video, sent by the browser).');
+        throw new MediaError('invalid-sdp', `The publish offer has no audio or video track the server can receive (it needs Opus audio or ${this.host.videoCodecs.join(' or ')} video, sent by the browser).`);
       }
       return this.host.finishSdp(answerSdp);
     });
@@ -195,12 +195,8 @@ export class MediaRoom {
         if (subscriber.peer.closed) throw this.closedError(userId);
         throw new MediaError('invalid-sdp', `The subscribe answer was refused: ${describeCause(error)}.`, { cause: error });
       }
-      const connected = pc.connectionState === 'connected';
-      for (const forward of subscriber.forwards.values()) {
-        if (forward.negotiated) continue;
-        forward.negotiated = true;
-        // A new receiver can show nothing until a keyframe: ask now if media can flow, else on connect.
-        if (connected) forward.track.requestKeyframe();
+      for (const forward of markAnswered(subscriber, sdp)) {
+        this.server.emit('codec-refused', { roomId: this.id, userId, trackId: forward.track.info.id, codec: forward.track.info.codec ?? 'unknown' });
       }
       if (subscriber.dirty) {
         subscriber.dirty = false;
@@ -277,6 +273,9 @@ export class MediaRoom {
       if (known?.receiver === receiver) continue;
       if (known) dropTrack(known); // the m-line was reused for a new track
       const info: PublishedTrackInfo = { id: `${userId}:${mid}`, userId, kind: transceiver.kind };
+      // One codec per track: the publish offer kept only one video codec (keepOneVideoCodec).
+      const codec = transceiver.codecs.find((c) => c.name.toLowerCase() !== 'rtx');
+      if (codec) info.codec = codecName(codec.mimeType);
       if (receiver.remoteStreamId) info.streamId = receiver.remoteStreamId;
       if (receiver.remoteTrackId) info.trackId = receiver.remoteTrackId;
       publisher.tracks.set(mid, new PublishedTrack(info, receiver, this.host.counters, this.host.keyframeIntervalMs));
@@ -350,7 +349,7 @@ export class MediaRoom {
       if (state === 'connected') useKeyObjects(peer.pc);
       if (role === 'subscriber' && state === 'connected') {
         const subscriber = this.subscribers.get(userId);
-        if (subscriber?.peer === peer) for (const forward of subscriber.forwards.values()) forward.track.requestKeyframe();
+        if (subscriber?.peer === peer) for (const forward of subscriber.forwards.values()) if (!forward.refused) forward.track.requestKeyframe();
       }
       this.server.emit('connection-state', { roomId: this.id, userId, role, state });
     });
@@ -383,6 +382,8 @@ export interface RoomHost {
   readonly counters: Counters;
   readonly keyframeIntervalMs: number;
   readonly connectTimeoutMs: number;
+  /** Most wanted first (MediaServerOptions.videoCodecs). */
+  readonly videoCodecs: readonly VideoCodec[];
   peerConfig(): RTCPeerConnectionConfig;
   peerOpened(peer: Peer): void;
   peerClosed(peer: Peer): Promise<void>;

@@ -60,3 +60,72 @@ export function announceAddress(sdp: string, announcedIp: string | undefined): s
   }
   return out.join(eol);
 }
+
+/**
+ * A publisher's offer with, in each video section, only the payload type of the first codec in
+ * `preference` the browser offers, so werift answers that one codec and the browser cannot switch
+ * to another. H.264 counts only with packetization-mode=1 and a baseline profile (profile_idc 42),
+ * constrained baseline (42e0..) first: werift would otherwise take the first H.264 line, which in
+ * Chromium's offer is plain baseline. A section with none of them is left as it is (werift
+ * rejects it). Audio sections are untouched.
+ */
+export function keepOneVideoCodec(sdp: string, preference: readonly string[]): string {
+  const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
+  const lines = sdp.split(/\r?\n/);
+  const out: string[] = [];
+  let i = 0;
+  while (i < lines.length) {
+    if (!lines[i]!.startsWith('m=video ')) {
+      out.push(lines[i]!);
+      i++;
+      continue;
+    }
+    let end = i + 1;
+    while (end < lines.length && !lines[end]!.startsWith('m=')) end++;
+    out.push(...oneCodecSection(lines.slice(i, end), preference));
+    i = end;
+  }
+  return out.join(eol);
+}
+
+function oneCodecSection(section: string[], preference: readonly string[]): string[] {
+  const rtpmap = new Map<string, string>();
+  const fmtp = new Map<string, string>();
+  for (const line of section) {
+    const map = /^a=rtpmap:(\d+) ([^/\s]+)\/90000/.exec(line);
+    if (map) rtpmap.set(map[1]!, map[2]!.toUpperCase());
+    const params = /^a=fmtp:(\d+) (.*)$/.exec(line);
+    if (params) fmtp.set(params[1]!, params[2]!.toLowerCase());
+  }
+  const h264 = (pt: string) => {
+    const params = fmtp.get(pt) ?? '';
+    const profile = /profile-level-id=([0-9a-f]{6})/.exec(params)?.[1] ?? '42001f';
+    if (!/packetization-mode=1/.test(params) || !profile.startsWith('42')) return -1;
+    return profile.startsWith('42e0') ? 2 : 1;
+  };
+  let chosen: string | undefined;
+  for (const codec of preference) {
+    const candidates = [...rtpmap].filter(([, name]) => name === codec.toUpperCase()).map(([pt]) => pt);
+    chosen = codec.toUpperCase() === 'H264' ? candidates.filter((pt) => h264(pt) > 0).sort((a, b) => h264(b) - h264(a))[0] : candidates[0];
+    if (chosen) break;
+  }
+  if (!chosen) return section;
+  const [mline, ...rest] = section;
+  const head = mline!.split(' ').slice(0, 3);
+  const kept = rest.filter((line) => {
+    const pt = /^a=(?:rtpmap|fmtp|rtcp-fb):(\d+)[ ]/.exec(line)?.[1];
+    return pt === undefined || pt === chosen;
+  });
+  return [[...head, chosen].join(' '), ...kept];
+}
+
+/** The mids of an answer's audio/video sections that were rejected (port 0): e.g. no codec in common. */
+export function rejectedMids(sdp: string): string[] {
+  const out: string[] = [];
+  for (const section of sdp.split(/\r?\nm=/).slice(1)) {
+    if (!/^(audio|video) 0 /.test(section)) continue;
+    const mid = /\r?\na=mid:(\S+)/.exec(section)?.[1];
+    if (mid !== undefined) out.push(mid);
+  }
+  return out;
+}

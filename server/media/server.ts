@@ -9,7 +9,7 @@ import { codecs, type Peer } from './peers.ts';
 import { MediaRoom, type RoomHost } from './room.ts';
 import { announceAddress } from './sdp.ts';
 import { MediaTap, type TapTarget } from './tap.ts';
-import type { Counters, MediaServerEvents, MediaServerOptions, MediaStats } from './types.ts';
+import { VIDEO_CODECS, type Counters, type MediaServerEvents, type MediaServerOptions, type MediaStats, type VideoCodec } from './types.ts';
 
 export class MediaServer extends EventEmitter<MediaServerEvents> {
   private readonly rooms = new Map<string, MediaRoom>();
@@ -20,6 +20,8 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
   private closed = false;
   private readonly bitrateTimer: NodeJS.Timeout;
   private readonly taps = new Set<MediaTap>();
+  /** The video codecs taken, most wanted first: a room with no video yet will most likely get the first. */
+  readonly videoCodecs: readonly VideoCodec[];
 
   constructor(options: MediaServerOptions = {}) {
     super();
@@ -28,11 +30,17 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
       throw new RangeError(`portRange must be two different ports, lowest first (got ${JSON.stringify(range)}).`);
     }
     this.options = options;
+    const video = options.videoCodecs ?? [...VIDEO_CODECS];
+    if (video.length === 0 || video.some((codec) => !VIDEO_CODECS.includes(codec)) || new Set(video).size !== video.length) {
+      throw new RangeError(`videoCodecs must list some of ${VIDEO_CODECS.join(', ')}, each once (got ${JSON.stringify(video)}).`);
+    }
+    this.videoCodecs = video;
     const server = this;
     this.host = {
       counters: this.counters,
       keyframeIntervalMs: options.keyframeIntervalMs ?? 500,
       connectTimeoutMs: options.connectTimeoutMs ?? 20_000,
+      videoCodecs: this.videoCodecs,
       peerConfig: () => this.peerConfig(),
       peerOpened: (peer) => {
         server.peers.add(peer);
@@ -152,7 +160,7 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
       iceAdditionalHostAddresses: options.hostAddresses,
       iceUseIpv6: options.ipv6 ?? false,
       bundlePolicy: 'max-bundle',
-      codecs: codecs(),
+      codecs: codecs(this.videoCodecs),
       // No header extensions on either leg: no transport-cc (see codecs()), and none to translate.
       headerExtensions: { audio: [], video: [] },
     };

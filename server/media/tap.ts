@@ -5,13 +5,20 @@
 // stream; video changes source only at a keyframe of the new source, and keyframes are asked for
 // every `keyframeIntervalMs` so the recording can be cut into segments. An audio stream with no
 // source (a muted or absent microphone) carries Opus silence, so the recording's audio never stops.
+// The video is in one codec (H.264 or VP8, as the recorder chose): a source in the other codec
+// cannot be recorded by this tap, so while one is on stage the slate goes on and the recorder is told.
 import { createSocket, type Socket } from 'node:dgram';
-import { RtpHeader, RtpPacket, Vp8RtpPayload } from 'werift';
+import { RtpHeader, RtpPacket } from 'werift';
 import type { PublishedTrack } from './peers.ts';
+import { isKeyframeStart, packetizeFrame } from './tap-video.ts';
+import type { VideoCodec } from './types.ts';
 
 /** Payload types in the tap's RTP, as the recorder's SDP must name them. */
 export const TAP_CODECS = {
-  video: { payloadType: 96, name: 'VP8', clockRate: 90_000 },
+  video: {
+    VP8: { payloadType: 96, name: 'VP8', clockRate: 90_000 },
+    H264: { payloadType: 97, name: 'H264', clockRate: 90_000, fmtp: 'packetization-mode=1' },
+  },
   audio: { payloadType: 111, name: 'opus', clockRate: 48_000, channels: 2 },
 } as const;
 
@@ -22,11 +29,16 @@ export interface TapTarget {
   audioPorts: number[];
   /** Ask the video source for a keyframe this often (segment length). Default 2000 ms. */
   keyframeIntervalMs?: number;
+  /** The video's codec: only sources in it are recorded. Default VP8. */
+  videoCodec?: VideoCodec;
   /**
-   * One VP8 keyframe (e.g. a black 16:9 picture) sent twice a second while no video is on stage, so
-   * the recorder always has a picture: from the first second, and while the camera is off.
+   * One keyframe in that codec (e.g. a black 16:9 picture: a VP8 frame, or an H.264 access unit
+   * with SPS and PPS in Annex B) sent twice a second while no video is on stage, so the recorder
+   * always has a picture: from the first second, and while the camera is off.
    */
   slate?: Buffer;
+  /** The video on stage is in another codec than this tap's (it records the slate meanwhile). */
+  onOtherCodec?: (codec: string) => void;
 }
 
 export interface TapSources {
@@ -43,23 +55,14 @@ export interface TapStats {
   slateFrames: number;
   /** Video changes of source made (each at a keyframe). */
   switches: number;
+  /** Times a video source in another codec than the tap's was put on stage (and not recorded). */
+  otherCodec: number;
 }
 
 /** One Opus frame of 20 ms of silence (TOC 0xf8: CELT fullband 20 ms, mono), as Chromium's DTX sends. */
 const OPUS_SILENCE = Buffer.from([0xf8, 0xff, 0xfe]);
 const SILENCE_AFTER_MS = 100;
 const SLATE_AFTER_MS = 500;
-/** VP8 RTP payloads stay under a loopback-safe size. */
-const VP8_MAX_PAYLOAD = 1100;
-
-/** One VP8 frame as RTP payloads (RFC 7741): a 1-byte descriptor, S=1 on the first. */
-function packetizeVp8(frame: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  for (let offset = 0; offset < frame.length; offset += VP8_MAX_PAYLOAD) {
-    out.push(Buffer.concat([Buffer.from([offset === 0 ? 0x10 : 0x00]), frame.subarray(offset, offset + VP8_MAX_PAYLOAD)]));
-  }
-  return out;
-}
 
 class OutStream {
   readonly ssrc = (Math.random() * 0xffffffff) >>> 0;
@@ -137,35 +140,54 @@ export class MediaTap {
   private videoSource: PublishedTrack | undefined;
   private videoNext: PublishedTrack | undefined;
   private readonly audioSources: Array<PublishedTrack | undefined>;
+  /** The source on stage, if it is in another codec than the tap's (told once). */
+  private otherCodecSource: PublishedTrack | undefined;
   private readonly listeners = new Map<PublishedTrack, (packet: RtpPacket) => void>();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly slate: Buffer[] | undefined;
+  readonly videoCodec: VideoCodec;
   private closed = false;
   /** Called once when the tap closes (the server forgets it). */
   onClose: (() => void) | undefined;
-  readonly counts: TapStats = { videoPackets: 0, audioPackets: 0, silencePackets: 0, slateFrames: 0, switches: 0 };
+  readonly counts: TapStats = { videoPackets: 0, audioPackets: 0, silencePackets: 0, slateFrames: 0, switches: 0, otherCodec: 0 };
 
   constructor(target: TapTarget, lookup: (trackId: string) => PublishedTrack | undefined) {
     this.target = target;
     this.lookup = lookup;
     this.socket = createSocket('udp4');
     this.socket.on('error', () => {}); // the recorder went away: its own exit is reported by recordings/
-    this.video = new OutStream(TAP_CODECS.video.payloadType, TAP_CODECS.video.clockRate, target.videoPort);
+    this.videoCodec = target.videoCodec ?? 'VP8';
+    const video = TAP_CODECS.video[this.videoCodec];
+    this.video = new OutStream(video.payloadType, video.clockRate, target.videoPort);
     this.audio = target.audioPorts.map((port) => new OutStream(TAP_CODECS.audio.payloadType, TAP_CODECS.audio.clockRate, port));
     this.audioSources = target.audioPorts.map(() => undefined);
-    this.slate = target.slate && target.slate.length > 0 ? packetizeVp8(target.slate) : undefined;
+    this.slate = target.slate && target.slate.length > 0 ? packetizeFrame(this.videoCodec, target.slate) : undefined;
     this.timers.push(setInterval(() => this.fillSilence(), 20));
     if (this.slate) {
       this.fillSlate();
       this.timers.push(setInterval(() => this.fillSlate(), SLATE_AFTER_MS));
     }
-    this.timers.push(setInterval(() => (this.videoNext ?? this.videoSource)?.requestKeyframe(), target.keyframeIntervalMs ?? 2000));
+    const askKeyframe = () => (this.videoNext ?? this.videoSource)?.requestKeyframe();
+    this.timers.push(setInterval(askKeyframe, target.keyframeIntervalMs ?? 2000));
+    // The recorder may not be listening yet when the first keyframe comes: ask again soon after.
+    for (const ms of [500, 1000]) this.timers.push(setTimeout(askKeyframe, ms));
   }
 
   /** What to record: track ids as MediaRoom.tracks() names them. Unknown ids count as none. */
   setSources(sources: TapSources) {
     if (this.closed) return;
-    const video = sources.video === undefined ? undefined : this.lookup(sources.video);
+    let video = sources.video === undefined ? undefined : this.lookup(sources.video);
+    if (video && video.info.codec !== this.videoCodec) {
+      // Not recordable here: the slate rather than a picture students no longer see.
+      if (video !== this.otherCodecSource) {
+        this.counts.otherCodec++;
+        this.target.onOtherCodec?.(video.info.codec ?? 'unknown');
+      }
+      this.otherCodecSource = video;
+      video = undefined;
+    } else {
+      this.otherCodecSource = undefined;
+    }
     if (video !== (this.videoNext ?? this.videoSource)) {
       // A new source starts at its next keyframe; until then the old one (or the slate) goes on.
       if (video === undefined) this.videoSource = this.videoNext = undefined;
@@ -221,7 +243,7 @@ export class MediaTap {
     if (this.closed) return;
     const now = Date.now();
     if (track.info.kind === 'video') {
-      if (track === this.videoNext && isKeyframeStart(packet)) {
+      if (track === this.videoNext && isKeyframeStart(this.videoCodec, packet.payload)) {
         this.videoSource = track;
         this.videoNext = undefined;
         this.counts.switches++;
@@ -258,14 +280,5 @@ export class MediaTap {
 
   private send(buffer: Buffer, port: number) {
     this.socket.send(buffer, port, this.target.host);
-  }
-}
-
-function isKeyframeStart(packet: RtpPacket): boolean {
-  try {
-    const vp8 = Vp8RtpPayload.deSerialize(packet.payload);
-    return vp8.isPartitionHead && vp8.pid === 0 && vp8.isKeyframe;
-  } catch {
-    return false;
   }
 }

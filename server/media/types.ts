@@ -27,7 +27,18 @@ export interface MediaServerOptions {
    * estimate among its receivers, but at least `min` and at most `max`. Defaults 150 000 and 2 500 000.
    */
   videoBitrate?: { min: number; max: number };
+  /**
+   * The video codecs the SFU takes, most wanted first. A publisher's browser is answered the first
+   * of them it offers, and that codec is forwarded unchanged to every subscriber. Default
+   * ['H264', 'VP8']: H.264 (constrained baseline, packetization-mode 1) where the browser has it,
+   * since a recording can then copy it instead of transcoding.
+   */
+  videoCodecs?: VideoCodec[];
 }
+
+/** Video codecs the SFU can forward (and the recording tap can carry). */
+export type VideoCodec = 'H264' | 'VP8';
+export const VIDEO_CODECS: readonly VideoCodec[] = ['H264', 'VP8'];
 
 export type TrackKind = 'audio' | 'video';
 
@@ -36,6 +47,8 @@ export interface PublishedTrackInfo {
   id: string;
   userId: string;
   kind: TrackKind;
+  /** What the publisher sends (negotiated: exactly one codec per track): 'H264' or 'VP8' for video, 'opus' for audio. */
+  codec?: string;
   /** The publisher's own MediaStream id and track id (from its a=msid), when it sent them. */
   streamId?: string;
   trackId?: string;
@@ -69,6 +82,14 @@ export interface FailureEvent {
   error: MediaError;
 }
 
+export interface CodecRefusedEvent {
+  roomId: string;
+  /** The subscriber whose browser cannot decode the track (its answer rejected it). */
+  userId: string;
+  trackId: string;
+  codec: string;
+}
+
 export interface MediaServerEvents {
   /** A subscriber needs the new offer (published tracks were added or removed). */
   renegotiate: [RenegotiateEvent];
@@ -77,6 +98,8 @@ export interface MediaServerEvents {
   'connection-state': [ConnectionStateEvent];
   /** A renegotiation the server started on its own failed. */
   failure: [FailureEvent];
+  /** A subscriber's browser cannot decode a track's codec: it does not get that track (nothing else changes). */
+  'codec-refused': [CodecRefusedEvent];
 }
 
 export interface MediaStats {

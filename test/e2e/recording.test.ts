@@ -1,8 +1,9 @@
 // Recording end to end, through real LTI launches into Chromium (fake camera and microphone) in a
 // paid course: the instructor ticks and unticks "Record automatically" (students have no such box),
 // goes live and records for about 10 s; everyone sees it is being recorded; the VOD appears in the
-// "Recordings" list, ffprobe finds ~10 s of video and audio in it, and it plays in the student's
-// Chromium. A student whose payment is withdrawn gets 403 on the playlist and on a segment; an
+// "Recordings" list, ffprobe finds ~10 s of video and audio in it, the video being Chromium's own
+// H.264 (constrained baseline, copied; FFmpeg's libx264 would make High profile), and it plays in
+// the student's Chromium to its last seconds (across the sizes Chromium sent: they usually grow). A student whose payment is withdrawn gets 403 on the playlist and on a segment; an
 // expired link gets 403; a forged one too.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -65,6 +66,9 @@ describe('recording a live class to a VOD, in Chromium through LTI launches', ()
     await teacher.frame.getByRole('button', { name: 'Record' }).click();
     await teacher.frame.locator('[data-recording-indicator]').waitFor({ timeout: 15_000 });
     await student.frame.locator('[data-recording-indicator]').waitFor({ timeout: 15_000 });
+    // Chromium sends H.264 (the SFU prefers it), so the recording copies it.
+    const recording = (await c.service.repositories.recordings.listUnfinished())[0]!;
+    assert.equal(c.service.recordings.state(recording.roomId).videoPath, 'copy');
     // The student has no recording controls.
     assert.equal(await student.frame.getByRole('button', { name: 'Record' }).count(), 0);
     assert.equal(await student.frame.getByRole('button', { name: 'Stop recording' }).count(), 0);
@@ -79,20 +83,25 @@ describe('recording a live class to a VOD, in Chromium through LTI launches', ()
 
     // ffprobe reads the VOD over HTTP, through the student's signed link.
     const playlist = new URL(vod.playlistUrl!, `${c.service.url}/lti/launch`).href;
-    const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type,codec_name:format=duration', '-of', 'json', playlist]);
-    const probed = JSON.parse(stdout) as { streams: Array<{ codec_type: string; codec_name: string }>; format: { duration: string } };
-    t.diagnostic(`ffprobe: ${JSON.stringify(probed)}`);
+    const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type,codec_name,profile,width,height:format=duration', '-of', 'json', playlist]);
+    const probed = JSON.parse(stdout) as { streams: Array<{ codec_type: string; codec_name: string; profile?: string }>; format: { duration: string } };
+    t.diagnostic(`ffprobe: ${JSON.stringify(probed.streams)} ${probed.format.duration} s`);
     assert.deepEqual(probed.streams.map((s) => s.codec_type).sort(), ['audio', 'video']);
+    const video = probed.streams.find((s) => s.codec_type === 'video')!;
+    assert.equal(video.codec_name, 'h264');
+    assert.match(video.profile ?? '', /Baseline/, 'the browser\'s own H.264, not re-encoded');
     const seconds = Number(probed.format.duration);
     assert.ok(seconds >= 7 && seconds <= 14, `about 10 s recorded (got ${seconds} s)`);
 
-    // It plays in the student's Chromium (hls.js, loaded only now).
+    // It plays in the student's Chromium (hls.js, loaded only now), to its last seconds.
     await student.frame.getByRole('button', { name: /^Play/ }).first().click();
+    const widths = new Set<number>();
     const played = await until('the VOD playing', async () => {
       const state = (await student.frame.evaluate(`(() => { const v = document.querySelector("live-classroom").shadowRoot.querySelector("lc-recordings").shadowRoot.querySelector("video"); return v && { time: v.currentTime, ready: v.readyState, width: v.videoWidth }; })()`)) as { time: number; ready: number; width: number } | null;
-      return state && state.time > 1.5 && state.width > 0 ? state : undefined;
+      if (state?.width) widths.add(state.width);
+      return state && state.time > seconds - 2.5 && state.width > 0 ? state : undefined;
     }, 30_000);
-    t.diagnostic(`played: ${JSON.stringify(played)}`);
+    t.diagnostic(`played: ${JSON.stringify(played)}; widths seen: ${[...widths].join(', ')}`);
 
     const segment = playlist.replace('index.m3u8', 'segment-00000.ts');
     assert.equal((await fetch(playlist)).status, 200);

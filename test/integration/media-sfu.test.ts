@@ -23,6 +23,8 @@ interface InboundStat {
   framesDecoded: number;
   keyFramesDecoded: number;
   bytesReceived: number;
+  /** The decoder's MIME type, e.g. video/H264. */
+  codec?: string;
 }
 interface SubscriberStats {
   connectionState: string;
@@ -114,7 +116,7 @@ describe('media: the SFU forwards a browser’s camera and microphone to another
       return true;
     });
     // Well-formed, but nothing in it the server can receive (H.263 only).
-    await assert.rejects(media.publish(ROOM, 'mallory', BAD_SDP.replace('VP8/90000', 'H263/90000')), { name: 'MediaError', code: 'invalid-sdp', message: /Opus audio or VP8 video/ });
+    await assert.rejects(media.publish(ROOM, 'mallory', BAD_SDP.replace('VP8/90000', 'H263/90000')), { name: 'MediaError', code: 'invalid-sdp', message: /Opus audio or H264 or VP8 video/ });
     await assert.rejects(media.acceptAnswer(ROOM, 'nobody', BAD_SDP), { name: 'MediaError' });
     assert.equal(media.stats().peers, 0);
     assert.equal(media.stats().rooms, 0);
@@ -151,6 +153,10 @@ describe('media: the SFU forwards a browser’s camera and microphone to another
       return video && video.framesDecoded > 0 && audio && audio.packetsReceived > 0 ? { video, audio } : undefined;
     });
     assert.ok(first.video.keyFramesDecoded > 0);
+    // H.264 is preferred, so Chromium sends it and the student decodes it, as forwarded.
+    assert.equal(first.video.codec, 'video/H264');
+    assert.equal(first.audio.codec?.toLowerCase(), 'audio/opus');
+    assert.deepEqual(media.findRoom(ROOM)?.tracks().map((t) => `${t.kind}:${t.codec}`).sort(), ['audio:opus', 'video:H264']);
     await until('more video frames decoded', async () => {
       const video = (await studentStats()).inbound.find((s) => s.kind === 'video');
       return video && video.framesDecoded > first.video.framesDecoded + 10 ? true : undefined;
@@ -253,6 +259,51 @@ describe('media: the SFU forwards a browser’s camera and microphone to another
     // climb back is Chromium's business (about 8%/s), so it is not timed here.
     assert.equal(media.findRoom(ROOM)?.subscribedTracks('slow-student').length, 0);
     assert.deepEqual(failures, []);
+  });
+
+  it('gives a browser that cannot decode H.264 the audio without the video; the others go on', async () => {
+    const refusals: unknown[] = [];
+    media.on('codec-refused', (event) => refusals.push(event));
+    const noH264 = await browser.context.newPage();
+    await noH264.exposeFunction('signal', signalFor('student-no-h264'));
+    await noH264.goto(pageServer.url);
+    try {
+      await noH264.evaluate('window.cannotDecode = ["video/H264"]');
+      await call(noH264, 'startSubscribing');
+      await until('audio at the browser without H.264', async () => ((await studentStats(noH264)).inbound.some((s) => s.kind === 'audio' && s.packetsReceived > 0) ? true : undefined));
+      const stats = await studentStats(noH264);
+      assert.deepEqual(stats.receiving.map((r) => r.kind), ['audio']);
+      const video = media.findRoom(ROOM)!.tracks().find((t) => t.kind === 'video')!;
+      assert.deepEqual(refusals, [{ roomId: ROOM, userId: 'student-no-h264', trackId: video.id, codec: 'H264' }]);
+      assert.deepEqual(media.findRoom(ROOM)!.subscribedTracks('student-no-h264').map((t) => t.kind), ['audio']);
+      // The other student still decodes the video.
+      const before = (await studentStats()).inbound.find((s) => s.kind === 'video')!.framesDecoded;
+      await until('more frames at the student', async () => ((await studentStats()).inbound.find((s) => s.kind === 'video')!.framesDecoded > before ? true : undefined));
+      assert.deepEqual(failures, []);
+    } finally {
+      await media.leave(ROOM, 'student-no-h264');
+      await noH264.close();
+    }
+  });
+
+  it('forwards VP8 when the server puts VP8 first', async () => {
+    const vp8 = new MediaServer({ iceServers: [], hostAddresses: ['127.0.0.1'], videoCodecs: ['VP8', 'H264'] });
+    const pages = [await browser.context.newPage(), await browser.context.newPage()] as const;
+    try {
+      const signal = (userId: string) => async (op: string, sdp?: string) => (op === 'publish' ? vp8.publish('vp8', userId, sdp ?? '') : op === 'subscribe' ? vp8.subscribe('vp8', userId) : vp8.acceptAnswer('vp8', userId, sdp ?? ''));
+      await pages[0].exposeFunction('signal', signal('vp8-teacher'));
+      await pages[1].exposeFunction('signal', signal('vp8-student'));
+      for (const page of pages) await page.goto(pageServer.url);
+      await call(pages[0], 'startPublishing');
+      await call(pages[1], 'startSubscribing');
+      const video = await until('decoded video at the VP8 student', async () => (await studentStats(pages[1])).inbound.find((s) => s.kind === 'video' && s.framesDecoded > 0));
+      assert.equal(video.codec, 'video/VP8');
+      assert.equal(vp8.findRoom('vp8')?.tracks().find((t) => t.kind === 'video')?.codec, 'VP8');
+      assert.throws(() => new MediaServer({ videoCodecs: [] }), RangeError);
+    } finally {
+      for (const page of pages) await page.close();
+      await vp8.close();
+    }
   });
 
   it('closes peers on leave() and on close(), leaving nothing behind', async () => {

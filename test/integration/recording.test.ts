@@ -120,7 +120,7 @@ describe('recording failures with real FFmpeg', () => {
       await writeFile(join(dir, 'recorder.json'), text.replace(/"pid":\d+/, `"pid":${dead}`));
       // The next start's recorder (same database and folder, nothing of its own running).
       const next = new RecordingService({
-        media: { tap: () => assert.fail('recovery taps nothing') },
+        media: { tap: () => assert.fail('recovery taps nothing'), findRoom: () => undefined, videoCodecs: ['H264', 'VP8'] },
         repositories: () => c.service.repositories,
         logger: createLogger('silent'),
         dir: c.service.settings.recordingsDir,

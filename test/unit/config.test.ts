@@ -25,7 +25,7 @@ describe('settings', () => {
     assert.equal(settings.databaseUrl, undefined);
     assert.equal(settings.redisUrl, undefined);
     assert.equal(settings.ltiKey, undefined);
-    assert.deepEqual(settings.rtc, { announcedIp: undefined, minPort: 40000, maxPort: 40999, maxSubscribers: 150, graceSeconds: 15, connectTimeoutSeconds: 20, minVideoKbps: 150, maxVideoKbps: 2500 });
+    assert.deepEqual(settings.rtc, { announcedIp: undefined, minPort: 40000, maxPort: 40999, maxSubscribers: 150, graceSeconds: 15, connectTimeoutSeconds: 20, minVideoKbps: 150, maxVideoKbps: 2500, videoCodecs: ['H264', 'VP8'] });
     assert.equal(settings.roomSeatLimit, 300);
     assert.deepEqual(settings.turn, { urls: [], secret: undefined });
     assert.equal(settings.ffmpegPath, 'ffmpeg');
@@ -48,6 +48,7 @@ describe('settings', () => {
         RTC_MAX_PORT: '50100',
         MEDIA_MIN_VIDEO_KBPS: '300',
         MEDIA_MAX_VIDEO_KBPS: '1200',
+        MEDIA_VIDEO_CODECS: 'vp8',
         TURN_URLS: 'turn:turn.example.edu:3478?transport=udp, turns:turn.example.edu:5349',
         TURN_SECRET: 'shared-secret',
         FFMPEG_PATH: '/usr/bin/ffmpeg',
@@ -61,7 +62,7 @@ describe('settings', () => {
     assert.equal(settings.dataDir, '/var/lib/lc');
     assert.equal(settings.recordingsDir, '/srv/lc/rec');
     assert.equal(settings.databaseUrl, 'postgres://lc:pw@db:5432/lc');
-    assert.deepEqual(settings.rtc, { announcedIp: '203.0.113.7', minPort: 50000, maxPort: 50100, maxSubscribers: 150, graceSeconds: 15, connectTimeoutSeconds: 20, minVideoKbps: 300, maxVideoKbps: 1200 });
+    assert.deepEqual(settings.rtc, { announcedIp: '203.0.113.7', minPort: 50000, maxPort: 50100, maxSubscribers: 150, graceSeconds: 15, connectTimeoutSeconds: 20, minVideoKbps: 300, maxVideoKbps: 1200, videoCodecs: ['VP8'] });
     assert.deepEqual(settings.turn.urls, ['turn:turn.example.edu:3478?transport=udp', 'turns:turn.example.edu:5349']);
     assert.equal(settings.logLevel, 'debug');
   });
@@ -81,6 +82,8 @@ describe('settings', () => {
     assert.match(problemsOf({ RTC_MIN_PORT: '50000', RTC_MAX_PORT: '49000' })[0]!, /RTC_MAX_PORT=49000 .*above RTC_MIN_PORT \(50000\)/);
     assert.match(problemsOf({ MEDIA_MIN_VIDEO_KBPS: '900', MEDIA_MAX_VIDEO_KBPS: '500' })[0]!, /MEDIA_MAX_VIDEO_KBPS=500 .*at least MEDIA_MIN_VIDEO_KBPS \(900\)/);
     assert.match(problemsOf({ MEDIA_MAX_VIDEO_KBPS: 'fast' })[0]!, /MEDIA_MAX_VIDEO_KBPS="fast" is invalid: expected a whole number of kbit\/s/);
+    assert.deepEqual(parseSettings({ MEDIA_VIDEO_CODECS: ' VP8, h264 ' }).rtc.videoCodecs, ['VP8', 'H264']);
+    for (const bad of ['AV1', 'H264,H264', 'H264,,VP9']) assert.match(problemsOf({ MEDIA_VIDEO_CODECS: bad })[0]!, /MEDIA_VIDEO_CODECS=".*" is invalid: expected H264 and\/or VP8/, bad);
   });
 
   it('never echoes a secret back', () => {

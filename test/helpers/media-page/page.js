@@ -31,10 +31,15 @@ async function negotiatePublisher() {
   await pc.setRemoteDescription({ type: 'answer', sdp: answer });
 }
 
-window.startPublishing = async () => {
+// `videoCodec` (e.g. 'video/VP8'): the camera is offered in that codec only, as a browser without
+// the others would.
+window.startPublishing = async (videoCodec) => {
   const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240, frameRate: 15 } });
   const pc = new RTCPeerConnection({ iceServers: [] });
-  for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+  for (const track of stream.getTracks()) {
+    const transceiver = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+    if (track.kind === 'video' && videoCodec) transceiver.setCodecPreferences(RTCRtpReceiver.getCapabilities('video').codecs.filter((c) => c.mimeType === videoCodec));
+  }
   state.publisher = { pc, stream };
   await negotiatePublisher();
   return stream.getTracks().map((track) => track.kind);
@@ -72,9 +77,17 @@ window.stopScreen = async () => {
   await negotiatePublisher();
 };
 
+// A browser that cannot decode some video codecs (window.cannotDecode = ['video/H264']): its
+// receivers are limited to the others, as such a browser's would be.
+window.cannotDecode = [];
+
 async function answerOffer(sdp) {
   const pc = state.subscriber.pc;
   await pc.setRemoteDescription({ type: 'offer', sdp });
+  if (window.cannotDecode.length > 0) {
+    const codecs = RTCRtpReceiver.getCapabilities('video').codecs.filter((c) => !window.cannotDecode.includes(c.mimeType));
+    for (const t of pc.getTransceivers()) if (t.receiver.track.kind === 'video' && !t.stopped) t.setCodecPreferences(codecs);
+  }
   await pc.setLocalDescription(await pc.createAnswer());
   await gathered(pc);
   await window.signal('answer', pc.localDescription.sdp);
@@ -116,6 +129,7 @@ window.subscriberStats = async () => {
       framesDecoded: stat.framesDecoded ?? 0,
       keyFramesDecoded: stat.keyFramesDecoded ?? 0,
       bytesReceived: stat.bytesReceived ?? 0,
+      codec: report.get(stat.codecId)?.mimeType,
     });
   });
   const receiving = pc
