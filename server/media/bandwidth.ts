@@ -29,9 +29,10 @@ export function noteReceiverEstimate(subscriber: Subscriber, packet: RtcpPacket,
  * What the publisher should send: the lowest fresh estimate among the subscribers of its video,
  * within the limits; the ceiling while no subscriber has said anything. Undefined without video.
  */
-export function targetBitrate(publisher: Publisher, limits: BitrateLimits, now = Date.now()): number | undefined {
+export function targetBitrate(publisher: Publisher, limits: BitrateLimits, now = Date.now(), remote?: (now: number, freshMs: number) => number): number | undefined {
   let video = false;
-  let lowest = Number.POSITIVE_INFINITY;
+  // Receivers in subscriber workers report through the main thread (worker-pool.ts).
+  let lowest = remote?.(now, FRESH_MS) ?? Number.POSITIVE_INFINITY;
   for (const track of publisher.tracks.values()) {
     if (track.info.kind !== 'video') continue;
     video = true;

@@ -3,13 +3,13 @@
 import { MediaStream, RtcpRrPacket, RtcpSrPacket, type RtcpPacket } from 'werift';
 import { noteReceiverEstimate } from './bandwidth.ts';
 import { rejectedMids } from './sdp.ts';
-import { codecName, msidToken, type Forward, type PublishedTrack, type Publisher, type Subscriber } from './peers.ts';
+import { codecName, msidToken, type Forward, type ForwardedTrack, type Subscriber } from './peers.ts';
 
 /** Adds a sender for each track published by others, stops those whose track is gone. True if anything changed. */
-export function syncForwards(publishers: ReadonlyMap<string, Publisher>, userId: string, subscriber: Subscriber): boolean {
+export function syncForwards(publishers: ReadonlyMap<string, { readonly tracks: ReadonlyMap<string, ForwardedTrack> }>, userId: string, subscriber: Subscriber): boolean {
   let changed = false;
   const pc = subscriber.peer.pc;
-  const wanted = new Map<string, PublishedTrack>();
+  const wanted = new Map<string, ForwardedTrack>();
   for (const [publisherId, publisher] of publishers) {
     if (publisherId === userId) continue;
     for (const track of publisher.tracks.values()) wanted.set(track.info.id, track);
@@ -108,7 +108,7 @@ export function noteReportedLoss(forward: Forward, packet: RtcpPacket): void {
   }
 }
 
-export function dropTrack(track: PublishedTrack) {
+export function dropTrack(track: ForwardedTrack) {
   for (const forward of [...track.forwards]) dropForward(forward);
   track.close();
 }

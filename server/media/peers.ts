@@ -16,7 +16,7 @@ import {
   type RTCRtpSender,
   type RTCRtpTransceiver,
 } from 'werift';
-import { VIDEO_CODECS, type Counters, type PublishedTrackInfo, type VideoCodec } from './types.ts';
+import { VIDEO_CODECS, type Counters, type IceServer, type PublishedTrackInfo, type VideoCodec } from './types.ts';
 
 export const noop = () => {};
 
@@ -34,6 +34,20 @@ export function codecs(video: readonly VideoCodec[] = VIDEO_CODECS) {
   return {
     audio: [useOPUS({ parameters: 'minptime=10;useinbandfec=1' })],
     video: video.map((name) => (name === 'H264' ? useH264({ rtcpFeedback: rtcpFeedback(), parameters: H264_FMTP }) : useVP8({ rtcpFeedback: rtcpFeedback() }))),
+  };
+}
+
+/** The RTCPeerConnection settings of every SFU connection (main thread or subscriber worker). */
+export function peerConfig(options: { iceServers?: IceServer[]; portRange?: [number, number]; hostAddresses?: string[]; ipv6?: boolean }, video: readonly VideoCodec[]): RTCPeerConnectionConfig {
+  return {
+    iceServers: (options.iceServers ?? []).map((server) => ({ ...server })),
+    icePortRange: options.portRange,
+    iceAdditionalHostAddresses: options.hostAddresses,
+    iceUseIpv6: options.ipv6 ?? false,
+    bundlePolicy: 'max-bundle',
+    codecs: codecs(video),
+    // No header extensions on either leg: no transport-cc (see codecs()), and none to translate.
+    headerExtensions: { audio: [], video: [] },
   };
 }
 
@@ -83,6 +97,8 @@ export class PublishedTrack {
   readonly forwards = new Set<Forward>();
   /** Recorders' listeners (tap.ts), each with what to call when this track goes. */
   readonly taps = new Map<(packet: RtpPacket) => void, () => void>();
+  /** Hands each packet to the subscriber workers, when they serve this room. */
+  relay: ((track: PublishedTrack, packet: RtpPacket) => void) | undefined;
   private lastKeyframeRequest = 0;
   private keyframeTimer: NodeJS.Timeout | undefined;
   private keyframeWanted = false;
@@ -120,6 +136,8 @@ export class PublishedTrack {
     // Padding-only packets (bandwidth probes) carry nothing a subscriber can use.
     if (packet.payload.length === 0) return;
     for (const tap of this.taps.keys()) tap(packet);
+    // Subscribers in worker threads (worker-pool.ts): the packet is queued for them there.
+    this.relay?.(this, packet);
     if (this.forwards.size === 0) return;
     const stripped = new RtpPacket(new RtpHeader({ ...packet.header, extension: false, extensions: [] }), packet.payload);
     // Header (no extensions left) and payload: what each subscriber is sent, before SRTP.
@@ -186,8 +204,17 @@ export class PublishedTrack {
   }
 }
 
+/** What forwarding needs of a published track: the real one, or a subscriber worker's mirror of it. */
+export interface ForwardedTrack {
+  readonly info: PublishedTrackInfo;
+  readonly forwards: Set<Forward>;
+  readonly counters: Counters;
+  requestKeyframe(): void;
+  close(): void;
+}
+
 export interface Forward {
-  readonly track: PublishedTrack;
+  readonly track: ForwardedTrack;
   readonly subscriber: Subscriber;
   readonly transceiver: RTCRtpTransceiver;
   readonly sender: RTCRtpSender;

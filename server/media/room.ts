@@ -9,6 +9,7 @@ import { checkSdp, keepOneVideoCodec, mediaKinds } from './sdp.ts';
 import { useKeyObjects } from './srtp-keys.ts';
 import type { MediaServer } from './server.ts';
 import type { Counters, PublishedTrackInfo, SubscribedTrackInfo, VideoCodec } from './types.ts';
+import type { RemoteSubscribers } from './worker-pool.ts';
 
 /** A room: everything published in it is forwarded to everyone subscribed in it (but the publisher). */
 export class MediaRoom {
@@ -18,11 +19,14 @@ export class MediaRoom {
   readonly id: string;
   private readonly server: MediaServer;
   private readonly host: RoomHost;
+  /** The room's subscribers when worker threads serve them (then `subscribers` stays empty). */
+  private readonly remote: RemoteSubscribers | undefined;
 
   constructor(id: string, server: MediaServer, host: RoomHost) {
     this.id = id;
     this.server = server;
     this.host = host;
+    this.remote = host.remoteSubscribers?.(id);
   }
 
   /** Sizes, for MediaServer.stats() (which also brings each published track's loss count up to date). */
@@ -34,14 +38,16 @@ export class MediaRoom {
       for (const track of publisher.tracks.values()) track.noteLoss();
     }
     for (const subscriber of this.subscribers.values()) forwards += subscriber.forwards.size;
-    return { publishers: this.publishers.size, subscribers: this.subscribers.size, tracks, forwards };
+    const remote = this.remote?.counts() ?? { subscribers: 0, forwards: 0 };
+    return { publishers: this.publishers.size, subscribers: this.subscribers.size + remote.subscribers, tracks, forwards: forwards + remote.forwards };
   }
 
   /** Asks each publisher for the video bitrate its receivers can take (a REMB each; see bandwidth.ts). */
   adaptBitrates(limits: BitrateLimits, now = Date.now()) {
-    for (const publisher of this.publishers.values()) {
+    for (const [userId, publisher] of this.publishers) {
       if (publisher.peer.closed || publisher.peer.pc.connectionState !== 'connected') continue;
-      const bps = targetBitrate(publisher, limits, now);
+      const remote = this.remote;
+      const bps = targetBitrate(publisher, limits, now, remote && ((at, freshMs) => remote.lowestEstimate(userId, at, freshMs)));
       if (bps !== undefined) sendEstimate(publisher, bps);
     }
   }
@@ -58,7 +64,7 @@ export class MediaRoom {
   }
 
   get isEmpty(): boolean {
-    return this.publishers.size === 0 && this.subscribers.size === 0;
+    return this.publishers.size === 0 && this.subscribers.size === 0 && !this.remote?.size;
   }
 
   get isClosed(): boolean {
@@ -73,6 +79,7 @@ export class MediaRoom {
 
   /** The tracks a subscriber's session carries, with their mids (after its latest offer). */
   subscribedTracks(userId: string): SubscribedTrackInfo[] {
+    if (this.remote) return this.remote.subscribedTracks(userId);
     const subscriber = this.subscribers.get(userId);
     if (!subscriber) return [];
     const out: SubscribedTrackInfo[] = [];
@@ -82,10 +89,7 @@ export class MediaRoom {
     return out;
   }
 
-  /**
-   * Asks the track's publisher for a keyframe (e.g. a viewer's picture froze), through the same
-   * rate limit as the server's own requests. False if there is no such video track.
-   */
+  /** Asks the track's publisher for a keyframe (a viewer's picture froze), rate-limited as the server's own. False if no such video track. */
   requestKeyframe(trackId: string): boolean {
     for (const publisher of this.publishers.values()) {
       for (const track of publisher.tracks.values()) {
@@ -97,10 +101,7 @@ export class MediaRoom {
     return false;
   }
 
-  /**
-   * Applies the browser's offer for its sending connection (first or renegotiated: camera and
-   * microphone, later a screen) and returns our answer, with all ICE candidates in it.
-   */
+  /** Applies the browser's offer for its sending connection (first or renegotiated) and returns our answer, all ICE candidates in it. */
   async publish(userId: string, offerSdp: string): Promise<string> {
     this.assertOpen();
     const sdp = keepOneVideoCodec(checkSdp(offerSdp, 'publish offer'), this.host.videoCodecs);
@@ -145,12 +146,10 @@ export class MediaRoom {
     });
   }
 
-  /**
-   * Creates (or refreshes) the user's receiving connection and returns an offer carrying every
-   * track published in the room by others. Answer it with acceptAnswer().
-   */
+  /** Creates (or refreshes) the user's receiving connection; returns an offer of every track others publish. Answer: acceptAnswer(). */
   async subscribe(userId: string): Promise<string> {
     this.assertOpen();
+    if (this.remote) return this.remote.subscribe(userId);
     let subscriber = this.subscribers.get(userId);
     if (!subscriber) {
       subscriber = new Subscriber(this.host.peerConfig());
@@ -175,6 +174,7 @@ export class MediaRoom {
   /** Applies the browser's answer to our latest subscribe (or renegotiate) offer. */
   async acceptAnswer(userId: string, answerSdp: string): Promise<void> {
     this.assertOpen();
+    if (this.remote) return this.remote.acceptAnswer(userId, answerSdp);
     const subscriber = this.subscribers.get(userId);
     if (!subscriber) throw new MediaError('not-found', `User "${userId}" has not subscribed in room "${this.id}": call subscribe() first.`);
     const sdp = checkSdp(answerSdp, 'subscribe answer', true);
@@ -213,8 +213,9 @@ export class MediaRoom {
 
   /** Closes only the user's receiving connection; subscribe() again makes a fresh one. */
   async unsubscribe(userId: string): Promise<void> {
+    await this.remote?.unsubscribe(userId);
     const subscriber = this.subscribers.get(userId);
-    if (!subscriber) return;
+    if (!subscriber) return this.remote && this.isEmpty ? this.host.roomEmpty(this) : undefined;
     this.subscribers.delete(userId);
     for (const forward of [...subscriber.forwards.values()]) dropForward(forward);
     await this.host.peerClosed(subscriber.peer);
@@ -223,13 +224,14 @@ export class MediaRoom {
 
   /** Whether the user has a publishing / receiving connection here. */
   has(userId: string): { publisher: boolean; subscriber: boolean } {
-    return { publisher: this.publishers.has(userId), subscriber: this.subscribers.has(userId) };
+    return { publisher: this.publishers.has(userId), subscriber: this.subscribers.has(userId) || !!this.remote?.has(userId) };
   }
 
   /** Closes the user's connections; others stop receiving the user's tracks (with a renegotiation). */
   async leave(userId: string): Promise<void> {
     const publisher = this.publishers.get(userId);
     const subscriber = this.subscribers.get(userId);
+    await this.remote?.unsubscribe(userId);
     if (subscriber) {
       this.subscribers.delete(userId);
       for (const forward of [...subscriber.forwards.values()]) dropForward(forward);
@@ -241,7 +243,7 @@ export class MediaRoom {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    const users = new Set([...this.publishers.keys(), ...this.subscribers.keys()]);
+    const users = new Set([...this.publishers.keys(), ...this.subscribers.keys(), ...(this.remote?.userIds() ?? [])]);
     this.closed = true;
     for (const userId of users) await this.leave(userId);
     this.host.roomEmpty(this);
@@ -278,7 +280,9 @@ export class MediaRoom {
       if (codec) info.codec = codecName(codec.mimeType);
       if (receiver.remoteStreamId) info.streamId = receiver.remoteStreamId;
       if (receiver.remoteTrackId) info.trackId = receiver.remoteTrackId;
-      publisher.tracks.set(mid, new PublishedTrack(info, receiver, this.host.counters, this.host.keyframeIntervalMs));
+      const track = new PublishedTrack(info, receiver, this.host.counters, this.host.keyframeIntervalMs);
+      if (this.remote) track.relay = this.remote.relay.bind(this.remote);
+      publisher.tracks.set(mid, track);
       changed = true;
     }
     for (const [mid, track] of publisher.tracks) {
@@ -292,6 +296,7 @@ export class MediaRoom {
 
   private tracksChanged() {
     this.server.emit('tracks', { roomId: this.id, tracks: this.tracks() });
+    this.remote?.tracksChanged([...this.publishers.values()].flatMap((publisher) => [...publisher.tracks.values()]));
     for (const [userId, subscriber] of this.subscribers) this.renegotiate(userId, subscriber);
   }
 
@@ -390,4 +395,6 @@ export interface RoomHost {
   finishSdp(sdp: string): string;
   roomEmpty(room: MediaRoom): void;
   roomActive(room: MediaRoom): void;
+  /** Set when subscriber workers serve the rooms' subscribers. */
+  remoteSubscribers?(roomId: string): RemoteSubscribers;
 }

@@ -5,11 +5,14 @@
 import { EventEmitter } from 'node:events';
 import type { RTCPeerConnectionConfig } from 'werift';
 import { MediaError } from './errors.ts';
-import { codecs, type Peer } from './peers.ts';
+import { peerConfig, type Peer } from './peers.ts';
 import { MediaRoom, type RoomHost } from './room.ts';
 import { announceAddress } from './sdp.ts';
 import { MediaTap, type TapTarget } from './tap.ts';
+import { WorkerPool, type PoolHost } from './worker-pool.ts';
 import { VIDEO_CODECS, type Counters, type MediaServerEvents, type MediaServerOptions, type MediaStats, type VideoCodec } from './types.ts';
+
+type WorkerPoolHostEmit = PoolHost['emit'];
 
 export class MediaServer extends EventEmitter<MediaServerEvents> {
   private readonly rooms = new Map<string, MediaRoom>();
@@ -20,6 +23,9 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
   private closed = false;
   private readonly bitrateTimer: NodeJS.Timeout;
   private readonly taps = new Set<MediaTap>();
+  /** Subscriber worker threads (options.workers > 0), and the main thread's share of the port range. */
+  private readonly pool: WorkerPool | undefined;
+  private readonly mainPorts: [number, number] | undefined;
   /** The video codecs taken, most wanted first: a room with no video yet will most likely get the first. */
   readonly videoCodecs: readonly VideoCodec[];
 
@@ -35,6 +41,10 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
       throw new RangeError(`videoCodecs must list some of ${VIDEO_CODECS.join(', ')}, each once (got ${JSON.stringify(video)}).`);
     }
     this.videoCodecs = video;
+    const workers = options.workers ?? 0;
+    if (!(Number.isInteger(workers) && workers >= 0 && workers <= 64)) throw new RangeError(`workers must be a whole number from 0 to 64 (got ${workers}).`);
+    const ranges = range && workers > 0 ? splitPorts(range, workers + 1) : undefined;
+    this.mainPorts = ranges ? ranges[0] : range;
     const server = this;
     this.host = {
       counters: this.counters,
@@ -53,6 +63,7 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
       roomEmpty: (room) => {
         if (server.rooms.get(room.id) === room) server.rooms.delete(room.id);
       },
+      ...(workers > 0 ? { remoteSubscribers: (roomId: string) => server.pool!.room(roomId) } : {}),
       roomActive: (room) => {
         if (server.closed) throw new MediaError('closed', 'The media server is closed.');
         const known = server.rooms.get(room.id);
@@ -60,6 +71,23 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
         else if (known !== room) throw new MediaError('closed', `This handle on room "${room.id}" is stale (the room emptied and was made again): use MediaServer.room("${room.id}").`);
       },
     };
+    if (workers > 0) {
+      const setups = Array.from({ length: workers }, (_, index) => ({
+        index,
+        iceServers: options.iceServers ?? [],
+        ...(ranges ? { portRange: ranges[index + 1] } : {}),
+        ...(options.hostAddresses ? { hostAddresses: options.hostAddresses } : {}),
+        ipv6: options.ipv6 ?? false,
+        videoCodecs: [...video],
+        connectTimeoutMs: this.host.connectTimeoutMs,
+      }));
+      this.pool = new WorkerPool(setups, {
+        counters: this.counters,
+        emit: this.emit.bind(this) as WorkerPoolHostEmit,
+        finishSdp: this.host.finishSdp,
+        requestKeyframe: (roomId, trackId) => void this.rooms.get(roomId)?.requestKeyframe(trackId),
+      });
+    }
     const limits = { min: options.videoBitrate?.min ?? 150_000, max: options.videoBitrate?.max ?? 2_500_000 };
     if (!(limits.min > 0 && limits.min <= limits.max)) throw new RangeError(`videoBitrate needs 0 < min <= max (got ${JSON.stringify(limits)}).`);
     this.bitrateTimer = setInterval(() => {
@@ -140,7 +168,7 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
       tracks += counts.tracks;
       forwards += counts.forwards;
     }
-    return { rooms: this.rooms.size, peers: this.peers.size, publishers, subscribers, tracks, forwards, ...this.counters };
+    return { rooms: this.rooms.size, peers: this.peers.size + (this.pool?.peers ?? 0), publishers, subscribers, tracks, forwards, ...this.counters };
   }
 
   async close(): Promise<void> {
@@ -150,19 +178,17 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
     for (const room of [...this.rooms.values()]) await room.close();
     this.rooms.clear();
     for (const peer of [...this.peers]) await this.host.peerClosed(peer);
+    await this.pool?.close();
   }
 
   private peerConfig(): RTCPeerConnectionConfig {
-    const options = this.options;
-    return {
-      iceServers: (options.iceServers ?? []).map((server) => ({ ...server })),
-      icePortRange: options.portRange,
-      iceAdditionalHostAddresses: options.hostAddresses,
-      iceUseIpv6: options.ipv6 ?? false,
-      bundlePolicy: 'max-bundle',
-      codecs: codecs(this.videoCodecs),
-      // No header extensions on either leg: no transport-cc (see codecs()), and none to translate.
-      headerExtensions: { audio: [], video: [] },
-    };
+    return peerConfig({ ...this.options, portRange: this.mainPorts }, this.videoCodecs);
   }
+}
+
+/** A port range cut into `parts` consecutive ranges of at least two ports each (werift needs min < max). */
+export function splitPorts([min, max]: [number, number], parts: number): Array<[number, number]> {
+  const size = Math.floor((max - min + 1) / parts);
+  if (size < 2) throw new RangeError(`portRange ${min}-${max} is too small for ${parts - 1} subscriber workers and the main thread (at least two ports each).`);
+  return Array.from({ length: parts }, (_, i) => [min + i * size, i === parts - 1 ? max : min + (i + 1) * size - 1]);
 }

@@ -34,6 +34,12 @@ export interface MediaServerOptions {
    * since a recording can then copy it instead of transcoding.
    */
   videoCodecs?: VideoCodec[];
+  /**
+   * Worker threads that serve the subscribers (their connections, SRTP and sending), so forwarding
+   * grows with cores; the main thread keeps the publishers and posts each packet once per worker.
+   * Default 0: everything on the main thread. With a portRange, each thread gets its own share.
+   */
+  workers?: number;
 }
 
 /** Video codecs the SFU can forward (and the recording tap can carry). */

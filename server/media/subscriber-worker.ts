@@ -1,0 +1,282 @@
+// A subscriber worker thread (MediaServerOptions.workers): it owns some subscribers' werift
+// connections (on its own share of the UDP ports) and does their negotiation, SRTP and sending.
+// The main thread keeps the publishers and posts each received packet here once (relay-protocol.ts);
+// keyframe requests, REMB estimates, connection states and counters go back as events.
+import { parentPort, workerData } from 'node:worker_threads';
+import { RtpHeader, RtpPacket } from 'werift';
+import { describeCause, MediaError } from './errors.ts';
+import { dropForward, dropTrack, markAnswered, syncForwards } from './forwarding.ts';
+import { noop, peerConfig, Subscriber, type Forward, type ForwardedTrack } from './peers.ts';
+import { META_FIELDS, type FromWorker, type RelayTrack, type ToWorker, type WorkerRequest, type WorkerSetup } from './relay-protocol.ts';
+import { checkSdp, mediaKinds } from './sdp.ts';
+import { useKeyObjects } from './srtp-keys.ts';
+import type { Counters, PublishedTrackInfo, SubscribedTrackInfo } from './types.ts';
+
+const setup = workerData as WorkerSetup;
+const port = parentPort!;
+const post = (message: FromWorker) => port.postMessage(message);
+const counters: Counters = { packetsReceived: 0, packetsForwarded: 0, bytesForwarded: 0, keyframeRequests: 0, packetsLostFromPublishers: 0, packetsLostBySubscribers: 0 };
+const config = () => peerConfig(setup, setup.videoCodecs);
+
+/** A published track as this worker sees it: the main thread's packets, sent on to its forwards. */
+class MirrorTrack implements ForwardedTrack {
+  readonly forwards = new Set<Forward>();
+  readonly counters = counters;
+  readonly info: PublishedTrackInfo;
+  readonly num: number;
+  private readonly roomId: string;
+  constructor(roomId: string, relay: RelayTrack) {
+    this.roomId = roomId;
+    this.num = relay.num;
+    this.info = relay.info;
+  }
+  requestKeyframe() {
+    if (this.info.kind === 'video') post({ kind: 'keyframe', roomId: this.roomId, trackId: this.info.id });
+  }
+  close() {
+    this.forwards.clear();
+    if (tracksByNum.get(this.num) === this) tracksByNum.delete(this.num);
+  }
+}
+
+const tracksByNum = new Map<number, MirrorTrack>();
+const rooms = new Map<string, WorkerRoom>();
+
+class WorkerRoom {
+  readonly id: string;
+  readonly publishers = new Map<string, { tracks: Map<string, MirrorTrack> }>();
+  readonly subscribers = new Map<string, Subscriber>();
+  constructor(id: string) {
+    this.id = id;
+  }
+
+  setTracks(relays: RelayTrack[]) {
+    const keep = new Set(relays.map((relay) => relay.num));
+    for (const publisher of this.publishers.values()) {
+      for (const [mid, track] of publisher.tracks) {
+        if (keep.has(track.num)) continue;
+        publisher.tracks.delete(mid);
+        dropTrack(track);
+      }
+    }
+    for (const relay of relays) {
+      if (tracksByNum.has(relay.num)) continue;
+      const track = new MirrorTrack(this.id, relay);
+      tracksByNum.set(relay.num, track);
+      let publisher = this.publishers.get(relay.publisherId);
+      if (!publisher) this.publishers.set(relay.publisherId, (publisher = { tracks: new Map() }));
+      publisher.tracks.set(relay.info.id, track);
+    }
+    for (const [id, publisher] of this.publishers) if (publisher.tracks.size === 0) this.publishers.delete(id);
+    for (const [userId, subscriber] of this.subscribers) this.renegotiate(userId, subscriber);
+  }
+
+  subscribedTracks(subscriber: Subscriber): SubscribedTrackInfo[] {
+    const out: SubscribedTrackInfo[] = [];
+    for (const forward of subscriber.forwards.values()) {
+      if (forward.transceiver.mid != null && !forward.refused) out.push({ ...forward.track.info, mid: forward.transceiver.mid });
+    }
+    return out;
+  }
+
+  async subscribe(userId: string) {
+    let subscriber = this.subscribers.get(userId);
+    if (!subscriber) {
+      subscriber = new Subscriber(config());
+      this.subscribers.set(userId, subscriber);
+      this.watchConnection(subscriber, userId);
+    }
+    const current = subscriber;
+    return current.peer.run(async () => {
+      if (current.peer.closed) throw closedError(userId);
+      const pc = current.peer.pc;
+      let sdp: string;
+      if (pc.signalingState === 'have-local-offer') {
+        if (syncForwards(this.publishers, userId, current)) current.dirty = true;
+        sdp = pc.localDescription?.sdp ?? '';
+      } else {
+        syncForwards(this.publishers, userId, current);
+        sdp = await makeOffer(userId, current);
+      }
+      return { sdp, tracks: this.subscribedTracks(current) };
+    });
+  }
+
+  async answer(userId: string, answerSdp: string) {
+    const subscriber = this.subscribers.get(userId);
+    if (!subscriber) throw new MediaError('not-found', `User "${userId}" has not subscribed in room "${this.id}": call subscribe() first.`);
+    const sdp = checkSdp(answerSdp, 'subscribe answer', true);
+    return subscriber.peer.run(async () => {
+      if (subscriber.peer.closed) throw closedError(userId);
+      const pc = subscriber.peer.pc;
+      if (pc.signalingState !== 'have-local-offer') {
+        throw new MediaError('wrong-state', `No offer is waiting for an answer on user "${userId}"'s subscription (state ${pc.signalingState}).`);
+      }
+      const offered = mediaKinds(pc.localDescription?.sdp ?? '').length;
+      const answered = mediaKinds(sdp).length;
+      if (offered !== answered) {
+        throw new MediaError('invalid-sdp', `The subscribe answer has ${answered} media sections but the offer had ${offered}: it does not answer the latest offer.`);
+      }
+      try {
+        await pc.setRemoteDescription({ type: 'answer', sdp });
+      } catch (error) {
+        if (subscriber.peer.closed) throw closedError(userId);
+        throw new MediaError('invalid-sdp', `The subscribe answer was refused: ${describeCause(error)}.`, { cause: error });
+      }
+      const refused = markAnswered(subscriber, sdp).map((forward) => ({ trackId: forward.track.info.id, codec: forward.track.info.codec ?? 'unknown' }));
+      if (subscriber.dirty) {
+        subscriber.dirty = false;
+        this.renegotiate(userId, subscriber, true);
+      }
+      return { tracks: this.subscribedTracks(subscriber), refused };
+    });
+  }
+
+  async close(userId: string) {
+    const subscriber = this.subscribers.get(userId);
+    if (!subscriber) return;
+    this.subscribers.delete(userId);
+    for (const forward of [...subscriber.forwards.values()]) dropForward(forward);
+    await subscriber.peer.close();
+    if (this.subscribers.size === 0) {
+      for (const publisher of this.publishers.values()) for (const track of publisher.tracks.values()) dropTrack(track);
+      rooms.delete(this.id);
+    }
+  }
+
+  private renegotiate(userId: string, subscriber: Subscriber, force = false) {
+    subscriber.peer
+      .run(async () => {
+        if (subscriber.peer.closed) return;
+        if (subscriber.peer.pc.signalingState !== 'stable') {
+          subscriber.dirty = true;
+          return;
+        }
+        if (!syncForwards(this.publishers, userId, subscriber) && !force) return;
+        const offerSdp = await makeOffer(userId, subscriber);
+        if (subscriber.peer.closed) return;
+        post({ kind: 'renegotiate', roomId: this.id, userId, offerSdp, tracks: this.subscribedTracks(subscriber) });
+      })
+      .catch((error: unknown) => {
+        if (subscriber.peer.closed) return;
+        const code = error instanceof MediaError ? error.code : 'wrong-state';
+        post({ kind: 'failure', roomId: this.id, userId, code, message: `Renegotiating user "${userId}"'s subscription failed: ${describeCause(error)}.`, closed: false });
+      });
+  }
+
+  private watchConnection(subscriber: Subscriber, userId: string) {
+    const peer = subscriber.peer;
+    let timer: NodeJS.Timeout | undefined = setTimeout(() => {
+      timer = undefined;
+      if (peer.closed || peer.pc.connectionState === 'connected') return;
+      const message = `User "${userId}"'s receiving connection did not connect within ${Math.round(setup.connectTimeoutMs / 1000)} s (ICE or DTLS never completed), so it was closed.`;
+      if (this.subscribers.get(userId) !== subscriber) return;
+      void this.close(userId).then(() => post({ kind: 'failure', roomId: this.id, userId, code: 'timeout', message, closed: true }));
+    }, setup.connectTimeoutMs);
+    peer.onClose(() => clearTimeout(timer));
+    const { unSubscribe } = peer.pc.connectionStateChange.subscribe((state) => {
+      if (peer.closed) return;
+      if (state === 'connected') {
+        clearTimeout(timer);
+        timer = undefined;
+        useKeyObjects(peer.pc);
+        for (const forward of subscriber.forwards.values()) if (!forward.refused) forward.track.requestKeyframe();
+      }
+      post({ kind: 'state', roomId: this.id, userId, state });
+    });
+    peer.onClose(unSubscribe);
+  }
+}
+
+async function makeOffer(userId: string, subscriber: Subscriber): Promise<string> {
+  const pc = subscriber.peer.pc;
+  try {
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    if (subscriber.peer.closed) throw closedError(userId);
+    return pc.localDescription?.sdp ?? offer.sdp;
+  } catch (error) {
+    if (error instanceof MediaError) throw error;
+    if (subscriber.peer.closed) throw closedError(userId);
+    throw new MediaError('wrong-state', `No offer could be made for user "${userId}"'s subscription: ${describeCause(error)}.`, { cause: error });
+  }
+}
+
+function closedError(userId: string) {
+  return new MediaError('closed', `User "${userId}" left (or the server closed) before the negotiation finished.`);
+}
+
+/** The hot path: one RtpPacket per received packet, shared by the track's senders here (each clones it). */
+function relay(meta: Uint32Array, data: Uint8Array) {
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  for (let at = 0; at < meta.length; at += META_FIELDS) {
+    const track = tracksByNum.get(meta[at]!);
+    if (!track || track.forwards.size === 0) continue;
+    const offset = meta[at + 6]!;
+    const payload = bytes.subarray(offset, offset + meta[at + 7]!);
+    const header = new RtpHeader({ sequenceNumber: meta[at + 1]!, timestamp: meta[at + 2]!, marker: meta[at + 3] === 1, payloadType: meta[at + 4]!, ssrc: meta[at + 5]! });
+    const packet = new RtpPacket(header, payload);
+    const size = 12 + payload.length;
+    for (const forward of track.forwards) {
+      const sender = forward.sender;
+      if (sender.stopped || !sender.codec || sender.dtlsTransport?.state !== 'connected') continue;
+      sender.sendRtp(packet).catch(noop);
+      forward.packets++;
+      counters.packetsForwarded++;
+      counters.bytesForwarded += size;
+    }
+  }
+}
+
+async function handle(request: WorkerRequest): Promise<unknown> {
+  let room = rooms.get(request.roomId);
+  if (request.op === 'subscribe') {
+    if (!room) rooms.set(request.roomId, (room = new WorkerRoom(request.roomId)));
+    return room.subscribe(request.userId);
+  }
+  if (!room) {
+    if (request.op === 'close') return null;
+    throw new MediaError('not-found', `User "${request.userId}" has not subscribed in room "${request.roomId}": call subscribe() first.`);
+  }
+  if (request.op === 'answer') return room.answer(request.userId, request.sdp);
+  await room.close(request.userId);
+  return null;
+}
+
+port.on('message', (message: ToWorker) => {
+  if (message.kind === 'rtp') relay(message.meta, message.data);
+  else if (message.kind === 'tracks') {
+    let room = rooms.get(message.roomId);
+    if (!room) rooms.set(message.roomId, (room = new WorkerRoom(message.roomId)));
+    room.setTracks(message.tracks);
+  } else {
+    handle(message.request).then(
+      (result) => post({ kind: 'response', id: message.id, result }),
+      (error: unknown) => post({ kind: 'response', id: message.id, error: { code: error instanceof MediaError ? error.code : 'wrong-state', message: describeCause(error) } }),
+    );
+  }
+});
+
+// Counters and receivers' estimates go to the main thread twice a second (stats() and REMB read them).
+const sent = { packetsForwarded: 0, bytesForwarded: 0, packetsLostBySubscribers: 0 };
+const estimatesSent = new WeakMap<Subscriber, number>();
+setInterval(() => {
+  for (const room of rooms.values()) {
+    for (const [userId, subscriber] of room.subscribers) {
+      const estimate = subscriber.estimate;
+      if (estimate && estimatesSent.get(subscriber) !== estimate.at) {
+        estimatesSent.set(subscriber, estimate.at);
+        post({ kind: 'estimate', roomId: room.id, userId, bps: estimate.bps });
+      }
+    }
+  }
+  post({
+    kind: 'counters',
+    packetsForwarded: counters.packetsForwarded - sent.packetsForwarded,
+    bytesForwarded: counters.bytesForwarded - sent.bytesForwarded,
+    packetsLostBySubscribers: counters.packetsLostBySubscribers - sent.packetsLostBySubscribers,
+  });
+  sent.packetsForwarded = counters.packetsForwarded;
+  sent.bytesForwarded = counters.bytesForwarded;
+  sent.packetsLostBySubscribers = counters.packetsLostBySubscribers;
+}, 500);
