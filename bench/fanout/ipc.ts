@@ -100,8 +100,8 @@ export interface Child {
 }
 
 /** Starts `file` with this Node (so type stripping works) and an IPC channel. */
-export function startChild(file: URL, execArgv: string[] = [], env: NodeJS.ProcessEnv = process.env): Child {
-  const child = fork(file, [], { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+export function startChild(file: URL, execArgv: string[] = [], env: NodeJS.ProcessEnv = process.env, args: string[] = []): Child {
+  const child = fork(file, args, { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const channel = new Channel((message) => {
     if (child.connected) child.send(message);
   });

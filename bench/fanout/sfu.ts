@@ -11,9 +11,12 @@ const ROOM = 'fanout';
 
 export interface SfuSnapshot {
   at: number;
-  /** process.cpuUsage(), µs. */
+  /** process.cpuUsage(), µs: every thread of the process (the main thread and any media workers). */
   cpuUser: number;
   cpuSystem: number;
+  /** process.threadCpuUsage(), µs: the main thread alone (publishers, signaling, and posting packets to workers). */
+  mainUser: number;
+  mainSystem: number;
   stats: MediaStats;
   /** Event-loop delay since the previous snapshot, ms. */
   loopDelayMeanMs: number;
@@ -21,7 +24,9 @@ export interface SfuSnapshot {
 }
 
 const channel = parentChannel();
-const media = new MediaServer({ iceServers: [], hostAddresses: ['127.0.0.1'] });
+// argv[2]: subscriber worker threads (MediaServerOptions.workers; 0 = all on the main thread).
+const workers = Number(process.argv[2] ?? 0);
+const media = new MediaServer({ iceServers: [], hostAddresses: ['127.0.0.1'], workers });
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
 let profiler: Session | undefined;
@@ -36,10 +41,13 @@ interface SdpArgs {
 
 function snapshot(): SfuSnapshot {
   const cpu = process.cpuUsage();
+  const main = process.threadCpuUsage();
   const result: SfuSnapshot = {
     at: performance.now(),
     cpuUser: cpu.user,
     cpuSystem: cpu.system,
+    mainUser: main.user,
+    mainSystem: main.system,
     stats: media.stats(),
     loopDelayMeanMs: loopDelay.count > 0 ? loopDelay.mean / 1e6 : 0,
     loopDelayP99Ms: loopDelay.count > 0 ? loopDelay.percentile(99) / 1e6 : 0,

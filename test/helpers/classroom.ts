@@ -7,6 +7,7 @@ import { io, type Socket } from 'socket.io-client';
 import { parseSettings } from '../../config/index.ts';
 import { createLogger } from '../../server/logger.ts';
 import { Service } from '../../server/service.ts';
+import { mediaWorkerSettings } from './media-workers.ts';
 import { Platform, type Flavor, type LaunchOptions } from './platform/index.ts';
 import { createTemporaryDatabase, type TemporaryDatabase } from './postgres.ts';
 
@@ -47,6 +48,7 @@ export async function startClassroom(flavor: Flavor, { env = {}, databaseUrl, ho
     HOST: '127.0.0.1',
     LOG_LEVEL: 'silent',
     ...(temporary ? { DATABASE_URL: temporary.url } : {}),
+    ...mediaWorkerSettings,
     ...env,
   });
   const service = await Service.start(settings, createLogger(settings.logLevel));

@@ -1,6 +1,7 @@
 // The SFU core with real browsers: one Chromium page publishes its fake camera and microphone
 // through the MediaServer, another subscribes, and the subscriber's own getStats() shows decoded
 // video frames and received audio. Signaling is direct calls (page.exposeFunction), all on 127.0.0.1.
+import { mediaWorkers } from '../helpers/media-workers.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
@@ -69,7 +70,7 @@ describe('media: the SFU forwards a browser’s camera and microphone to another
   };
 
   before(async () => {
-    media = new MediaServer({ iceServers: [], hostAddresses: ['127.0.0.1'], videoBitrate: { min: 50_000, max: 2_000_000 } });
+    media = new MediaServer({ workers: mediaWorkers, iceServers: [], hostAddresses: ['127.0.0.1'], videoBitrate: { min: 50_000, max: 2_000_000 } });
     media.on('failure', (event) => failures.push(event.error));
     // The signaling layer's job: forward the server's new offer to the subscriber's browser.
     media.on('renegotiate', (event) => {
@@ -123,7 +124,7 @@ describe('media: the SFU forwards a browser’s camera and microphone to another
   });
 
   it('announces the configured public address and keeps ICE to the port range', async () => {
-    const natted = new MediaServer({ iceServers: [], hostAddresses: ['127.0.0.1'], announcedIp: '203.0.113.7', portRange: [47000, 47100] });
+    const natted = new MediaServer({ workers: mediaWorkers, iceServers: [], hostAddresses: ['127.0.0.1'], announcedIp: '203.0.113.7', portRange: [47000, 47100] });
     try {
       const answer = await natted.publish('room', 'someone', await call<string>(teacher, 'makeOffer'));
       const candidates = answer.split(/\r?\n/).filter((line) => line.startsWith('a=candidate:'));
@@ -287,7 +288,7 @@ describe('media: the SFU forwards a browser’s camera and microphone to another
   });
 
   it('forwards VP8 when the server puts VP8 first', async () => {
-    const vp8 = new MediaServer({ iceServers: [], hostAddresses: ['127.0.0.1'], videoCodecs: ['VP8', 'H264'] });
+    const vp8 = new MediaServer({ workers: mediaWorkers, iceServers: [], hostAddresses: ['127.0.0.1'], videoCodecs: ['VP8', 'H264'] });
     const pages = [await browser.context.newPage(), await browser.context.newPage()] as const;
     try {
       const signal = (userId: string) => async (op: string, sdp?: string) => (op === 'publish' ? vp8.publish('vp8', userId, sdp ?? '') : op === 'subscribe' ? vp8.subscribe('vp8', userId) : vp8.acceptAnswer('vp8', userId, sdp ?? ''));
