@@ -1,7 +1,6 @@
 // The SFU core with real browsers: one Chromium page publishes its fake camera and microphone
 // through the MediaServer, another subscribes, and the subscriber's own getStats() shows decoded
 // video frames and received audio. Signaling is direct calls (page.exposeFunction), all on 127.0.0.1.
-import { mediaWorkers } from '../helpers/media-workers.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
@@ -9,6 +8,7 @@ import { LoadTestPeer } from '../../server/media/loadtest-peer.ts';
 import { MediaError, MediaServer, type RenegotiateEvent } from '../../server/media/index.ts';
 import { startBrowser, type Browser } from '../helpers/browser.ts';
 import { startMediaPageServer, type MediaPageServer } from '../helpers/media-page/server.ts';
+import { mediaWorkers } from '../helpers/media-workers.ts';
 import { until } from '../helpers/wait.ts';
 
 const ROOM = 'course-101';
