@@ -244,6 +244,12 @@ export function parseSettings(source: Source, cwd: string = process.cwd()): Sett
       `Setting RTC_MAX_PORT=${p.RTC_MAX_PORT} is invalid: expected a port above RTC_MIN_PORT (${p.RTC_MIN_PORT}).`,
     );
   }
+  const workers = p.MEDIA_WORKERS as number | undefined;
+  if (workers && p.RTC_MIN_PORT !== undefined && p.RTC_MAX_PORT !== undefined && (p.RTC_MAX_PORT - p.RTC_MIN_PORT + 1) / (workers + 1) < 2) {
+    problems.push(
+      `Setting MEDIA_WORKERS=${workers} is invalid: RTC_MIN_PORT..RTC_MAX_PORT (${p.RTC_MIN_PORT}-${p.RTC_MAX_PORT}) is cut into one share per worker and one for the main thread, at least two ports each.`,
+    );
+  }
   if (p.MEDIA_MIN_VIDEO_KBPS !== undefined && p.MEDIA_MAX_VIDEO_KBPS !== undefined && p.MEDIA_MIN_VIDEO_KBPS > p.MEDIA_MAX_VIDEO_KBPS) {
     problems.push(
       `Setting MEDIA_MAX_VIDEO_KBPS=${p.MEDIA_MAX_VIDEO_KBPS} is invalid: expected at least MEDIA_MIN_VIDEO_KBPS (${p.MEDIA_MIN_VIDEO_KBPS}).`,
