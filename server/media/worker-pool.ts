@@ -26,8 +26,10 @@ class WorkerLink {
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   /** Subscribers served, all rooms. */
   load = 0;
+  /** The thread has stopped (crashed, or the pool closed). */
+  dead = false;
 
-  constructor(setup: WorkerSetup, onEvent: (event: FromWorker) => void) {
+  constructor(setup: WorkerSetup, onEvent: (event: FromWorker) => void, onExit: () => void) {
     this.worker = new Worker(new URL('./subscriber-worker.ts', import.meta.url), { workerData: setup });
     this.worker.on('message', (message: FromWorker) => {
       if (message.kind !== 'response') return onEvent(message);
@@ -38,10 +40,15 @@ class WorkerLink {
       else waiting.resolve(message.result);
     });
     this.worker.on('error', (error: Error) => this.failAll(new MediaError('closed', `A media worker failed: ${error.message}`)));
-    this.worker.on('exit', () => this.failAll(new MediaError('closed', 'The media worker stopped.')));
+    this.worker.on('exit', () => {
+      this.dead = true;
+      this.failAll(new MediaError('closed', 'The media worker stopped.'));
+      onExit();
+    });
   }
 
   request<T>(request: WorkerRequest): Promise<T> {
+    if (this.dead) return Promise.reject(new MediaError('closed', 'The media worker stopped.'));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
@@ -55,7 +62,7 @@ class WorkerLink {
     this.flushing = true;
     setImmediate(() => {
       this.flushing = false;
-      if (this.batch.size === 0) return;
+      if (this.batch.size === 0 || this.dead) return;
       const { message, transfer } = this.batch.take();
       this.worker.postMessage(message, transfer);
     });
@@ -72,12 +79,19 @@ export class WorkerPool {
   private readonly rooms = new Map<string, RemoteSubscribers>();
   private readonly trackNums = new WeakMap<PublishedTrack, number>();
   private nextTrack = 1;
+  private closing = false;
   readonly host: PoolHost;
 
   constructor(setups: WorkerSetup[], host: PoolHost) {
     this.host = host;
     for (const setup of setups) {
-      const link: WorkerLink = new WorkerLink(setup, (event) => this.onEvent(link, event));
+      const link: WorkerLink = new WorkerLink(
+        setup,
+        (event) => this.onEvent(link, event),
+        () => {
+          if (!this.closing) for (const room of [...this.rooms.values()]) room.linkLost(link);
+        },
+      );
       this.links.push(link);
     }
   }
@@ -99,9 +113,11 @@ export class WorkerPool {
     if (this.rooms.get(room.id) === room && room.size === 0) this.rooms.delete(room.id);
   }
 
-  /** The worker with the fewest subscribers. */
+  /** The running worker with the fewest subscribers. */
   pick(): WorkerLink {
-    return this.links.reduce((best, link) => (link.load < best.load ? link : best));
+    const running = this.links.filter((link) => !link.dead);
+    if (running.length === 0) throw new MediaError('closed', 'No media worker is running: receiving connections cannot be made.');
+    return running.reduce((best, link) => (link.load < best.load ? link : best));
   }
 
   trackNum(track: PublishedTrack): number {
@@ -111,6 +127,7 @@ export class WorkerPool {
   }
 
   async close() {
+    this.closing = true;
     await Promise.all(this.links.map((link) => link.worker.terminate()));
   }
 
@@ -251,6 +268,17 @@ export class RemoteSubscribers {
         if (event.closed) this.removeUser(event.userId, user);
         host.emit('failure', { roomId: this.id, userId: event.userId, role: 'subscriber', error: new MediaError(event.code, event.message) });
         return;
+    }
+  }
+
+  /** A worker stopped (it crashed): its subscribers' connections are gone; their pages are told they failed (and reconnect). */
+  linkLost(link: WorkerLink) {
+    for (const [userId, user] of [...this.users]) {
+      if (user.link !== link) continue;
+      this.removeUser(userId, user);
+      const host = this.pool.host;
+      host.emit('connection-state', { roomId: this.id, userId, role: 'subscriber', state: 'failed' });
+      host.emit('failure', { roomId: this.id, userId, role: 'subscriber', error: new MediaError('closed', `The media worker serving user "${userId}"'s receiving connection stopped.`) });
     }
   }
 

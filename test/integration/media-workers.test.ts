@@ -129,4 +129,23 @@ describe('media: subscribers served by worker threads', () => {
     assert.equal(stats.peers, 0);
     assert.equal(stats.rooms, 0);
   });
+
+  it('fails the subscribers of a worker that stops, and serves new ones from the other', async () => {
+    const states: string[] = [];
+    media.on('connection-state', (event) => states.push(`${event.userId}:${event.state}`));
+    await media.subscribe('room-b', 'a'); // the first worker (both serve no one)
+    await media.subscribe('room-b', 'b'); // the second
+    // The server's own worker threads (private): stop the first, as a crash would.
+    const pool = (media as unknown as { pool: { links: Array<{ worker: { terminate(): Promise<number> } }> } }).pool;
+    await pool.links[0]!.worker.terminate();
+    await until('a reported failed', () => (states.includes('a:failed') ? true : undefined));
+    assert.equal(media.findRoom('room-b')?.has('a').subscriber, false);
+    assert.equal(media.findRoom('room-b')?.has('b').subscriber, true);
+    assert.ok(!states.includes('b:failed'));
+    assert.match(await media.subscribe('room-b', 'c'), /^v=0/);
+    assert.equal(media.stats().subscribers, 2);
+    await assert.rejects(media.acceptAnswer('room-b', 'a', 'v=0\r\n'), { name: 'MediaError' });
+    for (const userId of ['b', 'c']) await media.leave('room-b', userId);
+    assert.equal(media.stats().peers, 0);
+  });
 });
