@@ -109,6 +109,11 @@ export class WorkerPool {
     return room;
   }
 
+  /** A room's subscribers again after the pool forgot them (everyone had left, the publisher stayed). */
+  adopt(room: RemoteSubscribers) {
+    if (this.rooms.get(room.id) !== room) this.rooms.set(room.id, room);
+  }
+
   forget(room: RemoteSubscribers) {
     if (this.rooms.get(room.id) === room && room.size === 0) this.rooms.delete(room.id);
   }
@@ -190,6 +195,7 @@ export class RemoteSubscribers {
       user = { link: this.pool.pick(), tracks: [] };
       user.link.load++;
       this.users.set(userId, user);
+      this.pool.adopt(this);
       if (!this.links.has(user.link)) {
         this.links.add(user.link);
         user.link.worker.postMessage({ kind: 'tracks', roomId: this.id, tracks: this.relays });

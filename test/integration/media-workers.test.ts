@@ -117,14 +117,21 @@ describe('media: subscribers served by worker threads', () => {
     assert.deepEqual(failures, []);
   });
 
-  it('closes a worker’s subscriber on leave(), and the room when everyone has left', async () => {
+  it('closes a worker’s subscriber on leave(), serves one who joins after every other left, and closes the room when everyone has', async () => {
     await media.leave(ROOM, 's1');
     await peers.get('s1')!.close();
     let stats = media.stats();
     assert.equal(stats.subscribers, 3);
     assert.equal(stats.peers, 4);
     assert.equal(media.findRoom(ROOM)?.has('s1').subscriber, false);
-    for (const userId of ['early', 's2', 's3', 'teacher']) await media.leave(ROOM, userId);
+    for (const userId of ['early', 's2', 's3']) await media.leave(ROOM, userId);
+    assert.equal(media.stats().peers, 1, 'the publisher alone');
+    // A subscriber joining a room every other subscriber has left (the publisher stayed).
+    await subscribe('late');
+    assert.equal(media.stats().peers, 2);
+    await until('late receives video', () => ((peers.get('late')!.stats().streams.find((s) => s.kind === 'video')?.packets ?? 0) > 20 ? true : undefined));
+    await media.unsubscribe(ROOM, 'late');
+    await media.leave(ROOM, 'teacher');
     stats = media.stats();
     assert.equal(stats.peers, 0);
     assert.equal(stats.rooms, 0);
