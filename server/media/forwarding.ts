@@ -2,7 +2,8 @@
 // (track, subscriber) pair, added and stopped as tracks come and go.
 import { MediaStream, RtcpRrPacket, RtcpSrPacket, type RtcpPacket } from 'werift';
 import { noteReceiverEstimate } from './bandwidth.ts';
-import { rejectedMids } from './sdp.ts';
+import { describeCause, MediaError } from './errors.ts';
+import { mediaKinds, rejectedMids } from './sdp.ts';
 import { codecName, msidToken, type Forward, type ForwardedTrack, type Subscriber } from './peers.ts';
 
 /** Adds a sender for each track published by others, stops those whose track is gone. True if anything changed. */
@@ -122,4 +123,28 @@ export function dropForward(forward: Forward) {
     subscriber.forwards.delete(forward.track.info.id);
     subscriber.stopped = true;
   }
+}
+
+/**
+ * Applies a browser's answer to its subscription's latest offer (inside the peer's queue); answers
+ * the forwards it refused, tracks in a codec the browser cannot decode.
+ */
+export async function acceptSubscribeAnswer(subscriber: Subscriber, userId: string, sdp: string, closedError: () => Error): Promise<Forward[]> {
+  if (subscriber.peer.closed) throw closedError();
+  const pc = subscriber.peer.pc;
+  if (pc.signalingState !== 'have-local-offer') {
+    throw new MediaError('wrong-state', `No offer is waiting for an answer on user "${userId}"'s subscription (state ${pc.signalingState}).`);
+  }
+  const offered = mediaKinds(pc.localDescription?.sdp ?? '').length;
+  const answered = mediaKinds(sdp).length;
+  if (offered !== answered) {
+    throw new MediaError('invalid-sdp', `The subscribe answer has ${answered} media sections but the offer had ${offered}: it does not answer the latest offer.`);
+  }
+  try {
+    await pc.setRemoteDescription({ type: 'answer', sdp });
+  } catch (error) {
+    if (subscriber.peer.closed) throw closedError();
+    throw new MediaError('invalid-sdp', `The subscribe answer was refused: ${describeCause(error)}.`, { cause: error });
+  }
+  return markAnswered(subscriber, sdp);
 }

@@ -3,7 +3,7 @@
 import type { RTCPeerConnectionConfig } from 'werift';
 import { sendEstimate, targetBitrate, type BitrateLimits } from './bandwidth.ts';
 import { describeCause, MediaError } from './errors.ts';
-import { dropForward, dropTrack, markAnswered, syncForwards } from './forwarding.ts';
+import { acceptSubscribeAnswer, dropForward, dropTrack, syncForwards } from './forwarding.ts';
 import { codecName, Peer, PublishedTrack, Publisher, Subscriber } from './peers.ts';
 import { checkSdp, keepOneVideoCodec, mediaKinds } from './sdp.ts';
 import { useKeyObjects } from './srtp-keys.ts';
@@ -179,23 +179,7 @@ export class MediaRoom {
     if (!subscriber) throw new MediaError('not-found', `User "${userId}" has not subscribed in room "${this.id}": call subscribe() first.`);
     const sdp = checkSdp(answerSdp, 'subscribe answer', true);
     await subscriber.peer.run(async () => {
-      if (subscriber.peer.closed) throw this.closedError(userId);
-      const pc = subscriber.peer.pc;
-      if (pc.signalingState !== 'have-local-offer') {
-        throw new MediaError('wrong-state', `No offer is waiting for an answer on user "${userId}"'s subscription (state ${pc.signalingState}).`);
-      }
-      const offered = mediaKinds(pc.localDescription?.sdp ?? '').length;
-      const answered = mediaKinds(sdp).length;
-      if (offered !== answered) {
-        throw new MediaError('invalid-sdp', `The subscribe answer has ${answered} media sections but the offer had ${offered}: it does not answer the latest offer.`);
-      }
-      try {
-        await pc.setRemoteDescription({ type: 'answer', sdp });
-      } catch (error) {
-        if (subscriber.peer.closed) throw this.closedError(userId);
-        throw new MediaError('invalid-sdp', `The subscribe answer was refused: ${describeCause(error)}.`, { cause: error });
-      }
-      for (const forward of markAnswered(subscriber, sdp)) {
+      for (const forward of await acceptSubscribeAnswer(subscriber, userId, sdp, () => this.closedError(userId))) {
         this.server.emit('codec-refused', { roomId: this.id, userId, trackId: forward.track.info.id, codec: forward.track.info.codec ?? 'unknown' });
       }
       if (subscriber.dirty) {

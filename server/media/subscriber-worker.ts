@@ -5,10 +5,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { RtpHeader, RtpPacket } from 'werift';
 import { describeCause, MediaError } from './errors.ts';
-import { dropForward, dropTrack, markAnswered, syncForwards } from './forwarding.ts';
+import { acceptSubscribeAnswer, dropForward, dropTrack, syncForwards } from './forwarding.ts';
 import { noop, peerConfig, Subscriber, type Forward, type ForwardedTrack } from './peers.ts';
 import { META_FIELDS, type FromWorker, type RelayTrack, type ToWorker, type WorkerRequest, type WorkerSetup } from './relay-protocol.ts';
-import { checkSdp, mediaKinds } from './sdp.ts';
+import { checkSdp } from './sdp.ts';
 import { useKeyObjects } from './srtp-keys.ts';
 import type { Counters, PublishedTrackInfo, SubscribedTrackInfo } from './types.ts';
 
@@ -107,23 +107,7 @@ class WorkerRoom {
     if (!subscriber) throw new MediaError('not-found', `User "${userId}" has not subscribed in room "${this.id}": call subscribe() first.`);
     const sdp = checkSdp(answerSdp, 'subscribe answer', true);
     return subscriber.peer.run(async () => {
-      if (subscriber.peer.closed) throw closedError(userId);
-      const pc = subscriber.peer.pc;
-      if (pc.signalingState !== 'have-local-offer') {
-        throw new MediaError('wrong-state', `No offer is waiting for an answer on user "${userId}"'s subscription (state ${pc.signalingState}).`);
-      }
-      const offered = mediaKinds(pc.localDescription?.sdp ?? '').length;
-      const answered = mediaKinds(sdp).length;
-      if (offered !== answered) {
-        throw new MediaError('invalid-sdp', `The subscribe answer has ${answered} media sections but the offer had ${offered}: it does not answer the latest offer.`);
-      }
-      try {
-        await pc.setRemoteDescription({ type: 'answer', sdp });
-      } catch (error) {
-        if (subscriber.peer.closed) throw closedError(userId);
-        throw new MediaError('invalid-sdp', `The subscribe answer was refused: ${describeCause(error)}.`, { cause: error });
-      }
-      const refused = markAnswered(subscriber, sdp).map((forward) => ({ trackId: forward.track.info.id, codec: forward.track.info.codec ?? 'unknown' }));
+      const refused = (await acceptSubscribeAnswer(subscriber, userId, sdp, () => closedError(userId))).map((forward) => ({ trackId: forward.track.info.id, codec: forward.track.info.codec ?? 'unknown' }));
       if (subscriber.dirty) {
         subscriber.dirty = false;
         this.renegotiate(userId, subscriber, true);
