@@ -71,6 +71,8 @@ const megabytes = (bytes: number) => Math.round(bytes / 1048576);
 
 export class RecordingService {
   readonly #options: RecordingServiceOptions;
+  /** Written in each recording's owner file; recovery closes only this node's. */
+  readonly #node: string;
   readonly #active = new Map<string, ActiveRecording>();
   readonly #problems = new Map<string, string>();
   readonly #starting = new Map<string, Promise<RecordingState>>();
@@ -83,6 +85,7 @@ export class RecordingService {
 
   constructor(options: RecordingServiceOptions) {
     this.#options = options;
+    this.#node = options.node ?? hostname();
   }
 
   /**
@@ -167,7 +170,7 @@ export class RecordingService {
         ffmpegPath: this.#options.ffmpegPath,
         segmentSeconds: this.#options.segmentSeconds ?? 2,
         slate: this.#slates[codec],
-        node: this.#options.node ?? hostname(),
+        node: this.#node,
         codecs: { video: TAP_CODECS.video[codec], audio: TAP_CODECS.audio },
         tap: (target) => this.#options.media.tap(roomId, target),
         sources,
@@ -276,7 +279,7 @@ export class RecordingService {
       // Not in this node's RECORDINGS_DIR (not shared): the node that has the folder closes it.
       if (!existsSync(dir)) continue;
       const owner = await readFile(join(dir, OWNER_FILE), 'utf8').then((text) => JSON.parse(text) as Owner, () => undefined);
-      if (owner && owner.host !== (this.#options.node ?? hostname())) continue; // another node's recording
+      if (owner && owner.host !== this.#node) continue; // another node's recording
       if (owner && owner.pid !== process.pid && alive(owner.pid)) continue; // another live process here
       if (owner?.ffmpegPid !== undefined && alive(owner.ffmpegPid)) await stopOrphan(owner.ffmpegPid);
       const facts = await this.#finish(row.id, dir, 'interrupted', 'the server stopped during the recording; what was recorded until then is kept');

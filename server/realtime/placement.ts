@@ -21,6 +21,8 @@ export interface NodeIdentity {
 /** The subset of node-redis's client used here. */
 export interface RedisCommands {
   readonly isReady: boolean;
+  /** 'ready': connected (at start-up, and again after an outage). */
+  on(event: 'ready', listener: () => void): unknown;
   sendCommand<T = unknown>(args: readonly string[]): Promise<T>;
 }
 
@@ -131,13 +133,10 @@ export function redisPlacement({ self, redis, logger, servedRooms }: RedisPlacem
   };
   const timer = setInterval(() => void beat(), BEAT_EVERY_MS);
   timer.unref();
-  // The first heartbeat as soon as Redis is connected (it connects in the background).
-  const first = setInterval(() => {
-    if (!redis.isReady && !released) return;
-    clearInterval(first);
-    void beat();
-  }, 100);
-  first.unref();
+  // A heartbeat as soon as Redis is connected (it connects in the background), and again after an
+  // outage, so the rooms served meanwhile are claimed at once.
+  redis.on('ready', () => void beat());
+  if (redis.isReady) void beat();
   const held = new Set<string>();
   return {
     self,
@@ -160,7 +159,6 @@ export function redisPlacement({ self, redis, logger, servedRooms }: RedisPlacem
       if (released) return;
       released = true;
       clearInterval(timer);
-      clearInterval(first);
       const rooms = [...new Set([...held, ...servedRooms()])];
       try {
         await command(['DEL', beatKey(self.id)]);
@@ -171,7 +169,6 @@ export function redisPlacement({ self, redis, logger, servedRooms }: RedisPlacem
     },
     async close() {
       clearInterval(timer);
-      clearInterval(first);
       if (!released) await this.release();
     },
   };
