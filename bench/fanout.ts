@@ -19,6 +19,8 @@ import { formatProfile, summariseProfile } from './fanout/profile.ts';
 import { startPublisher, type Publisher, type PublisherStats } from './fanout/publisher.ts';
 import type { SfuSnapshot } from './fanout/sfu.ts';
 import type { AddResult, StreamCounts, WorkerSnapshot } from './fanout/subscribers.ts';
+import { formatRow, HEADER, legend, pct, rowCells, type Row } from './fanout/table.ts';
+import { formatThreads, readThreads, threadShares } from './fanout/threads.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -55,30 +57,6 @@ const CPU_LIMIT = 0.95;
 const LOSS_LIMIT = 0.05;
 const PUBLISHER = 'teacher';
 
-interface Row {
-  n: number;
-  connected: number;
-  sfuCpu: number;
-  /** The SFU's main thread alone (publishers, signaling, posting to workers); = sfuCpu without workers. */
-  mainCpu: number;
-  rxPps: number;
-  fwdPps: number;
-  fwdPerCore: number;
-  /** Mean over subscribers of sequence gaps / expected (loss before any NACK repair). */
-  lossMean: number;
-  lossMax: number;
-  /** Mean over subscribers of (expected − received) / expected (after retransmissions). */
-  residual: number;
-  upstreamLoss: number;
-  subCpu: number;
-  /** All cores of the machine busy (1 = every core), everything included. */
-  hostBusy: number;
-  loopP99Ms: number;
-  /** Worst subscriber process. */
-  subLoopP99Ms: number;
-  pubKbps: number;
-  pubRes: string;
-}
 
 const started = performance.now();
 const elapsedS = () => (performance.now() - started) / 1000;
@@ -174,9 +152,14 @@ function subscriberLoss(before: WorkerSnapshot[], after: WorkerSnapshot[]) {
   return { lossMean: mean(gapLoss), lossMax: gapLoss.length ? Math.max(...gapLoss) : 0, residual: mean(residual) };
 }
 
+/** The SFU's CPU reached this share of its cores, or its main thread this share of one core. */
+function cpuOver(row: Row, x: number): boolean {
+  return row.sfuCpu >= x * SFU_CORES || row.mainCpu >= x;
+}
+
 /** What most likely limited a step: the SFU's own core, or the whole machine (load generator included). */
 function limit(row: Row): string {
-  if (row.sfuCpu >= 0.9 * SFU_CORES || row.mainCpu >= 0.9) return `the SFU's core (${pct(row.sfuCpu, 0)} busy, event loop p99 ${row.loopP99Ms.toFixed(0)} ms; all cores ${pct(row.hostBusy, 0)})`;
+  if (cpuOver(row, 0.9)) return `the SFU's core (${pct(row.sfuCpu, 0)} busy, event loop p99 ${row.loopP99Ms.toFixed(0)} ms; all cores ${pct(row.hostBusy, 0)})`;
   if (row.subLoopP99Ms > 500 && row.loopP99Ms < 200) return `the subscriber processes (event loop p99 ${row.subLoopP99Ms.toFixed(0)} ms; SFU ${pct(row.sfuCpu, 0)} of a core, loop p99 ${row.loopP99Ms.toFixed(0)} ms)`;
   if (row.hostBusy >= 0.9) return `the machine (all cores ${pct(row.hostBusy, 0)} busy, SFU ${pct(row.sfuCpu, 0)} of a core, subscribers ${pct(row.subCpu, 0)}, SFU loop p99 ${row.loopP99Ms.toFixed(0)} ms)`;
   return `neither CPU figure (SFU ${pct(row.sfuCpu, 0)}, all cores ${pct(row.hostBusy, 0)}; SFU loop p99 ${row.loopP99Ms.toFixed(0)} ms)`;
@@ -200,9 +183,14 @@ async function measure(n: number, sfu: Child, workers: Child[]): Promise<Row> {
       Promise.all(workers.map((worker) => worker.channel.call<WorkerSnapshot>('snapshot'))),
       publisher!.stats(),
     ]);
+  const pid = sfu.process.pid!;
   const [sfu0, workers0, pub0] = await snap();
   const host0 = hostTimes();
+  const threads0 = readThreads(pid);
+  const wall0 = performance.now();
   await sleep(WINDOW_S * 1000);
+  const threads1 = readThreads(pid);
+  const wall1 = performance.now();
   const host1 = hostTimes();
   const [sfu1, workers1, pub1] = await snap();
   const seconds = (sfu1.at - sfu0.at) / 1000;
@@ -218,7 +206,13 @@ async function measure(n: number, sfu: Child, workers: Child[]): Promise<Row> {
   const sent = (p: PublisherStats) => (p.audio?.packetsSent ?? 0) + (p.video?.packetsSent ?? 0);
   const sentPps = (sent(pub1) - sent(pub0)) / pubSeconds;
   const videoBytes = (p: PublisherStats) => p.video?.bytesSent ?? 0;
+  const rates = sfu1.workers.map((w) => {
+    const then = sfu0.workers.find((w0) => w0.worker === w.worker && w0.threadId === w.threadId);
+    const relayed = (x: typeof w) => x.packetsRelayed.audio + x.packetsRelayed.video;
+    return { worker: w.worker, subscribers: w.subscribers, relayedPps: then ? (relayed(w) - relayed(then)) / seconds : 0 };
+  });
   return {
+    threads: formatThreads(threadShares(threads0, threads1, (wall1 - wall0) / 1000), fwdPps, rates),
     n,
     connected: workers1.reduce((sum, w) => sum + w.connected, 0),
     sfuCpu,
@@ -235,33 +229,6 @@ async function measure(n: number, sfu: Child, workers: Child[]): Promise<Row> {
     pubKbps: ((videoBytes(pub1) - videoBytes(pub0)) * 8) / pubSeconds / 1000,
     pubRes: `${pub1.video?.frameWidth ?? 0}x${pub1.video?.frameHeight ?? 0}@${Math.round(pub1.video?.framesPerSecond ?? 0)}`,
   };
-}
-
-const HEADER = ['N', 'conn', 'SFU CPU', 'main thr', 'rx pkt/s', 'fwd pkt/s', 'fwd/s/core', 'loss mean', 'loss max', 'residual', 'pub→SFU', 'subs CPU', 'host busy', 'SFU loop', 'subs loop', 'pub video'];
-const WIDTHS = [4, 5, 8, 9, 9, 10, 11, 10, 9, 9, 8, 9, 10, 9, 10, 22];
-const pct = (x: number, digits = 1) => `${(x * 100).toFixed(digits)}%`;
-function formatRow(cells: string[]): string {
-  return cells.map((cell, i) => cell.padStart(WIDTHS[i] ?? 8)).join(' ');
-}
-function rowCells(row: Row): string[] {
-  return [
-    String(row.n),
-    String(row.connected),
-    pct(row.sfuCpu, 0),
-    pct(row.mainCpu, 0),
-    row.rxPps.toFixed(0),
-    row.fwdPps.toFixed(0),
-    row.fwdPerCore.toFixed(0),
-    pct(row.lossMean, 2),
-    pct(row.lossMax, 1),
-    pct(row.residual, 2),
-    pct(row.upstreamLoss, 1),
-    pct(row.subCpu, 0),
-    pct(row.hostBusy, 0),
-    `${row.loopP99Ms.toFixed(0)} ms`,
-    `${row.subLoopP99Ms.toFixed(0)} ms`,
-    `${row.pubKbps.toFixed(0)} kb/s ${row.pubRes}`,
-  ];
 }
 
 async function main() {
@@ -334,7 +301,8 @@ async function main() {
     const row = await measure(n, sfu, workers);
     rows.push(row);
     log(`${formatRow(rowCells(row))}   (+${adding} subscribers connected in ${addSeconds.toFixed(1)} s)`);
-    const saturated = row.sfuCpu >= CPU_LIMIT * SFU_CORES || row.mainCpu >= CPU_LIMIT || row.lossMean >= LOSS_LIMIT;
+    log(row.threads);
+    const saturated = cpuOver(row, CPU_LIMIT) || row.lossMean >= LOSS_LIMIT;
     if (!profileText && (n >= PROFILE_AT || saturated || n === STEPS[STEPS.length - 1])) {
       const file = join(tmpdir(), `lc-fanout-sfu-${process.pid}-n${n}.cpuprofile`);
       await sfu.channel.call('profile-start', { intervalUs: 500 });
@@ -345,7 +313,7 @@ async function main() {
       if (!args['keep-profile']) rmSync(file, { force: true });
       log(`  (profiled the SFU for ${PROFILE_S} s at N=${n})`);
     }
-    if (row.sfuCpu >= CPU_LIMIT * SFU_CORES || row.mainCpu >= CPU_LIMIT) {
+    if (cpuOver(row, CPU_LIMIT)) {
       stopReason = `SFU CPU ${pct(row.sfuCpu, 0)} (main thread ${pct(row.mainCpu, 0)}) ≥ ${pct(CPU_LIMIT, 0)} of ${SFU_CORES === 1 ? 'one core' : `its ${SFU_CORES} cores, or its main thread ≥ ${pct(CPU_LIMIT, 0)}`} at N=${n}`;
       break;
     }
@@ -359,7 +327,7 @@ async function main() {
   log(`=== fan-out results (${WINDOW_S} s windows after ${SETTLE_S} s settling; stopped: ${stopReason}; run ${elapsedS().toFixed(0)} s) ===`);
   log(machine());
   log(formatRow(HEADER));
-  for (const row of rows) log(formatRow(rowCells(row)));
+  for (const row of rows) log(`${formatRow(rowCells(row))}\n${row.threads}`);
   // Loss is measured on connected subscribers only: a step where many failed to connect (or dropped) is not clean.
   const good = rows.filter((row) => row.sfuCpu < 0.8 * SFU_CORES && row.mainCpu < 0.8 && row.lossMean < 0.01 && row.connected >= 0.95 * row.n);
   const best = good[good.length - 1];
@@ -369,20 +337,7 @@ async function main() {
     const short = best.connected < best.n ? `; ${best.n - best.connected} of its subscribers failed to connect while they joined` : '';
     log(`largest N below 80% SFU CPU (of ${SFU_CORES} core${SFU_CORES > 1 ? 's' : ''}, main thread too) with under 1% loss and 95% connected: ${best.n} (CPU ${pct(best.sfuCpu, 0)}, main ${pct(best.mainCpu, 0)}, loss ${pct(best.lossMean, 2)}, ${best.fwdPps.toFixed(0)} packets/s forwarded${short})`);
   }
-  log(
-    [
-      'columns: SFU CPU = SFU process CPU time, all its threads / wall time (100% = one core); main thr = its main thread alone; rx = RTP packets/s from the publisher; fwd = packets/s',
-      '  handed to subscriber senders; fwd/s/core = fwd / SFU CPU fraction; loss = RTP sequence gaps / expected at each subscriber',
-      '  (mean, worst), before NACK repair; residual = (expected − received) / expected after retransmissions; pub→SFU = 1 − SFU rx /',
-      '  Chromium packetsSent; subs CPU = all subscriber processes together (100% = one core); host busy = whole machine (100% = all',
-      '  cores, Chromium and any other load included); SFU/subs loop = event-loop delay p99 (SFU; worst subscriber process); pub video =',
-      '  Chromium outbound video (the fake camera compresses well, so it sends fewer packets than a real camera at the same size: scale by',
-      '  rx pkt/s, e.g. subscribers at 80% of a core ≈ fwd/s/core × 0.8 ÷ rx pkt/s).',
-      `note: ${cpus().length} cores shared by the SFU, ${WORKERS} subscriber processes (receiving and decrypting costs them about as much per packet`,
-      `  as forwarding costs the SFU) and Chromium${NICE ? `; subscribers run at nice ${NICE}, so when the machine is saturated they fall behind first` : ''}:`,
-      '  when SFU CPU + subs CPU approach 100% × cores, the machine, not the SFU alone, is the limit.',
-    ].join('\n'),
-  );
+  log(legend(WORKERS, NICE));
   if (failures.length) log(`signaling failures (${failures.length}), first: ${failures.slice(0, 3).join(' | ')}`);
   if (profileText) log(`\n${profileText}`);
 }

@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { MediaServer, type MediaStats } from '../../server/media/index.ts';
+import { MediaServer, type MediaStats, type WorkerStats } from '../../server/media/index.ts';
 import { parentChannel } from './ipc.ts';
 
 const ROOM = 'fanout';
@@ -18,6 +18,8 @@ export interface SfuSnapshot {
   mainUser: number;
   mainSystem: number;
   stats: MediaStats;
+  /** Per subscriber worker thread (empty without workers). */
+  workers: WorkerStats[];
   /** Event-loop delay since the previous snapshot, ms. */
   loopDelayMeanMs: number;
   loopDelayP99Ms: number;
@@ -49,6 +51,7 @@ function snapshot(): SfuSnapshot {
     mainUser: main.user,
     mainSystem: main.system,
     stats: media.stats(),
+    workers: media.workerStats(),
     loopDelayMeanMs: loopDelay.count > 0 ? loopDelay.mean / 1e6 : 0,
     loopDelayP99Ms: loopDelay.count > 0 ? loopDelay.percentile(99) / 1e6 : 0,
   };

@@ -15,7 +15,7 @@ export interface BitrateLimits {
 }
 
 /** A receiver's REMB is believed for this long after it arrived. */
-const FRESH_MS = 5_000;
+export const FRESH_MS = 5_000;
 
 /** Records a subscriber's REMB (called with every RTCP packet a subscriber's sender receives). */
 export function noteReceiverEstimate(subscriber: Subscriber, packet: RtcpPacket, now = Date.now()): void {
@@ -28,11 +28,12 @@ export function noteReceiverEstimate(subscriber: Subscriber, packet: RtcpPacket,
 /**
  * What the publisher should send: the lowest fresh estimate among the subscribers of its video,
  * within the limits; the ceiling while no subscriber has said anything. Undefined without video.
+ * `othersLowest`: the lowest fresh estimate of the receivers in subscriber workers, which report
+ * through the main thread (worker-pool.ts).
  */
-export function targetBitrate(publisher: Publisher, limits: BitrateLimits, now = Date.now(), remote?: (now: number, freshMs: number) => number): number | undefined {
+export function targetBitrate(publisher: Publisher, limits: BitrateLimits, now = Date.now(), othersLowest = Number.POSITIVE_INFINITY): number | undefined {
   let video = false;
-  // Receivers in subscriber workers report through the main thread (worker-pool.ts).
-  let lowest = remote?.(now, FRESH_MS) ?? Number.POSITIVE_INFINITY;
+  let lowest = othersLowest;
   for (const track of publisher.tracks.values()) {
     if (track.info.kind !== 'video') continue;
     video = true;

@@ -5,9 +5,12 @@ import { noteReceiverEstimate } from './bandwidth.ts';
 import { describeCause, MediaError } from './errors.ts';
 import { mediaKinds, rejectedMids } from './sdp.ts';
 import { codecName, msidToken, type Forward, type ForwardedTrack, type Subscriber } from './peers.ts';
+import type { SubscribedTrackInfo } from './types.ts';
+
+type Publishers = ReadonlyMap<string, { readonly tracks: ReadonlyMap<string, ForwardedTrack> }>;
 
 /** Adds a sender for each track published by others, stops those whose track is gone. True if anything changed. */
-export function syncForwards(publishers: ReadonlyMap<string, { readonly tracks: ReadonlyMap<string, ForwardedTrack> }>, userId: string, subscriber: Subscriber): boolean {
+export function syncForwards(publishers: Publishers, userId: string, subscriber: Subscriber): boolean {
   let changed = false;
   const pc = subscriber.peer.pc;
   const wanted = new Map<string, ForwardedTrack>();
@@ -47,7 +50,6 @@ export function syncForwards(publishers: ReadonlyMap<string, { readonly tracks: 
       transceiver,
       sender,
       negotiated: false,
-      packets: 0,
       lostReported: 0,
       dispose: () => {
         unsubscribePli();
@@ -74,7 +76,7 @@ export function syncForwards(publishers: ReadonlyMap<string, { readonly tracks: 
  * except those the browser rejected (no codec in common, e.g. no H.264 decoder): these stay off
  * the track's hot path, and are returned.
  */
-export function markAnswered(subscriber: Subscriber, answerSdp: string): Forward[] {
+function markAnswered(subscriber: Subscriber, answerSdp: string): Forward[] {
   const connected = subscriber.peer.pc.connectionState === 'connected';
   const rejected = new Set(rejectedMids(answerSdp));
   const refused: Forward[] = [];
@@ -96,7 +98,7 @@ export function markAnswered(subscriber: Subscriber, answerSdp: string): Forward
  * Counts what a subscriber says it lost of one forwarded stream: a receiver report block (in an RR
  * or SR) for the sender's SSRC carries the cumulative number lost; its growth is added.
  */
-export function noteReportedLoss(forward: Forward, packet: RtcpPacket): void {
+function noteReportedLoss(forward: Forward, packet: RtcpPacket): void {
   if (packet.type !== RtcpRrPacket.type && packet.type !== RtcpSrPacket.type) return;
   const ssrc = forward.sender.ssrc;
   for (const report of (packet as RtcpRrPacket | RtcpSrPacket).reports) {
@@ -126,6 +128,50 @@ export function dropForward(forward: Forward) {
 }
 
 /**
+ * A subscribe request (inside the peer's queue): the forwards brought up to date and the offer to
+ * answer, as raw SDP. An offer already out is still the one to answer; changes since follow after it.
+ */
+export async function subscribeOffer(publishers: Publishers, userId: string, subscriber: Subscriber, closedError: () => Error): Promise<string> {
+  if (subscriber.peer.closed) throw closedError();
+  const pc = subscriber.peer.pc;
+  if (pc.signalingState === 'have-local-offer') {
+    if (syncForwards(publishers, userId, subscriber)) subscriber.dirty = true;
+    return pc.localDescription?.sdp ?? '';
+  }
+  syncForwards(publishers, userId, subscriber);
+  return makeSubscribeOffer(subscriber, userId, closedError);
+}
+
+/** A new offer of the subscriber's current forwards, set as its local description; the raw SDP. */
+export async function makeSubscribeOffer(subscriber: Subscriber, userId: string, closedError: () => Error): Promise<string> {
+  const pc = subscriber.peer.pc;
+  try {
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    if (subscriber.peer.closed) throw closedError();
+    return pc.localDescription?.sdp ?? offer.sdp;
+  } catch (error) {
+    if (error instanceof MediaError) throw error;
+    if (subscriber.peer.closed) throw closedError();
+    throw new MediaError('wrong-state', `No offer could be made for user "${userId}"'s subscription: ${describeCause(error)}.`, { cause: error });
+  }
+}
+
+/** The tracks a subscriber's session carries, with their mids (after its latest offer). */
+export function subscribedTracks(subscriber: Subscriber): SubscribedTrackInfo[] {
+  const out: SubscribedTrackInfo[] = [];
+  for (const forward of subscriber.forwards.values()) {
+    if (forward.transceiver.mid != null && !forward.refused) out.push({ ...forward.track.info, mid: forward.transceiver.mid });
+  }
+  return out;
+}
+
+/** The subscriber's connection is up: each track it takes is asked for a keyframe (a new receiver shows nothing until one). */
+export function requestKeyframes(subscriber: Subscriber): void {
+  for (const forward of subscriber.forwards.values()) if (!forward.refused) forward.track.requestKeyframe();
+}
+
+/**
  * Applies a browser's answer to its subscription's latest offer (inside the peer's queue); answers
  * the forwards it refused, tracks in a codec the browser cannot decode.
  */
@@ -146,5 +192,7 @@ export async function acceptSubscribeAnswer(subscriber: Subscriber, userId: stri
     if (subscriber.peer.closed) throw closedError();
     throw new MediaError('invalid-sdp', `The subscribe answer was refused: ${describeCause(error)}.`, { cause: error });
   }
+  // m-lines stopped by this answer may leave a transport with no user (Peer.reapTransports).
+  subscriber.peer.reapTransports();
   return markAnswered(subscriber, sdp);
 }

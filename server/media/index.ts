@@ -17,4 +17,6 @@ export type {
   SubscribedTrackInfo,
   TrackKind,
   VideoCodec,
+  WorkerExitEvent,
+  WorkerStats,
 } from './types.ts';

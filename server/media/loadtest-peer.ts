@@ -7,7 +7,7 @@ import { MediaError } from './errors.ts';
 import { rembPacket } from './bandwidth.ts';
 import { codecs, noop } from './peers.ts';
 import { useKeyObjects } from './srtp-keys.ts';
-import type { IceServer, TrackKind } from './types.ts';
+import type { IceServer, TrackKind, VideoCodec } from './types.ts';
 
 export interface LoadTestPeerOptions {
   /** Defaults to none (as MediaServer's). */
@@ -21,6 +21,8 @@ export interface LoadTestPeerOptions {
    * generator should not spend its CPU on that.
    */
   keyObjects?: boolean;
+  /** The video codecs it can receive (default both): without the track's codec it refuses that m-line, as such a browser would. */
+  videoCodecs?: VideoCodec[];
 }
 
 /** Counters of one received RTP stream (one SSRC), cumulative since it started. */
@@ -90,7 +92,7 @@ export class LoadTestPeer {
       iceAdditionalHostAddresses: options.hostAddresses,
       iceUseIpv6: false,
       bundlePolicy: 'max-bundle',
-      codecs: codecs(),
+      codecs: codecs(options.videoCodecs),
       headerExtensions: { audio: [], video: [] },
     });
     const { unSubscribe } = this.pc.onTrack.subscribe((track) => this.watch(track));

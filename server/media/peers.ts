@@ -21,7 +21,7 @@ import { VIDEO_CODECS, type Counters, type IceServer, type PublishedTrackInfo, t
 export const noop = () => {};
 
 /** The H.264 the SFU takes and offers: constrained baseline, FU-A/STAP-A packets (what browsers all decode). */
-export const H264_FMTP = 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f';
+const H264_FMTP = 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f';
 
 /**
  * Opus, and the video codecs in the order asked, on both legs. A publisher is answered one video
@@ -63,11 +63,15 @@ export function msidToken(value: string): string {
   return value.replace(/[^A-Za-z0-9_.~-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`) || '-';
 }
 
+type DtlsTransport = RTCPeerConnection['dtlsTransports'][number];
+
 export class Peer {
   readonly pc: RTCPeerConnection;
   closed = false;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly disposers: Array<() => void> = [];
+  /** Every DTLS transport this connection's m-lines have used (see reapTransports). */
+  private readonly transports = new Set<DtlsTransport>();
 
   constructor(config: RTCPeerConnectionConfig) {
     this.pc = new RTCPeerConnection(config);
@@ -84,12 +88,51 @@ export class Peer {
     this.disposers.push(dispose);
   }
 
+  /**
+   * Stops the transports no live m-line uses any more; call after each completed negotiation.
+   * werift stops an idle transport itself, except one whose far end has already closed its DTLS
+   * (Chromium sends close_notify when every m-line of a bundle is stopped, e.g. when the only other
+   * publisher leaves): werift marks that one closed and forgets it, with its ICE agent's UDP
+   * sockets and consent timer still open, for as long as the process lives.
+   */
+  reapTransports(): void {
+    const live = new Set(this.pc.dtlsTransports);
+    for (const transport of live) this.transports.add(transport);
+    for (const transport of this.transports) {
+      if (live.has(transport)) continue;
+      this.transports.delete(transport);
+      stopTransport(transport);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const dispose of this.disposers.splice(0)) dispose();
+    for (const transport of this.pc.dtlsTransports) this.transports.add(transport);
     await this.pc.close().catch(noop);
+    for (const transport of this.transports) stopTransport(transport);
+    this.transports.clear();
   }
+}
+
+/**
+ * Sends one packet (header without extensions, `bytes` long before SRTP) to every subscriber of a
+ * track whose sender is ready; in the main thread (PublishedTrack) and in the subscriber workers.
+ */
+export function sendToForwards(forwards: Iterable<Forward>, packet: RtpPacket, bytes: number, counters: Counters): void {
+  for (const forward of forwards) {
+    const sender = forward.sender;
+    if (sender.stopped || !sender.codec || sender.dtlsTransport?.state !== 'connected') continue;
+    sender.sendRtp(packet).catch(noop);
+    counters.packetsForwarded++;
+    counters.bytesForwarded += bytes;
+  }
+}
+
+/** Closes a transport's ICE agent (its UDP sockets) unless that is done already. */
+function stopTransport(transport: DtlsTransport): void {
+  if (transport.iceTransport.state !== 'closed') transport.stop().catch(noop);
 }
 
 export class PublishedTrack {
@@ -97,8 +140,8 @@ export class PublishedTrack {
   readonly forwards = new Set<Forward>();
   /** Recorders' listeners (tap.ts), each with what to call when this track goes. */
   readonly taps = new Map<(packet: RtpPacket) => void, () => void>();
-  /** Hands each packet to the subscriber workers, when they serve this room. */
-  relay: ((track: PublishedTrack, packet: RtpPacket) => void) | undefined;
+  /** Hands each packet to the subscriber workers, when they serve this room (set by WorkerPool.route). */
+  relay: ((packet: RtpPacket) => void) | undefined;
   private lastKeyframeRequest = 0;
   private keyframeTimer: NodeJS.Timeout | undefined;
   private keyframeWanted = false;
@@ -137,20 +180,12 @@ export class PublishedTrack {
     if (packet.payload.length === 0) return;
     for (const tap of this.taps.keys()) tap(packet);
     // Subscribers in worker threads (worker-pool.ts): the packet is queued for them there.
-    this.relay?.(this, packet);
+    this.relay?.(packet);
     if (this.forwards.size === 0) return;
     const stripped = new RtpPacket(new RtpHeader({ ...packet.header, extension: false, extensions: [] }), packet.payload);
     // Header (no extensions left) and payload: what each subscriber is sent, before SRTP.
     const bytes = 12 + 4 * packet.header.csrc.length + packet.payload.length;
-    const counters = this.counters;
-    for (const forward of this.forwards) {
-      const sender = forward.sender;
-      if (sender.stopped || !sender.codec || sender.dtlsTransport?.state !== 'connected') continue;
-      sender.sendRtp(stripped).catch(noop);
-      forward.packets++;
-      counters.packetsForwarded++;
-      counters.bytesForwarded += bytes;
-    }
+    sendToForwards(this.forwards, stripped, bytes, this.counters);
   }
 
   /**
@@ -222,7 +257,6 @@ export interface Forward {
   negotiated: boolean;
   /** The browser's answer rejected it (it cannot decode the track's codec): nothing is sent to it. */
   refused?: boolean;
-  packets: number;
   /** The cumulative loss the subscriber last reported for this stream (RTCP receiver report). */
   lostReported: number;
   readonly dispose: () => void;

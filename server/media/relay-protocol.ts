@@ -54,10 +54,21 @@ export type FromWorker =
   | { kind: 'failure'; roomId: string; userId: string; code: MediaErrorCode; message: string; closed: boolean }
   | { kind: 'keyframe'; roomId: string; trackId: string }
   | { kind: 'estimate'; roomId: string; userId: string; bps: number }
+  /**
+   * The worker now needs (on) or no longer needs (off) this track's packets: it has, or no longer
+   * has, a subscriber with the track in an answered offer (refused forwards do not count). The main
+   * thread posts a track's packets only to the workers that need them. Sent before the response to
+   * the request that changed it.
+   */
+  | { kind: 'wants'; num: number; on: boolean }
   /** Growth since the previous report. */
   | { kind: 'counters'; packetsForwarded: number; bytesForwarded: number; packetsLostBySubscribers: number };
 
-/** Numbers per packet in a batch's meta: track, sequence, timestamp, marker, payload type, ssrc, offset, length. */
+/**
+ * Numbers per packet in a batch's meta: track, sequence, timestamp, marker, payload type, ssrc, offset, length.
+ * No CSRCs: browsers send none (only mixers add them), so none are carried to the workers (the
+ * main thread's own forwarding passes on any there are).
+ */
 export const META_FIELDS = 8;
 
 /** Packets waiting to go to one worker, sent in one message per turn of the event loop. */

@@ -3,7 +3,7 @@
 import type { RTCPeerConnectionConfig } from 'werift';
 import { sendEstimate, targetBitrate, type BitrateLimits } from './bandwidth.ts';
 import { describeCause, MediaError } from './errors.ts';
-import { acceptSubscribeAnswer, dropForward, dropTrack, syncForwards } from './forwarding.ts';
+import { acceptSubscribeAnswer, dropForward, dropTrack, makeSubscribeOffer, requestKeyframes, subscribedTracks, subscribeOffer, syncForwards } from './forwarding.ts';
 import { codecName, Peer, PublishedTrack, Publisher, Subscriber } from './peers.ts';
 import { checkSdp, keepOneVideoCodec, mediaKinds } from './sdp.ts';
 import { useKeyObjects } from './srtp-keys.ts';
@@ -46,8 +46,7 @@ export class MediaRoom {
   adaptBitrates(limits: BitrateLimits, now = Date.now()) {
     for (const [userId, publisher] of this.publishers) {
       if (publisher.peer.closed || publisher.peer.pc.connectionState !== 'connected') continue;
-      const remote = this.remote;
-      const bps = targetBitrate(publisher, limits, now, remote && ((at, freshMs) => remote.lowestEstimate(userId, at, freshMs)));
+      const bps = targetBitrate(publisher, limits, now, this.remote?.lowestEstimate(userId, now));
       if (bps !== undefined) sendEstimate(publisher, bps);
     }
   }
@@ -81,12 +80,7 @@ export class MediaRoom {
   subscribedTracks(userId: string): SubscribedTrackInfo[] {
     if (this.remote) return this.remote.subscribedTracks(userId);
     const subscriber = this.subscribers.get(userId);
-    if (!subscriber) return [];
-    const out: SubscribedTrackInfo[] = [];
-    for (const forward of subscriber.forwards.values()) {
-      if (forward.transceiver.mid != null && !forward.refused) out.push({ ...forward.track.info, mid: forward.transceiver.mid });
-    }
-    return out;
+    return subscriber ? subscribedTracks(subscriber) : [];
   }
 
   /** Asks the track's publisher for a keyframe (a viewer's picture froze), rate-limited as the server's own. False if no such video track. */
@@ -137,6 +131,7 @@ export class MediaRoom {
         throw new MediaError('invalid-sdp', `No answer could be made to the publish offer: ${describeCause(error)}.`, { cause: error });
       }
       if (current.peer.closed) throw this.closedError(userId);
+      current.peer.reapTransports();
       this.syncPublishedTracks(userId, current);
       if (created && current.tracks.size === 0) {
         await this.dropPublisher(userId, current);
@@ -158,17 +153,7 @@ export class MediaRoom {
       this.watchConnection(subscriber.peer, userId, 'subscriber');
     }
     const current = subscriber;
-    return current.peer.run(async () => {
-      if (current.peer.closed) throw this.closedError(userId);
-      const pc = current.peer.pc;
-      if (pc.signalingState === 'have-local-offer') {
-        // The offer already out is still the one to answer; changes since follow after it.
-        if (syncForwards(this.publishers, userId, current)) current.dirty = true;
-        return this.host.finishSdp(pc.localDescription?.sdp ?? '');
-      }
-      syncForwards(this.publishers, userId, current);
-      return this.makeOffer(userId, current);
-    });
+    return current.peer.run(async () => this.host.finishSdp(await subscribeOffer(this.publishers, userId, current, () => this.closedError(userId))));
   }
 
   /** Applies the browser's answer to our latest subscribe (or renegotiate) offer. */
@@ -265,7 +250,6 @@ export class MediaRoom {
       if (receiver.remoteStreamId) info.streamId = receiver.remoteStreamId;
       if (receiver.remoteTrackId) info.trackId = receiver.remoteTrackId;
       const track = new PublishedTrack(info, receiver, this.host.counters, this.host.keyframeIntervalMs);
-      if (this.remote) track.relay = this.remote.relay.bind(this.remote);
       publisher.tracks.set(mid, track);
       changed = true;
     }
@@ -295,7 +279,7 @@ export class MediaRoom {
         }
         // Forced: senders were added or stopped while the previous offer was out.
         if (!syncForwards(this.publishers, userId, subscriber) && !force) return;
-        const offerSdp = await this.makeOffer(userId, subscriber);
+        const offerSdp = this.host.finishSdp(await makeSubscribeOffer(subscriber, userId, () => this.closedError(userId)));
         if (subscriber.peer.closed) return;
         this.server.emit('renegotiate', { roomId: this.id, userId, offerSdp, tracks: this.subscribedTracks(userId) });
       })
@@ -304,20 +288,6 @@ export class MediaRoom {
         const failure = error instanceof MediaError ? error : new MediaError('wrong-state', `Renegotiating user "${userId}"'s subscription failed: ${describeCause(error)}.`, { cause: error });
         this.server.emit('failure', { roomId: this.id, userId, role: 'subscriber', error: failure });
       });
-  }
-
-  private async makeOffer(userId: string, subscriber: Subscriber): Promise<string> {
-    const pc = subscriber.peer.pc;
-    try {
-      const offer = await pc.createOffer();
-      await pc.setLocalDescription(offer);
-      if (subscriber.peer.closed) throw this.closedError(userId);
-      return this.host.finishSdp(pc.localDescription?.sdp ?? offer.sdp);
-    } catch (error) {
-      if (error instanceof MediaError) throw error;
-      if (subscriber.peer.closed) throw this.closedError(userId);
-      throw new MediaError('wrong-state', `No offer could be made for user "${userId}"'s subscription: ${describeCause(error)}.`, { cause: error });
-    }
   }
 
   private watchConnection(peer: Peer, userId: string, role: 'publisher' | 'subscriber') {
@@ -338,7 +308,7 @@ export class MediaRoom {
       if (state === 'connected') useKeyObjects(peer.pc);
       if (role === 'subscriber' && state === 'connected') {
         const subscriber = this.subscribers.get(userId);
-        if (subscriber?.peer === peer) for (const forward of subscriber.forwards.values()) if (!forward.refused) forward.track.requestKeyframe();
+        if (subscriber?.peer === peer) requestKeyframes(subscriber);
       }
       this.server.emit('connection-state', { roomId: this.id, userId, role, state });
     });

@@ -10,14 +10,14 @@ import { MediaRoom, type RoomHost } from './room.ts';
 import { announceAddress } from './sdp.ts';
 import { MediaTap, type TapTarget } from './tap.ts';
 import { WorkerPool, type PoolHost } from './worker-pool.ts';
-import { VIDEO_CODECS, type Counters, type MediaServerEvents, type MediaServerOptions, type MediaStats, type VideoCodec } from './types.ts';
+import { newCounters, VIDEO_CODECS, type Counters, type MediaServerEvents, type MediaServerOptions, type MediaStats, type VideoCodec, type WorkerStats } from './types.ts';
 
 type WorkerPoolHostEmit = PoolHost['emit'];
 
 export class MediaServer extends EventEmitter<MediaServerEvents> {
   private readonly rooms = new Map<string, MediaRoom>();
   private readonly peers = new Set<Peer>();
-  private readonly counters: Counters = { packetsReceived: 0, packetsForwarded: 0, bytesForwarded: 0, keyframeRequests: 0, packetsLostFromPublishers: 0, packetsLostBySubscribers: 0 };
+  private readonly counters: Counters = newCounters();
   private readonly options: MediaServerOptions;
   private readonly host: RoomHost;
   private closed = false;
@@ -169,6 +169,11 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
       forwards += counts.forwards;
     }
     return { rooms: this.rooms.size, peers: this.peers.size + (this.pool?.peers ?? 0), publishers, subscribers, tracks, forwards, ...this.counters };
+  }
+
+  /** The subscriber worker threads, one entry per worker slot (empty without workers). */
+  workerStats(): WorkerStats[] {
+    return this.pool?.stats() ?? [];
   }
 
   async close(): Promise<void> {

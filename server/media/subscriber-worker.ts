@@ -5,22 +5,24 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { RtpHeader, RtpPacket } from 'werift';
 import { describeCause, MediaError } from './errors.ts';
-import { acceptSubscribeAnswer, dropForward, dropTrack, syncForwards } from './forwarding.ts';
-import { noop, peerConfig, Subscriber, type Forward, type ForwardedTrack } from './peers.ts';
+import { acceptSubscribeAnswer, dropForward, dropTrack, makeSubscribeOffer, requestKeyframes, subscribedTracks, subscribeOffer, syncForwards } from './forwarding.ts';
+import { peerConfig, sendToForwards, Subscriber, type Forward, type ForwardedTrack } from './peers.ts';
 import { META_FIELDS, type FromWorker, type RelayTrack, type ToWorker, type WorkerRequest, type WorkerSetup } from './relay-protocol.ts';
 import { checkSdp } from './sdp.ts';
 import { useKeyObjects } from './srtp-keys.ts';
-import type { Counters, PublishedTrackInfo, SubscribedTrackInfo } from './types.ts';
+import { newCounters, type Counters, type PublishedTrackInfo } from './types.ts';
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
 const post = (message: FromWorker) => port.postMessage(message);
-const counters: Counters = { packetsReceived: 0, packetsForwarded: 0, bytesForwarded: 0, keyframeRequests: 0, packetsLostFromPublishers: 0, packetsLostBySubscribers: 0 };
+const counters: Counters = newCounters();
 const config = () => peerConfig(setup, setup.videoCodecs);
 
 /** A published track as this worker sees it: the main thread's packets, sent on to its forwards. */
 class MirrorTrack implements ForwardedTrack {
   readonly forwards = new Set<Forward>();
+  /** The main thread was told this worker needs the track's packets (see syncWants). */
+  wanted = false;
   readonly counters = counters;
   readonly info: PublishedTrackInfo;
   readonly num: number;
@@ -35,12 +37,35 @@ class MirrorTrack implements ForwardedTrack {
   }
   close() {
     this.forwards.clear();
+    if (this.wanted) post({ kind: 'wants', num: this.num, on: false });
+    this.wanted = false;
     if (tracksByNum.get(this.num) === this) tracksByNum.delete(this.num);
   }
 }
 
 const tracksByNum = new Map<number, MirrorTrack>();
 const rooms = new Map<string, WorkerRoom>();
+
+/**
+ * Tells the main thread which tracks this worker now needs the packets of: those with a forward in
+ * an answered offer (a forward the browser refused is not in its track's forwards; one not yet
+ * answered cannot be sent on). The main thread posts a track's packets only to the workers that
+ * need them. Called after each change (a request handled, new tracks, a connection timed out),
+ * before the response to the request that made it.
+ */
+function syncWants() {
+  for (const track of tracksByNum.values()) {
+    let wanted = false;
+    for (const forward of track.forwards) {
+      if (!forward.negotiated) continue;
+      wanted = true;
+      break;
+    }
+    if (wanted === track.wanted) continue;
+    track.wanted = wanted;
+    post({ kind: 'wants', num: track.num, on: wanted });
+  }
+}
 
 class WorkerRoom {
   readonly id: string;
@@ -71,14 +96,6 @@ class WorkerRoom {
     for (const [userId, subscriber] of this.subscribers) this.renegotiate(userId, subscriber);
   }
 
-  subscribedTracks(subscriber: Subscriber): SubscribedTrackInfo[] {
-    const out: SubscribedTrackInfo[] = [];
-    for (const forward of subscriber.forwards.values()) {
-      if (forward.transceiver.mid != null && !forward.refused) out.push({ ...forward.track.info, mid: forward.transceiver.mid });
-    }
-    return out;
-  }
-
   async subscribe(userId: string) {
     let subscriber = this.subscribers.get(userId);
     if (!subscriber) {
@@ -88,17 +105,8 @@ class WorkerRoom {
     }
     const current = subscriber;
     return current.peer.run(async () => {
-      if (current.peer.closed) throw closedError(userId);
-      const pc = current.peer.pc;
-      let sdp: string;
-      if (pc.signalingState === 'have-local-offer') {
-        if (syncForwards(this.publishers, userId, current)) current.dirty = true;
-        sdp = pc.localDescription?.sdp ?? '';
-      } else {
-        syncForwards(this.publishers, userId, current);
-        sdp = await makeOffer(userId, current);
-      }
-      return { sdp, tracks: this.subscribedTracks(current) };
+      const sdp = await subscribeOffer(this.publishers, userId, current, () => closedError(userId));
+      return { sdp, tracks: subscribedTracks(current) };
     });
   }
 
@@ -112,7 +120,7 @@ class WorkerRoom {
         subscriber.dirty = false;
         this.renegotiate(userId, subscriber, true);
       }
-      return { tracks: this.subscribedTracks(subscriber), refused };
+      return { tracks: subscribedTracks(subscriber), refused };
     });
   }
 
@@ -136,10 +144,12 @@ class WorkerRoom {
           subscriber.dirty = true;
           return;
         }
-        if (!syncForwards(this.publishers, userId, subscriber) && !force) return;
-        const offerSdp = await makeOffer(userId, subscriber);
+        const changed = syncForwards(this.publishers, userId, subscriber);
+        if (changed) syncWants(); // a forward dropped here (one added waits for the answer)
+        if (!changed && !force) return;
+        const offerSdp = await makeSubscribeOffer(subscriber, userId, () => closedError(userId));
         if (subscriber.peer.closed) return;
-        post({ kind: 'renegotiate', roomId: this.id, userId, offerSdp, tracks: this.subscribedTracks(subscriber) });
+        post({ kind: 'renegotiate', roomId: this.id, userId, offerSdp, tracks: subscribedTracks(subscriber) });
       })
       .catch((error: unknown) => {
         if (subscriber.peer.closed) return;
@@ -155,7 +165,10 @@ class WorkerRoom {
       if (peer.closed || peer.pc.connectionState === 'connected') return;
       const message = `User "${userId}"'s receiving connection did not connect within ${Math.round(setup.connectTimeoutMs / 1000)} s (ICE or DTLS never completed), so it was closed.`;
       if (this.subscribers.get(userId) !== subscriber) return;
-      void this.close(userId).then(() => post({ kind: 'failure', roomId: this.id, userId, code: 'timeout', message, closed: true }));
+      void this.close(userId).then(() => {
+        syncWants();
+        post({ kind: 'failure', roomId: this.id, userId, code: 'timeout', message, closed: true });
+      });
     }, setup.connectTimeoutMs);
     peer.onClose(() => clearTimeout(timer));
     const { unSubscribe } = peer.pc.connectionStateChange.subscribe((state) => {
@@ -164,25 +177,11 @@ class WorkerRoom {
         clearTimeout(timer);
         timer = undefined;
         useKeyObjects(peer.pc);
-        for (const forward of subscriber.forwards.values()) if (!forward.refused) forward.track.requestKeyframe();
+        requestKeyframes(subscriber);
       }
       post({ kind: 'state', roomId: this.id, userId, state });
     });
     peer.onClose(unSubscribe);
-  }
-}
-
-async function makeOffer(userId: string, subscriber: Subscriber): Promise<string> {
-  const pc = subscriber.peer.pc;
-  try {
-    const offer = await pc.createOffer();
-    await pc.setLocalDescription(offer);
-    if (subscriber.peer.closed) throw closedError(userId);
-    return pc.localDescription?.sdp ?? offer.sdp;
-  } catch (error) {
-    if (error instanceof MediaError) throw error;
-    if (subscriber.peer.closed) throw closedError(userId);
-    throw new MediaError('wrong-state', `No offer could be made for user "${userId}"'s subscription: ${describeCause(error)}.`, { cause: error });
   }
 }
 
@@ -199,16 +198,7 @@ function relay(meta: Uint32Array, data: Uint8Array) {
     const offset = meta[at + 6]!;
     const payload = bytes.subarray(offset, offset + meta[at + 7]!);
     const header = new RtpHeader({ sequenceNumber: meta[at + 1]!, timestamp: meta[at + 2]!, marker: meta[at + 3] === 1, payloadType: meta[at + 4]!, ssrc: meta[at + 5]! });
-    const packet = new RtpPacket(header, payload);
-    const size = 12 + payload.length;
-    for (const forward of track.forwards) {
-      const sender = forward.sender;
-      if (sender.stopped || !sender.codec || sender.dtlsTransport?.state !== 'connected') continue;
-      sender.sendRtp(packet).catch(noop);
-      forward.packets++;
-      counters.packetsForwarded++;
-      counters.bytesForwarded += size;
-    }
+    sendToForwards(track.forwards, new RtpPacket(header, payload), 12 + payload.length, counters);
   }
 }
 
@@ -233,10 +223,17 @@ port.on('message', (message: ToWorker) => {
     let room = rooms.get(message.roomId);
     if (!room) rooms.set(message.roomId, (room = new WorkerRoom(message.roomId)));
     room.setTracks(message.tracks);
+    syncWants();
   } else {
     handle(message.request).then(
-      (result) => post({ kind: 'response', id: message.id, result }),
-      (error: unknown) => post({ kind: 'response', id: message.id, error: { code: error instanceof MediaError ? error.code : 'wrong-state', message: describeCause(error) } }),
+      (result) => {
+        syncWants();
+        post({ kind: 'response', id: message.id, result });
+      },
+      (error: unknown) => {
+        syncWants();
+        post({ kind: 'response', id: message.id, error: { code: error instanceof MediaError ? error.code : 'wrong-state', message: describeCause(error) } });
+      },
     );
   }
 });

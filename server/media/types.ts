@@ -106,6 +106,34 @@ export interface MediaServerEvents {
   failure: [FailureEvent];
   /** A subscriber's browser cannot decode a track's codec: it does not get that track (nothing else changes). */
   'codec-refused': [CodecRefusedEvent];
+  /** A subscriber worker thread stopped (MediaServerOptions.workers): a fresh one takes its place; its subscribers get a `failure`. */
+  'worker-exit': [WorkerExitEvent];
+}
+
+export interface WorkerExitEvent {
+  /** The worker's slot, 0 to workers − 1 (its replacement keeps it). */
+  worker: number;
+  threadId: number;
+  exitCode: number;
+  /** The uncaught error that stopped it, if one did. */
+  error?: string;
+  /** Its subscribers, each told its receiving connection failed. */
+  subscribers: number;
+  /** When the replacement starts: 0 (at once), longer when the slot's threads keep stopping soon after starting. */
+  restartInMs: number;
+}
+
+/** One subscriber worker slot (MediaServer.workerStats()). */
+export interface WorkerStats {
+  worker: number;
+  threadId: number;
+  /** False between a thread stopping and its replacement starting. */
+  running: boolean;
+  subscribers: number;
+  /** The published tracks whose packets go to this worker (it has a subscriber of each). */
+  tracks: string[];
+  /** Packets posted to this thread since it started, by kind of track. */
+  packetsRelayed: Record<TrackKind, number>;
 }
 
 export interface MediaStats {
@@ -139,4 +167,9 @@ export interface MediaStats {
 }
 
 export type Counters = Pick<MediaStats, 'packetsReceived' | 'packetsForwarded' | 'bytesForwarded' | 'keyframeRequests' | 'packetsLostFromPublishers' | 'packetsLostBySubscribers'>;
+
+/** Counters all at zero. */
+export function newCounters(): Counters {
+  return { packetsReceived: 0, packetsForwarded: 0, bytesForwarded: 0, keyframeRequests: 0, packetsLostFromPublishers: 0, packetsLostBySubscribers: 0 };
+}
 

@@ -1,14 +1,16 @@
 // The main thread's side of subscriber workers (MediaServerOptions.workers > 0): it starts the
-// worker threads, spreads subscribers over them, routes their signaling (requests with ids over
-// each worker's port), and posts each received RTP packet once per worker that serves the room,
-// batched per turn of the event loop. Per room, RemoteSubscribers stands in for the room's own
-// subscriber connections (room.ts asks it instead).
-import { Worker } from 'node:worker_threads';
+// worker threads (worker-link.ts) and replaces any that stops, spreads subscribers over them,
+// routes their signaling (requests with ids over each worker's port), and posts each received RTP
+// packet once to each worker that has a subscriber of its track, batched per turn of the event
+// loop. Per room, RemoteSubscribers stands in for the room's own subscriber connections (room.ts
+// asks it instead).
 import type { RtpPacket } from 'werift';
+import { FRESH_MS } from './bandwidth.ts';
 import { MediaError } from './errors.ts';
 import type { PublishedTrack } from './peers.ts';
-import { PacketBatch, type AnswerResult, type FromWorker, type RelayTrack, type SubscribeResult, type WorkerRequest, type WorkerSetup } from './relay-protocol.ts';
-import type { Counters, MediaServerEvents, SubscribedTrackInfo } from './types.ts';
+import type { AnswerResult, FromWorker, RelayTrack, SubscribeResult, WorkerSetup } from './relay-protocol.ts';
+import type { Counters, MediaServerEvents, SubscribedTrackInfo, TrackKind, WorkerStats } from './types.ts';
+import { WorkerLink } from './worker-link.ts';
 
 /** How the pool reaches the server and its rooms. */
 export interface PoolHost {
@@ -18,82 +20,32 @@ export interface PoolHost {
   requestKeyframe(roomId: string, trackId: string): void;
 }
 
-class WorkerLink {
-  readonly worker: Worker;
-  readonly batch = new PacketBatch();
-  private flushing = false;
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
-  /** Subscribers served, all rooms. */
-  load = 0;
-  /** The thread has stopped (crashed, or the pool closed). */
-  dead = false;
-
-  constructor(setup: WorkerSetup, onEvent: (event: FromWorker) => void, onExit: () => void) {
-    this.worker = new Worker(new URL('./subscriber-worker.ts', import.meta.url), { workerData: setup });
-    this.worker.on('message', (message: FromWorker) => {
-      if (message.kind !== 'response') return onEvent(message);
-      const waiting = this.pending.get(message.id);
-      this.pending.delete(message.id);
-      if (!waiting) return;
-      if (message.error) waiting.reject(new MediaError(message.error.code, message.error.message));
-      else waiting.resolve(message.result);
-    });
-    this.worker.on('error', (error: Error) => this.failAll(new MediaError('closed', `A media worker failed: ${error.message}`)));
-    this.worker.on('exit', () => {
-      this.dead = true;
-      this.failAll(new MediaError('closed', 'The media worker stopped.'));
-      onExit();
-    });
-  }
-
-  request<T>(request: WorkerRequest): Promise<T> {
-    if (this.dead) return Promise.reject(new MediaError('closed', 'The media worker stopped.'));
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      this.worker.postMessage({ kind: 'request', id, request });
-    });
-  }
-
-  /** Sends the queued packets at the end of this turn of the event loop, in one message. */
-  scheduleFlush() {
-    if (this.flushing) return;
-    this.flushing = true;
-    setImmediate(() => {
-      this.flushing = false;
-      if (this.batch.size === 0 || this.dead) return;
-      const { message, transfer } = this.batch.take();
-      this.worker.postMessage(message, transfer);
-    });
-  }
-
-  private failAll(error: MediaError) {
-    for (const waiting of this.pending.values()) waiting.reject(error);
-    this.pending.clear();
-  }
+/** Where one published track's packets go: the workers with a subscriber of it (they said so: 'wants'). */
+interface Route {
+  readonly num: number;
+  readonly trackId: string;
+  readonly kind: TrackKind;
+  readonly links: Set<WorkerLink>;
 }
 
+/** A worker that ran this long before stopping is restarted at once; one that stops sooner again and again waits longer each time. */
+const STABLE_MS = 10_000;
+const MAX_RESTART_DELAY_MS = 30_000;
+
 export class WorkerPool {
+  /** One per worker slot: the running thread, or the stopped one until its replacement starts. */
   private readonly links: WorkerLink[] = [];
   private readonly rooms = new Map<string, RemoteSubscribers>();
-  private readonly trackNums = new WeakMap<PublishedTrack, number>();
+  private readonly routes = new WeakMap<PublishedTrack, Route>();
+  private readonly routesByNum = new Map<number, Route>();
+  private readonly restartTimers = new Set<NodeJS.Timeout>();
   private nextTrack = 1;
   private closing = false;
   readonly host: PoolHost;
 
   constructor(setups: WorkerSetup[], host: PoolHost) {
     this.host = host;
-    for (const setup of setups) {
-      const link: WorkerLink = new WorkerLink(
-        setup,
-        (event) => this.onEvent(link, event),
-        () => {
-          if (!this.closing) for (const room of [...this.rooms.values()]) room.linkLost(link);
-        },
-      );
-      this.links.push(link);
-    }
+    for (const setup of setups) this.start(setup, this.links.length, 0);
   }
 
   /** Subscriber connections in all workers (from subscribe() until unsubscribe() or a failure closes one). */
@@ -125,27 +77,122 @@ export class WorkerPool {
     return running.reduce((best, link) => (link.load < best.load ? link : best));
   }
 
-  trackNum(track: PublishedTrack): number {
-    let num = this.trackNums.get(track);
-    if (num === undefined) this.trackNums.set(track, (num = this.nextTrack++));
-    return num;
+  /**
+   * The track's number (what its packets carry to the workers) and the workers it goes to. From
+   * then on the track hands each packet to relay() with its route.
+   */
+  route(track: PublishedTrack): Route {
+    const known = this.routes.get(track);
+    if (known) return known;
+    const route: Route = { num: this.nextTrack++, trackId: track.info.id, kind: track.info.kind, links: new Set() };
+    this.routes.set(track, route);
+    this.routesByNum.set(route.num, route);
+    track.relay = (packet) => this.relay(route, packet);
+    return route;
+  }
+
+  /** The track left its room: no worker is sent its packets any more. */
+  dropRoute(num: number) {
+    this.routesByNum.get(num)?.links.clear();
+    this.routesByNum.delete(num);
+  }
+
+  /**
+   * The hot path on the main thread: the packet queued once for each worker with a subscriber of
+   * its track. A dropped route (dropRoute) has no links left, and a stopped worker is removed from
+   * every route (onExit), so nothing goes to either.
+   */
+  private relay(route: Route, packet: RtpPacket) {
+    if (route.links.size === 0) return;
+    const { header, payload } = packet;
+    for (const link of route.links) {
+      link.batch.add(route.num, header.sequenceNumber, header.timestamp, header.marker, header.payloadType, header.ssrc, payload);
+      link.relayed[route.kind]++;
+      link.scheduleFlush();
+    }
+  }
+
+  /** Per worker slot: its thread, its subscribers, the tracks it is sent and what it was sent. */
+  stats(): WorkerStats[] {
+    const tracks = new Map<WorkerLink, string[]>();
+    for (const route of this.routesByNum.values()) {
+      for (const link of route.links) tracks.set(link, [...(tracks.get(link) ?? []), route.trackId]);
+    }
+    return this.links.map((link) => ({
+      worker: link.setup.index,
+      threadId: link.threadId,
+      running: !link.dead,
+      subscribers: link.load,
+      tracks: tracks.get(link) ?? [],
+      packetsRelayed: { ...link.relayed },
+    }));
   }
 
   async close() {
     this.closing = true;
+    for (const timer of this.restartTimers) clearTimeout(timer);
+    this.restartTimers.clear();
     await Promise.all(this.links.map((link) => link.worker.terminate()));
   }
 
-  private onEvent(link: WorkerLink, event: FromWorker) {
-    if (event.kind === 'counters') {
-      const counters = this.host.counters;
-      counters.packetsForwarded += event.packetsForwarded;
-      counters.bytesForwarded += event.bytesForwarded;
-      counters.packetsLostBySubscribers += event.packetsLostBySubscribers;
-      return;
+  private start(setup: WorkerSetup, slot: number, quickExits: number) {
+    const link: WorkerLink = new WorkerLink(
+      setup,
+      (event) => this.onEvent(link, event),
+      (exitCode, error) => this.onExit(link, exitCode, error),
+    );
+    link.quickExits = quickExits;
+    this.links[slot] = link;
+  }
+
+  /**
+   * A worker's thread stopped (crashed, threw, was terminated): nothing is routed to it any more,
+   * a fresh thread takes its slot (at once, unless it keeps stopping soon after starting), then
+   * its subscribers are told their connection failed (their pages make a fresh one, which goes to
+   * a running worker), then 'worker-exit' is emitted.
+   */
+  private onExit(link: WorkerLink, exitCode: number, error: string | undefined) {
+    for (const route of this.routesByNum.values()) route.links.delete(link);
+    if (this.closing) return;
+    const slot = this.links.indexOf(link);
+    const quickExits = Date.now() - link.startedAt < STABLE_MS ? link.quickExits + 1 : 0;
+    const restartInMs = quickExits <= 1 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 1000 * 2 ** (quickExits - 2));
+    if (slot >= 0) {
+      if (restartInMs === 0) this.start(link.setup, slot, quickExits);
+      else {
+        const timer = setTimeout(() => {
+          this.restartTimers.delete(timer);
+          if (!this.closing) this.start(link.setup, slot, quickExits);
+        }, restartInMs);
+        timer.unref();
+        this.restartTimers.add(timer);
+      }
     }
-    if (event.kind === 'response') return;
-    this.rooms.get(event.roomId)?.onEvent(event);
+    const subscribers = link.load;
+    for (const room of [...this.rooms.values()]) room.linkLost(link);
+    this.host.emit('worker-exit', { worker: link.setup.index, threadId: link.threadId, exitCode, ...(error ? { error } : {}), subscribers, restartInMs });
+  }
+
+  private onEvent(link: WorkerLink, event: FromWorker) {
+    switch (event.kind) {
+      case 'counters': {
+        const counters = this.host.counters;
+        counters.packetsForwarded += event.packetsForwarded;
+        counters.bytesForwarded += event.bytesForwarded;
+        counters.packetsLostBySubscribers += event.packetsLostBySubscribers;
+        return;
+      }
+      case 'wants': {
+        const route = this.routesByNum.get(event.num);
+        if (route && event.on) route.links.add(link);
+        else route?.links.delete(link);
+        return;
+      }
+      case 'response':
+        return;
+      default:
+        this.rooms.get(event.roomId)?.onEvent(event);
+    }
   }
 }
 
@@ -227,32 +274,24 @@ export class RemoteSubscribers {
 
   /** The room's published tracks changed: every worker serving the room hears of it (and renegotiates). */
   tracksChanged(tracks: PublishedTrack[]) {
-    this.relays = tracks.map((track) => ({ num: this.pool.trackNum(track), publisherId: track.info.userId, info: { ...track.info } }));
+    const before = this.relays;
+    this.relays = tracks.map((track) => ({ num: this.pool.route(track).num, publisherId: track.info.userId, info: { ...track.info } }));
+    const kept = new Set(this.relays.map((relay) => relay.num));
+    for (const relay of before) if (!kept.has(relay.num)) this.pool.dropRoute(relay.num);
     for (const link of this.links) link.worker.postMessage({ kind: 'tracks', roomId: this.id, tracks: this.relays });
   }
 
-  /** The lowest fresh REMB among the subscribers who receive this publisher's tracks. */
-  lowestEstimate(publisherId: string, now: number, freshMs: number): number {
+  /** The lowest fresh REMB (bandwidth.ts FRESH_MS) among the subscribers who receive this publisher's tracks. */
+  lowestEstimate(publisherId: string, now: number): number {
     let lowest = Number.POSITIVE_INFINITY;
     for (const [userId, user] of this.users) {
-      if (userId === publisherId || !user.estimate || now - user.estimate.at > freshMs) continue;
+      if (userId === publisherId || !user.estimate || now - user.estimate.at > FRESH_MS) continue;
       if (user.tracks.some((track) => track.userId === publisherId && track.kind === 'video')) lowest = Math.min(lowest, user.estimate.bps);
     }
     return lowest;
   }
 
-  /** The hot path on the main thread: one copy of the packet queued for each worker serving the room. */
-  relay(track: PublishedTrack, packet: RtpPacket) {
-    if (this.links.size === 0) return;
-    const num = this.pool.trackNum(track);
-    const { header, payload } = packet;
-    for (const link of this.links) {
-      link.batch.add(num, header.sequenceNumber, header.timestamp, header.marker, header.payloadType, header.ssrc, payload);
-      link.scheduleFlush();
-    }
-  }
-
-  onEvent(event: Exclude<FromWorker, { kind: 'response' | 'counters' }>) {
+  onEvent(event: Exclude<FromWorker, { kind: 'response' | 'counters' | 'wants' }>) {
     const host = this.pool.host;
     const user = 'userId' in event ? this.users.get(event.userId) : undefined;
     switch (event.kind) {

@@ -7,7 +7,7 @@ import type { Page } from 'playwright-core';
 import { LoadTestPeer } from '../../server/media/loadtest-peer.ts';
 import { MediaError, MediaServer, type RenegotiateEvent } from '../../server/media/index.ts';
 import { startBrowser, type Browser } from '../helpers/browser.ts';
-import { startMediaPageServer, type MediaPageServer } from '../helpers/media-page/server.ts';
+import { call, startMediaPageServer, type MediaPageServer } from '../helpers/media-page/server.ts';
 import { mediaWorkers } from '../helpers/media-workers.ts';
 import { until } from '../helpers/wait.ts';
 
@@ -32,15 +32,6 @@ interface SubscriberStats {
   inbound: InboundStat[];
   receiving: { mid: string; kind: string }[];
 }
-
-/** Calls a function of the test page (test/helpers/media-page/page.js) and returns its result. */
-function call<T = void>(page: Page, name: string, ...args: unknown[]): Promise<T> {
-  return page.evaluate(
-    ([fn, fnArgs]) => (globalThis as unknown as Record<string, (...a: unknown[]) => Promise<T>>)[fn as string]!(...(fnArgs as unknown[])),
-    [name, args] as const,
-  );
-}
-
 
 const FINGERPRINT = Array.from({ length: 32 }, (_, i) => (i * 7 + 16).toString(16).toUpperCase()).join(':');
 /** A hand-made offer, varied by each case below into something wrong. */

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Page } from 'playwright-core';
 
 const FILES: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
@@ -33,4 +34,12 @@ export async function startMediaPageServer(): Promise<MediaPageServer> {
         server.close(() => resolve());
       }),
   };
+}
+
+/** Calls a function of the test page (page.js) in `page` and returns its result. */
+export function call<T = void>(page: Page, name: string, ...args: unknown[]): Promise<T> {
+  return page.evaluate(
+    ([fn, fnArgs]) => (globalThis as unknown as Record<string, (...a: unknown[]) => Promise<T>>)[fn as string]!(...(fnArgs as unknown[])),
+    [name, args] as const,
+  );
 }
