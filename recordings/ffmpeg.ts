@@ -90,12 +90,51 @@ export function recorderSdp(input: RecorderInput): string {
   return `${lines.join('\r\n')}\r\n`;
 }
 
+export interface HlsOutcome {
+  clean: boolean;
+  /** FFmpeg's last words when it exited on its own. */
+  reason?: string;
+  /** The first write failure FFmpeg reported (see writeFailure), e.g. 'Read-only file system'. */
+  writeError?: string;
+}
+
 export interface HlsProcess {
   pid: number | undefined;
   /** Resolves when FFmpeg has exited: cleanly (stop()) or not (with FFmpeg's last words). */
-  exited: Promise<{ clean: boolean; reason?: string }>;
+  exited: Promise<HlsOutcome>;
+  /** The first write failure FFmpeg has reported so far, if any. */
+  readonly writeError: string | undefined;
   /** Asks FFmpeg to finish (it closes the playlist), then kills it after `graceMs`. */
-  stop(graceMs?: number): Promise<{ clean: boolean; reason?: string }>;
+  stop(graceMs?: number): Promise<HlsOutcome>;
+}
+
+/** The C library's names of write errors (as FFmpeg prints them) and Node's codes, in words for the host. */
+export const WRITE_ERRORS: Array<[code: string, strerror: string, words: string]> = [
+  ['EROFS', 'Read-only file system', 'the file system is read-only'],
+  ['EACCES', 'Permission denied', 'permission denied'],
+  ['EPERM', 'Operation not permitted', 'operation not permitted'],
+  ['EDQUOT', 'Disk quota exceeded', 'the disk quota is exceeded'],
+  ['ENOSPC', 'No space left on device', 'the disk is full'],
+  ['EIO', 'Input/output error', 'input/output error'],
+  ['ESTALE', 'Stale file handle', 'stale file handle (a network file system)'],
+  ['ENOTCONN', 'Transport endpoint is not connected', 'the file system is disconnected'],
+  ['ENOENT', 'No such file or directory', "the recording's folder is gone"],
+];
+
+/** A line that ends with one of them. */
+const WRITE_ERROR = new RegExp(`(${WRITE_ERRORS.map(([, strerror]) => strerror).join('|')})\\s*$`);
+/** FFmpeg's lines about its output: the HLS muxer's, a packet's write, the trailer, an output file. */
+const OUTPUT_LINE = /\[hls @|av_interleaved_write_frame|Error writing trailer|Error closing|Could not write header|\.m3u8|\.ts(\.tmp)?\b/;
+
+/**
+ * The error in one line of FFmpeg's stderr that says it could not write its output, e.g.
+ * `av_interleaved_write_frame(): Read-only file system` or `[hls @ 0x…] failed to rename file … to
+ * …: Permission denied` (FFmpeg 5.1 exits on these: they come when it opens or renames a file). A
+ * write into a file already open that fails (a full disk, a quota, an I/O error) is not reported:
+ * the watch notices that instead (recordings/watch.ts).
+ */
+export function writeFailure(line: string): string | undefined {
+  return OUTPUT_LINE.test(line) ? WRITE_ERROR.exec(line)?.[1] : undefined;
 }
 
 export interface HlsOptions {
@@ -145,12 +184,14 @@ export async function startHls(options: HlsOptions): Promise<HlsProcess> {
     ])
     .output(join(dir, 'index.m3u8'));
   let stderrTail = '';
-  const exited = new Promise<{ clean: boolean; reason?: string }>((resolve) => {
+  let writeError: string | undefined;
+  const exited = new Promise<HlsOutcome>((resolve) => {
     command.on('stderr', (line: string) => {
       stderrTail = `${stderrTail}\n${line}`.slice(-2000);
+      writeError ??= writeFailure(line);
     });
     command.on('end', () => resolve({ clean: true }));
-    command.on('error', (error: Error) => resolve({ clean: false, reason: lastWords(stderrTail) ?? error.message }));
+    command.on('error', (error: Error) => resolve({ clean: false, reason: lastWords(stderrTail) ?? error.message, ...(writeError ? { writeError } : {}) }));
   });
   // fluent-ffmpeg spawns FFmpeg after looking it up: its process exists once 'start' fires.
   const started = new Promise<void>((resolve) => {
@@ -160,11 +201,14 @@ export async function startHls(options: HlsOptions): Promise<HlsProcess> {
   command.run();
   await started;
   const proc = (command as unknown as { ffmpegProc?: import('node:child_process').ChildProcess }).ffmpegProc;
-  let stopping: Promise<{ clean: boolean; reason?: string }> | undefined;
+  let stopping: Promise<HlsOutcome> | undefined;
   let asked = false;
   return {
     pid: proc?.pid,
     exited,
+    get writeError() {
+      return writeError;
+    },
     stop(graceMs = 10_000) {
       stopping ??= (async () => {
         // On SIGINT FFmpeg flushes, writes the last segment and #EXT-X-ENDLIST, and exits (255).

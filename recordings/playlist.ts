@@ -72,6 +72,14 @@ export async function settle(dir: string, remembered?: string): Promise<boolean>
   return restore;
 }
 
+/**
+ * A finished recording's playlist as served: with #EXT-X-ENDLIST, which closing it could not write
+ * when its folder had become read-only (a player would otherwise wait for more, as for a live one).
+ */
+export function ended(text: string): string {
+  return readPlaylist(text).closed ? text : `${text.replace(/\n*$/, '\n')}${ENDLIST}\n`;
+}
+
 /** The playlist with each segment's URI carrying the same signed query as the playlist's own. */
 export function signPlaylist(text: string, query: string): string {
   return text

@@ -1,15 +1,15 @@
 // One room's recording while it runs: the SFU's tap sends the room's RTP to FFmpeg on loopback
 // UDP, FFmpeg writes HLS into the recording's folder. A marker file says which process owns it, so
-// the next start after a crash can tell an orphan from another node's live recording. A watch keeps
-// the last good playlist and the free space in view (FFmpeg does not stop on a full disk).
+// the next start after a crash can tell an orphan from another node's live recording. The watch
+// over it is in watch.ts.
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import { readFile, statfs, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { kill } from 'node:process';
 import { join } from 'node:path';
 import type { MediaTap, TapSources } from '../server/media/index.ts';
 import { startHls, videoPathOf, type HlsProcess, type RecorderInput, type VideoPath } from './ffmpeg.ts';
-import { PLAYLIST, readPlaylist } from './playlist.ts';
+import type { RecordingWatch } from './watch.ts';
 
 export const OWNER_FILE = 'recorder.json';
 
@@ -67,48 +67,6 @@ export interface ActiveRecording {
   stopping: boolean;
   /** Set by the service once the recording runs. */
   watch?: RecordingWatch;
-}
-
-export interface RecordingWatch {
-  /** The playlist as it last listed the most segments (FFmpeg may empty it on a full disk). */
-  readonly playlist: string | undefined;
-  stop(): void;
-}
-
-/**
- * Every `intervalMs` while a recording runs: reads its playlist (keeping the last good one) and the
- * free space of its disk; `onLowDisk` is called once when less than `minFreeBytes` is left.
- */
-export function watchRecording(dir: string, options: { intervalMs: number; minFreeBytes: number; onLowDisk: (freeBytes: number) => void }): RecordingWatch {
-  let playlist: string | undefined;
-  let listed = 0;
-  let busy = false;
-  let warned = false;
-  const look = async () => {
-    const text = await readFile(join(dir, PLAYLIST), 'utf8').catch(() => undefined);
-    const count = text === undefined ? 0 : readPlaylist(text).names.length;
-    if (text !== undefined && count > 0 && count >= listed) {
-      playlist = text;
-      listed = count;
-    }
-    const free = await statfs(dir).then((s) => s.bavail * s.bsize, () => undefined);
-    if (free !== undefined && free < options.minFreeBytes && !warned) {
-      warned = true;
-      options.onLowDisk(free);
-    }
-  };
-  const timer = setInterval(() => {
-    if (busy) return;
-    busy = true;
-    void look().finally(() => (busy = false));
-  }, options.intervalMs);
-  timer.unref();
-  return {
-    get playlist() {
-      return playlist;
-    },
-    stop: () => clearInterval(timer),
-  };
 }
 
 export interface RecorderStart {

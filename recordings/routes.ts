@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Router, type Request, type Response } from 'express';
 import type { Decision } from '../server/access/index.ts';
-import { LinkSigner, PLAYLIST, signPlaylist } from './playlist.ts';
+import { ended, LinkSigner, PLAYLIST, signPlaylist } from './playlist.ts';
 import type { RecordingService } from './service.ts';
 
 const FILE = /^(index\.m3u8|segment-\d{5}\.ts)$/;
@@ -40,7 +40,7 @@ export function vodRouter({ recordings, signer, decide }: VodDependencies): Rout
       const text = await readFile(path, 'utf8').catch(() => undefined);
       if (text === undefined) return refuse(404, 'this recording has no playlist yet');
       const query = new URLSearchParams(req.query as Record<string, string>).toString();
-      return res.type('application/vnd.apple.mpegurl').send(signPlaylist(text, query));
+      return res.type('application/vnd.apple.mpegurl').send(signPlaylist(row.status === 'recording' ? text : ended(text), query));
     }
     res.type('video/mp2t').sendFile(path, (error) => {
       if (error && !res.headersSent) refuse(404, 'this part of the recording is missing');

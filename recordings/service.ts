@@ -1,7 +1,7 @@
 // Recording as the rest of the tool sees it: start and stop a room's recording, tell the room, list
 // the course's recordings, rename and delete them, close what a crash left open, and remove old
-// ones (RECORDING_RETENTION_DAYS). A recording that cannot go on (FFmpeg died, the disk filled)
-// stops alone: the live class is never touched.
+// ones (RECORDING_RETENTION_DAYS). A recording that cannot go on (FFmpeg died, the disk filled,
+// RECORDINGS_DIR cannot be written) stops alone: the live class is never touched.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, statfs } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -11,7 +11,8 @@ import type { Logger } from '../server/logger.ts';
 import { TAP_CODECS, type MediaServer, type TapSources, type VideoCodec } from '../server/media/index.ts';
 import { checkFfmpeg, makeSlate, type VideoPath } from './ffmpeg.ts';
 import { LinkSigner, measure, PLAYLIST, settle, type PlaylistFacts } from './playlist.ts';
-import { alive, OWNER_FILE, startRecorder, stopOrphan, watchRecording, type ActiveRecording, type Owner } from './recorder.ts';
+import { alive, OWNER_FILE, startRecorder, stopOrphan, type ActiveRecording, type Owner } from './recorder.ts';
+import { stallAfterMs, watchRecording, whyExited } from './watch.ts';
 
 export class RecordingError extends Error {
   override name = 'RecordingError';
@@ -23,7 +24,7 @@ export interface RecordingState {
   startedAt?: string;
   /** How the running recording gets its video: H.264 copied from the browser, or VP8 transcoded. */
   videoPath?: VideoPath;
-  /** Why the last recording stopped on its own (FFmpeg died, disk full). */
+  /** Why the last recording stopped on its own (FFmpeg died, disk full, RECORDINGS_DIR not writable). */
   problem?: string;
 }
 
@@ -161,6 +162,7 @@ export class RecordingService {
     const row = await repositories().recordings.start(roomId, room.title || 'Live class', relative(this.#root(), dir));
     const sources = this.#options.sourcesFor(roomId);
     const codec = this.#videoCodec(roomId, sources);
+    const segmentSeconds = this.#options.segmentSeconds ?? 2;
     let active: ActiveRecording;
     try {
       active = await startRecorder({
@@ -168,7 +170,7 @@ export class RecordingService {
         roomId,
         dir,
         ffmpegPath: this.#options.ffmpegPath,
-        segmentSeconds: this.#options.segmentSeconds ?? 2,
+        segmentSeconds,
         slate: this.#slates[codec],
         node: this.#node,
         codecs: { video: TAP_CODECS.video[codec], audio: TAP_CODECS.audio },
@@ -182,14 +184,17 @@ export class RecordingService {
     }
     this.#active.set(roomId, active);
     this.#problems.delete(roomId);
-    void active.hls.exited.then((outcome) => {
-      const reason = outcome.reason ?? 'it exited';
-      if (!active.stopping) void this.#failed(active, /No space left on device/i.test(reason) ? 'the disk is full' : `FFmpeg stopped: ${reason}`);
+    void active.hls.exited.then(async (outcome) => {
+      if (!active.stopping) void this.#failed(active, await whyExited(dir, outcome));
     });
+    // FFmpeg goes on without writing on a full disk, over a quota, after an I/O error.
     active.watch = watchRecording(dir, {
       intervalMs: 1000,
       minFreeBytes: LOW_FREE_BYTES,
       onLowDisk: (left) => void this.#failed(active, `the disk is full (${megabytes(left)} MB free in RECORDINGS_DIR)`),
+      stallMs: stallAfterMs(segmentSeconds),
+      writeError: () => active.hls.writeError,
+      onStalled: (why) => void this.#failed(active, why),
     });
     logger.info({ room: roomId, recording: row.id, video: codec, videoPath: active.videoPath }, 'recording started');
     const state = this.state(roomId);
@@ -316,12 +321,12 @@ export class RecordingService {
     return [...this.#active.keys()];
   }
 
-  /** The recording cannot go on (FFmpeg died, the disk is full): it stops alone; the class goes on. */
+  /** The recording cannot go on (FFmpeg died, the disk is full, nothing is written): it stops alone; the class goes on. */
   async #failed(active: ActiveRecording, why: string): Promise<void> {
     if (active.stopping) return;
     active.stopping = true;
     active.watch?.stop();
-    // Gone already if it died; on a full disk FFmpeg is still running (it ignores write errors).
+    // Gone already if it died; on a full disk FFmpeg is still running (it ignores failed writes).
     await active.hls.stop(3000);
     active.tap.close();
     await this.#finish(active.id, active.dir, 'interrupted', why, active.watch?.playlist).catch((error: unknown) => this.#options.logger.error({ err: error, room: active.roomId, recording: active.id }, 'marking a failed recording failed'));

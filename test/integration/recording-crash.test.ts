@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { Socket } from 'socket.io-client';
 import { parseSettings } from '../../config/index.ts';
+import { alive } from '../../recordings/recorder.ts';
 import { createLogger } from '../../server/logger.ts';
 import { Service } from '../../server/service.ts';
 import { connect, introduce, launchAs } from '../helpers/classroom.ts';
@@ -22,15 +23,6 @@ import { listeningUrl, startTool, type ToolProcess } from '../helpers/tool-proce
 import { until } from '../helpers/wait.ts';
 
 const run = promisify(execFile);
-/** Running, and not a zombie waiting for a parent (this sandbox's init may never reap it). */
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-};
 
 describe('kill -9 of the tool during a recording', { skip: serverUrl ? false : 'DATABASE_URL is not set' }, () => {
   let database: TemporaryDatabase;

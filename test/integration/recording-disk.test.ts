@@ -4,7 +4,9 @@
 // whether the Record button or "Record automatically" asked. On a disk just over the 200 MB a
 // recording needs, the disk is filled while recording: the host is told the disk is full, the
 // class stays live, the recording is "interrupted" with what was written (playable), and the tool
-// goes on serving; once space is freed, recording works again.
+// goes on serving; once space is freed, recording works again. When the disk turns read-only during
+// a recording (remounted), the host is told the recording could not be written, what was written
+// before plays, the class stays live, and once the disk is writable again so is a new recording.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, open, readdir, rm, rmdir } from 'node:fs/promises';
@@ -14,7 +16,8 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { Socket } from 'socket.io-client';
 import { measure } from '../../recordings/index.ts';
-import { connect, launchAs, startClassroom, type Classroom } from '../helpers/classroom.ts';
+import { request, startClassroom, type Classroom } from '../helpers/classroom.ts';
+import { join as joinRoom } from '../helpers/interaction.ts';
 import { until } from '../helpers/wait.ts';
 
 const run = promisify(execFile);
@@ -37,6 +40,8 @@ async function smallDisk(size: string): Promise<SmallDisk> {
   return {
     dir,
     async remove() {
+      // Writable again first, if a test turned it read-only.
+      await run('mount', ['-o', 'remount,rw', dir]).catch(() => {});
       await run('umount', [dir]).catch(() => run('umount', ['-l', dir]));
       await rmdir(dir);
     },
@@ -74,33 +79,62 @@ async function fill(file: string): Promise<number> {
 
 const skip = await cannotMount();
 
-describe('recording on a full disk', { skip }, () => {
+describe('recording on a disk that is full, fills, or turns read-only', { skip }, () => {
   const sockets: Socket[] = [];
-  const ask = (socket: Socket, event: string, payload: unknown = {}) => socket.timeout(30_000).emitWithAck(event, payload) as Promise<Ack>;
+  const ask = (socket: Socket, event: string, payload: unknown = {}) => request<Ack>(socket, event, payload, 30_000);
   const hostOf = async (c: Classroom, room: string) => {
-    const launched = await launchAs(c.platform, { user: { id: `${room}-teacher`, name: 'Teacher' }, roles: 'instructor', resourceLink: { id: room, title: room } });
-    const admission = await connect(c.service, launched.seat!);
-    assert.equal(admission.kind, 'welcome');
-    sockets.push(admission.socket);
-    return { socket: admission.socket, roomId: c.service.lti.seats.verify(launched.seat!).roomId };
+    const host = await joinRoom(c.platform, c.service, room, 'teacher', 'instructor', { resourceLink: { id: room, title: room } });
+    sockets.push(host.socket);
+    return host;
   };
   after(() => {
     for (const socket of sockets) socket.close();
   });
 
-  describe('with under 200 MB free', () => {
+  /** A live class recording until it has two segments; then what the host is told is kept in `states`. */
+  const recordingUnderWay = async (c: Classroom, room: string) => {
+    const host = await hostOf(c, room);
+    assert.equal((await ask(host.socket, 'class:start')).ok, true);
+    const started = await ask(host.socket, 'recording:start');
+    assert.ok(started.ok, started.error ?? '');
+    const recordingId = String(started.recordingId);
+    const dir = c.service.recordings.folder((await c.service.recordings.get(recordingId))!);
+    await until('two segments', async () => (await measure(dir)).segments >= 2);
+    const states: Array<{ recording: boolean; problem?: string }> = [];
+    host.socket.on('recording:state', (s: { recording: boolean; problem?: string }) => states.push(s));
+    return { host, recordingId, dir, states };
+  };
+
+  /** A tmpfs of `size` as RECORDINGS_DIR of a classroom, both made before this describe's tests and removed after. */
+  const useSmallDisk = (size: string) => {
     let disk: SmallDisk;
     let c: Classroom;
     before(async () => {
-      disk = await smallDisk('3m');
+      disk = await smallDisk(size);
       c = await startClassroom('moodle', { env: { RECORDINGS_DIR: disk.dir } });
     });
     after(async () => {
       await c?.close();
       await disk?.remove();
     });
+    return { disk: () => disk, classroom: () => c };
+  };
+
+  /** The host's next recording starts, gets a segment, and is ready once the class ends. */
+  const recordsAgain = async (c: Classroom, host: { socket: Socket }) => {
+    const again = await ask(host.socket, 'recording:start');
+    assert.ok(again.ok, again.error ?? '');
+    const againDir = c.service.recordings.folder((await c.service.recordings.get(String(again.recordingId)))!);
+    await until('a segment of the next recording', async () => (await measure(againDir)).segments >= 1);
+    assert.equal((await ask(host.socket, 'class:end')).ok, true);
+    assert.equal((await c.service.recordings.get(String(again.recordingId)))?.status, 'ready');
+  };
+
+  describe('with under 200 MB free', () => {
+    const { classroom } = useSmallDisk('3m');
 
     it('does not start a recording, says there is not enough space, and the class goes on', async () => {
+      const c = classroom();
       const host = await hostOf(c, 'tiny-disk');
       assert.equal((await ask(host.socket, 'class:start')).ok, true);
       const refused = await ask(host.socket, 'recording:start');
@@ -124,30 +158,13 @@ describe('recording on a full disk', { skip }, () => {
   });
 
   describe('when the disk fills during a recording', () => {
-    let disk: SmallDisk;
-    let c: Classroom;
-    before(async () => {
-      // Just over the 200 MB a recording needs to start.
-      disk = await smallDisk('210m');
-      c = await startClassroom('moodle', { env: { RECORDINGS_DIR: disk.dir } });
-    });
-    after(async () => {
-      await c?.close();
-      await disk?.remove();
-    });
+    // Just over the 200 MB a recording needs to start.
+    const { disk, classroom } = useSmallDisk('210m');
 
     it('stops only the recording, tells the host the disk is full, keeps what was written, and keeps serving', async (t) => {
-      const host = await hostOf(c, 'full-disk');
-      assert.equal((await ask(host.socket, 'class:start')).ok, true);
-      const started = await ask(host.socket, 'recording:start');
-      assert.ok(started.ok, started.error ?? '');
-      const recordingId = String(started.recordingId);
-      const dir = c.service.recordings.folder((await c.service.recordings.get(recordingId))!);
-      await until('two segments', async () => (await measure(dir)).segments >= 2);
-
-      const states: Array<{ recording: boolean; problem?: string }> = [];
-      host.socket.on('recording:state', (s: { recording: boolean; problem?: string }) => states.push(s));
-      const filler = join(disk.dir, 'filler');
+      const c = classroom();
+      const { host, recordingId, dir, states } = await recordingUnderWay(c, 'full-disk');
+      const filler = join(disk().dir, 'filler');
       t.diagnostic(`filled the disk with ${((await fill(filler)) / 1048576).toFixed(1)} MB`);
       const state = await until('the host told the recording stopped', () => states.find((s) => !s.recording));
       assert.match(state.problem ?? '', /^The recording stopped: the disk is full \(0 MB free in RECORDINGS_DIR\)\. The class goes on; what was recorded until then is kept\.$/);
@@ -171,12 +188,41 @@ describe('recording on a full disk', { skip }, () => {
 
       // Space freed: the next recording starts and finishes.
       await rm(filler);
-      const again = await ask(host.socket, 'recording:start');
-      assert.ok(again.ok, again.error ?? '');
-      const againDir = c.service.recordings.folder((await c.service.recordings.get(String(again.recordingId)))!);
-      await until('a segment of the next recording', async () => (await measure(againDir)).segments >= 1);
-      assert.equal((await ask(host.socket, 'class:end')).ok, true);
-      assert.equal((await c.service.recordings.get(String(again.recordingId)))?.status, 'ready');
+      await recordsAgain(c, host);
+    });
+  });
+
+  describe('when the disk turns read-only during a recording', () => {
+    const { disk, classroom } = useSmallDisk('210m');
+
+    it('stops only the recording, tells the host it could not be written, keeps what was, and records again once writable', async (t) => {
+      const c = classroom();
+      const { host, recordingId, dir, states } = await recordingUnderWay(c, 'read-only-disk');
+      await run('mount', ['-o', 'remount,ro', disk().dir]);
+      const brokenAt = Date.now();
+      const state = await until('the host told the recording stopped', () => states.find((s) => !s.recording), 40_000);
+      t.diagnostic(`told after ${Date.now() - brokenAt} ms: ${state.problem}`);
+      const reason = 'the recording could not be written to RECORDINGS_DIR: the file system is read-only';
+      assert.equal(state.problem, `The recording stopped: ${reason}. The class goes on; what was recorded until then is kept.`);
+      const row = (await c.service.recordings.get(recordingId))!;
+      assert.equal(row.status, 'interrupted');
+      assert.equal(row.failureReason, reason);
+      assert.ok((row.durationMs ?? 0) >= 2000, `${row.durationMs} ms kept`);
+      assert.equal(c.service.recordings.running, 0);
+      assert.equal((await c.service.repositories.rooms.get(host.roomId))?.status, 'live');
+      assert.equal((await fetch(`${c.service.url}/healthz`)).status, 200);
+
+      // What was written plays as served, closed although the folder could not be written to.
+      const listed = ((await ask(host.socket, 'recordings:list')).recordings as Array<{ id: string; status: string; playlistUrl?: string }>).find((r) => r.id === recordingId);
+      assert.equal(listed?.status, 'interrupted');
+      const url = new URL(listed!.playlistUrl!, c.service.url).href;
+      assert.match(await (await fetch(url)).text(), /#EXT-X-ENDLIST\s*$/);
+      const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', url]);
+      assert.ok(Number(stdout) >= 2, `playable, ${stdout.trim()} s`);
+
+      // Writable again: the next recording starts and finishes.
+      await run('mount', ['-o', 'remount,rw', disk().dir]);
+      await recordsAgain(c, host);
     });
   });
 });

@@ -1,7 +1,8 @@
 // The recorder's failures, with real FFmpeg and real sockets: FFmpeg missing (the tool still runs
 // live classes and says why recording is off, also to a room set to record automatically), FFmpeg
 // killed mid-recording (only the recording stops; the host is told; what was written stays
-// playable), and a crash of the tool during a recording (its FFmpeg orphaned, its process gone):
+// playable), FFmpeg running but writing nothing (frozen, as in a write that never returns: stopped
+// as "interrupted" once it has written nothing for 20 s), and a crash of the tool during a recording (its FFmpeg orphaned, its process gone):
 // the next start closes the playlist and marks the recording "interrupted" but playable.
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
@@ -105,6 +106,29 @@ describe('recording failures with real FFmpeg', () => {
       assert.equal(((await socket.emitWithAck('class:end', {})) as Ack).ok, true);
       assert.equal((await c.service.recordings.get(String(again!.recordingId)))?.status, 'ready');
       assert.equal(c.service.recordings.running, 0);
+    } finally {
+      socket.close();
+    }
+  });
+
+  it('stops a recording FFmpeg no longer writes, tells the host, and keeps what was written', async (t) => {
+    const { socket, recordingId, dir, ffmpegPid } = await recordingRoom('Frozen');
+    try {
+      await until('two segments', async () => (await measure(dir)).segments >= 2);
+      const states: Array<{ recording: boolean; problem?: string }> = [];
+      socket.on('recording:state', (s: { recording: boolean; problem?: string }) => states.push(s));
+      process.kill(ffmpegPid, 'SIGSTOP'); // alive, writing nothing
+      const frozenAt = Date.now();
+      const state = await until('the host told the recording stopped', () => states.find((s) => !s.recording), 45_000);
+      t.diagnostic(`told after ${Date.now() - frozenAt} ms: ${state.problem}`);
+      assert.ok(Date.now() - frozenAt >= 18_000, 'not before about 20 s without a new segment');
+      assert.match(state.problem ?? '', /^The recording stopped: the recording could not be written to RECORDINGS_DIR: FFmpeg has written nothing for 2\d s\. The class goes on/);
+      assert.throws(() => process.kill(ffmpegPid, 0), 'the frozen FFmpeg was killed');
+      const row = (await c.service.recordings.get(recordingId))!;
+      assert.equal(row.status, 'interrupted');
+      assert.ok((row.durationMs ?? 0) >= 4000, `${row.durationMs} ms kept`);
+      assert.match(await readFile(join(dir, 'index.m3u8'), 'utf8'), /#EXT-X-ENDLIST\s*$/);
+      assert.equal((await c.service.repositories.rooms.get(row.roomId))?.status, 'live');
     } finally {
       socket.close();
     }
