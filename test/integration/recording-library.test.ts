@@ -11,7 +11,8 @@ import { eq } from 'drizzle-orm';
 import type { Socket } from 'socket.io-client';
 import { measure } from '../../recordings/index.ts';
 import { recordings } from '../../server/db/schema.ts';
-import { connect, launchAs, startClassroom, type Classroom } from '../helpers/classroom.ts';
+import { request, startClassroom, type Classroom } from '../helpers/classroom.ts';
+import { join as joinRoom } from '../helpers/interaction.ts';
 import { until } from '../helpers/wait.ts';
 
 type Ack = { ok: boolean; error?: string; [key: string]: unknown };
@@ -37,13 +38,11 @@ describe('automatic recording, the library over the socket, and retention', () =
 
   /** Launches into a room of a course and opens the widget's socket. */
   const join = async (room: string, user: string, roles: 'instructor' | 'learner', course = 'lib-course') => {
-    const launched = await launchAs(c.platform, { user: { id: user, name: user }, roles, context: { id: course, title: course }, resourceLink: { id: room, title: room } });
-    const admission = await connect(c.service, launched.seat!);
-    assert.equal(admission.kind, 'welcome');
-    sockets.push(admission.socket);
-    return { socket: admission.socket, seat: launched.seat!, roomId: c.service.lti.seats.verify(launched.seat!).roomId };
+    const participant = await joinRoom(c.platform, c.service, room, user, roles, { context: { id: course, title: course }, resourceLink: { id: room, title: room } });
+    sockets.push(participant.socket);
+    return participant;
   };
-  const ask = (socket: Socket, event: string, payload: unknown = {}) => socket.timeout(30_000).emitWithAck(event, payload) as Promise<Ack>;
+  const ask = (socket: Socket, event: string, payload: unknown = {}) => request<Ack>(socket, event, payload, 30_000);
   const list = async (socket: Socket) => ((await ask(socket, 'recordings:list')).recordings ?? []) as Listed[];
   /** Counts an event on a socket, and keeps the last payload. */
   const follow = <T>(socket: Socket, event: string) => {
@@ -91,6 +90,13 @@ describe('automatic recording, the library over the socket, and retention', () =
     assert.equal(c.service.recordings.state(host.roomId).recordingId, recordingId);
     const dir = c.service.recordings.folder((await c.service.recordings.get(recordingId))!);
     await until('a first segment', async () => (await measure(dir)).segments >= 1);
+
+    // The host stops it; Go live pressed again (a second host, or a double click) does not restart it.
+    assert.equal((await ask(host.socket, 'recording:stop')).ok, true);
+    assert.deepEqual(await ask(host.socket, 'class:start'), { ok: true, status: 'live' });
+    await new Promise((resolve) => setTimeout(resolve, 1_500)); // a restart would be under way by now
+    assert.equal(c.service.recordings.state(host.roomId).recording, false, 'not restarted by a second Go live');
+    assert.equal((await c.service.repositories.recordings.listUnfinished()).filter((r) => r.roomId === host.roomId).length, 0, 'no new recording row');
 
     assert.equal((await ask(host.socket, 'class:end')).ok, true);
     const row = (await c.service.recordings.get(recordingId))!;

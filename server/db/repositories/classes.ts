@@ -55,14 +55,17 @@ export class ClassSessionRepository {
     return row;
   }
 
-  /** Starts a class, or answers the one already in progress (two hosts pressing "Go live" get one class). */
-  async start(roomId: string, at = new Date()): Promise<ClassSession> {
+  /**
+   * Starts a class, or answers the one already in progress (two hosts pressing "Go live" get one
+   * class); `fresh` tells which.
+   */
+  async start(roomId: string, at = new Date()): Promise<ClassSession & { fresh: boolean }> {
     const [row] = await this.#db
       .insert(classSessions)
       .values({ roomId, startedAt: at })
       .onConflictDoNothing({ target: classSessions.roomId, where: sql`${classSessions.endedAt} is null` })
       .returning();
-    return row ?? ((await this.current(roomId)) as ClassSession);
+    return row ? { ...row, fresh: true } : { ...((await this.current(roomId)) as ClassSession), fresh: false };
   }
 
   /** Ends the class and closes every open presence at the same instant. */
