@@ -360,6 +360,7 @@ export class LiveClassroom extends LitElement {
     return html`
       ${this._notice ? html`<p class="notice" role="alert">${this._notice}</p>` : nothing}
       ${this._mediaProblem && live ? html`<p class="notice" role="alert" data-media-problem>${this._mediaProblem}</p>` : nothing}
+      ${live && !this._mediaProblem && this._connection === 'connected' && media?.interrupted ? html`<p class="notice" role="status" data-media-interrupted>${t('mediaInterrupted')}</p>` : nothing}
       <header>
         <span class="badge ${live ? 'live' : ''}" aria-label=${t('status')} data-status=${status ?? ''}>${live ? t('live') : status === 'ended' ? t('ended') : status === 'scheduled' ? t('notStarted') : '…'}</span>
         ${role ? html`<span class="badge" data-grant=${this._grant ?? ''}>${role}</span>` : nothing}

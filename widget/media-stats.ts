@@ -8,6 +8,8 @@ export interface MediaTotals {
   framesEncoded: number;
   receiving: RTCPeerConnectionState | 'none';
   sending: RTCPeerConnectionState | 'none';
+  /** The same received counts per publisher (by user id, as the stage's figures carry it in data-user). */
+  byUser: Record<string, { framesDecoded: number; audioPacketsReceived: number }>;
 }
 
 /**
@@ -36,15 +38,22 @@ export async function sendingLevel(tx: RTCPeerConnection | undefined): Promise<n
   return level;
 }
 
-export async function mediaTotals(rx: RTCPeerConnection | undefined, tx: RTCPeerConnection | undefined): Promise<MediaTotals> {
-  const totals: MediaTotals = { framesDecoded: 0, audioPacketsReceived: 0, videoBytesReceived: 0, framesEncoded: 0, receiving: rx?.connectionState ?? 'none', sending: tx?.connectionState ?? 'none' };
+/** Totals of what we receive (`userOf` names the publisher of a mid) and send. */
+export async function mediaTotals(rx: RTCPeerConnection | undefined, tx: RTCPeerConnection | undefined, userOf: (mid: string) => string | undefined = () => undefined): Promise<MediaTotals> {
+  const totals: MediaTotals = { framesDecoded: 0, audioPacketsReceived: 0, videoBytesReceived: 0, framesEncoded: 0, receiving: rx?.connectionState ?? 'none', sending: tx?.connectionState ?? 'none', byUser: {} };
   for (const report of (await rx?.getStats())?.values() ?? []) {
-    const r = report as { type: string; kind?: string; framesDecoded?: number; packetsReceived?: number; bytesReceived?: number };
+    const r = report as { type: string; kind?: string; mid?: string; framesDecoded?: number; packetsReceived?: number; bytesReceived?: number };
     if (r.type !== 'inbound-rtp') continue;
+    const userId = r.mid === undefined ? undefined : userOf(r.mid);
+    const mine = userId === undefined ? undefined : (totals.byUser[userId] ??= { framesDecoded: 0, audioPacketsReceived: 0 });
     if (r.kind === 'video') {
       totals.framesDecoded += r.framesDecoded ?? 0;
       totals.videoBytesReceived += r.bytesReceived ?? 0;
-    } else if (r.kind === 'audio') totals.audioPacketsReceived += r.packetsReceived ?? 0;
+      if (mine) mine.framesDecoded += r.framesDecoded ?? 0;
+    } else if (r.kind === 'audio') {
+      totals.audioPacketsReceived += r.packetsReceived ?? 0;
+      if (mine) mine.audioPacketsReceived += r.packetsReceived ?? 0;
+    }
   }
   for (const report of (await tx?.getStats())?.values() ?? []) {
     const r = report as { type: string; kind?: string; framesEncoded?: number };

@@ -95,6 +95,11 @@ export class MediaSession {
     return this.#microphoneOn;
   }
 
+  /** A media connection lost its path (no packets either way) and is waiting to recover or be replaced. */
+  get interrupted(): boolean {
+    return [this.#rx, this.#tx].some((pc) => pc?.connectionState === 'disconnected' || pc?.connectionState === 'failed');
+  }
+
   get sending(): boolean {
     return this.#tx !== undefined;
   }
@@ -205,7 +210,7 @@ export class MediaSession {
   }
 
   totals(): Promise<MediaTotals> {
-    return mediaTotals(this.#rx, this.#tx);
+    return mediaTotals(this.#rx, this.#tx, (mid) => this.#received.get(mid)?.info.userId);
   }
 
   close(): void {

@@ -72,6 +72,9 @@ export class MediaSignaling {
       if (role === 'publisher') this.#setState(tab, { camera: false, microphone: false, screen: false });
       tab.seat.emit('media:failed', { side: role ?? 'subscriber', reason: error.message });
     });
+    media.on('worker-exit', ({ worker, threadId, exitCode, error, subscribers, restartInMs }) => {
+      logger.error({ worker, thread: threadId, exitCode, error, subscribers, restartInMs }, `media worker ${worker} (thread ${threadId}) stopped with exit code ${exitCode}; its ${subscribers} receiving connections reconnect, a fresh worker takes its place`);
+    });
     media.on('codec-refused', ({ roomId, userId, trackId, codec }) => {
       logger.warn({ room: roomId, participant: userId, track: trackId, codec }, `a browser cannot decode ${codec} video, so it does not get this track (MEDIA_VIDEO_CODECS can put VP8 first)`);
     });

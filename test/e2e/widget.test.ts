@@ -52,14 +52,18 @@ describe('the live-classroom widget', () => {
       // The LMS's frame (640 px in the simulator, like Canvas's default) grows to the whole widget
       // on lti.frameResize: the host's controls and the recordings are not cut off.
       await teacher.widget.getByRole('button', { name: 'Share screen' }).waitFor();
-      await until('the tool frame to fit the widget', async () => {
-        const frameHeight = (await teacher.page.evaluate(`document.getElementById('lti-tool-frame').getBoundingClientRect().height`)) as number;
-        const inner = await teacher.widget.locator('html').evaluate((html) => html.scrollHeight);
-        return frameHeight > 640 && Math.abs(frameHeight - inner) <= 2;
-      });
+      const frameFits = (what: string, big: (height: number) => boolean) =>
+        until(what, async () => {
+          const frameHeight = (await teacher.page.evaluate(`document.getElementById('lti-tool-frame').getBoundingClientRect().height`)) as number;
+          const inner = await teacher.widget.locator('body').evaluate((body) => body.scrollHeight);
+          return big(frameHeight) && Math.abs(frameHeight - inner) <= 2 ? frameHeight : undefined;
+        });
+      const liveHeight = await frameFits('the tool frame to fit the live widget', (h) => h > 640);
       await chinese.widget.getByText('直播中').waitFor();
       await teacher.widget.getByRole('button', { name: 'End class' }).click();
       await student.widget.getByText('The class has ended.').first().waitFor();
+      // ... and shrinks back when the stage goes.
+      await frameFits('the tool frame to shrink with the ended class', (h) => h < liveHeight - 30);
       await chinese.widget.getByText('课程已结束。').first().waitFor();
 
       // A student who leaves is counted out.
