@@ -11,6 +11,8 @@ export interface BrowserOptions {
   blockThirdPartyCookies?: boolean;
   /** WebRTC to a server on 127.0.0.1: loopback host candidates, without mDNS names; media plays without a gesture. */
   webrtcLoopback?: boolean;
+  /** Another Chromium launcher, e.g. one that starts it in a network namespace (test/helpers/netns.ts). */
+  executable?: string;
 }
 
 export interface Browser {
@@ -36,7 +38,7 @@ export async function startBrowser(options: BrowserOptions = {}): Promise<Browse
   if (options.webrtcLoopback) {
     args.push('--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required');
   }
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args, timeout: 30_000 });
+  const context = await chromium.launchPersistentContext(profile, { executablePath: options.executable ?? CHROMIUM, headless: true, args, timeout: 30_000 });
   return {
     context,
     async close() {
