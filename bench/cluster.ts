@@ -18,6 +18,7 @@ import { Platform } from '../test/helpers/platform/index.ts';
 import { freePort } from '../test/helpers/ports.ts';
 import { createTemporaryDatabase, serverUrl } from '../test/helpers/postgres.ts';
 import { startTool } from '../test/helpers/tool-process.ts';
+import { formatMs, percentile } from './stats.ts';
 
 const redisUrl = process.env.REDIS_URL;
 if (!serverUrl || !redisUrl) {
@@ -26,9 +27,9 @@ if (!serverUrl || !redisUrl) {
 }
 const STUDENTS = 30;
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.95)] ?? NaN;
-const ms = (x: number) => `${x.toFixed(1)} ms`;
+const median = (xs: number[]) => percentile(xs, 50);
+const p95 = (xs: number[]) => percentile(xs, 95);
+const ms = formatMs;
 
 const database = await createTemporaryDatabase(serverUrl);
 const dirs: string[] = [];

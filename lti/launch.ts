@@ -103,7 +103,7 @@ export function launchHandler({ repositories, platforms, seats, logger, decide }
  * platform only, known from the signed launch: its issuer (Moodle's site address) and the page the
  * launch returns to (a Canvas instance's own domain: Canvas's issuer is canvas.instructure.com).
  */
-export function frameAncestors(issuer: string, returnUrl: string | undefined): string {
+function frameAncestors(issuer: string, returnUrl: string | undefined): string {
   const origins = new Set(["'self'"]);
   for (const raw of [issuer, returnUrl]) {
     if (!raw) continue;

@@ -20,3 +20,13 @@ export function createLogger(level: LogLevel, destination?: NodeJS.WritableStrea
     destination ?? pino.destination({ sync: true }),
   );
 }
+
+/** A warning logged at most once every `everyMs`: for failures that repeat for as long as a service is down (Redis). */
+export function throttledWarn(logger: Logger, everyMs = 10_000): (fields: object, message: string) => void {
+  let last = 0;
+  return (fields, message) => {
+    if (Date.now() - last < everyMs) return;
+    last = Date.now();
+    logger.warn(fields, message);
+  };
+}

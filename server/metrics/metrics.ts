@@ -4,12 +4,11 @@
 // happen, through callbacks the service hands to access/ and lti/ (neither imports prom-client).
 // Until the database is ready there is no realtime, SFU or recorder: their metrics say 0.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { LaunchOutcome } from '../../lti/index.ts';
+import type { Trigger as DecisionTrigger } from '../access/index.ts';
 import type { Grant } from '../db/index.ts';
 import type { MediaStats } from '../media/index.ts';
 import { roomChannel, type Realtime } from '../realtime/index.ts';
-
-export type LaunchOutcome = 'ok' | 'refused' | 'error';
-export type DecisionTrigger = 'launch' | 'join' | 'recheck' | 'replay';
 
 const GRANTS: readonly Grant[] = ['host', 'speaker', 'attendee', 'denied'];
 const TRIGGERS: readonly DecisionTrigger[] = ['launch', 'join', 'recheck', 'replay'];
@@ -25,8 +24,10 @@ export interface MetricsSources {
   databaseReady: () => boolean;
 }
 
+type Participants = { byGrant: Record<Exclude<Grant, 'denied'>, number>; rooms: number };
+
 /** Sockets admitted to a room on this node (in its channel, not refused), by grant; and their rooms. */
-export function countParticipants(realtime: Pick<Realtime, 'io'> | undefined): { byGrant: Record<Exclude<Grant, 'denied'>, number>; rooms: number } {
+function countParticipants(realtime: Pick<Realtime, 'io'> | undefined): Participants {
   const byGrant = { host: 0, speaker: 0, attendee: 0 };
   const rooms = new Set<string>();
   if (!realtime) return { byGrant, rooms: 0 };
@@ -54,10 +55,16 @@ export class Metrics {
   readonly #decisions: Counter<'outcome' | 'trigger'>;
   readonly #launches: Counter<'outcome'>;
   readonly #launchSeconds: Histogram<'outcome'>;
+  readonly #sources: MetricsSources;
+  /** Read once per scrape (render()), since each walks every room, track and socket. */
+  #media: MediaStats | undefined;
+  #participants: Participants = countParticipants(undefined);
 
   constructor(sources: MetricsSources) {
+    this.#sources = sources;
     const registers = [this.registry];
-    const media = (): MediaStats | undefined => sources.realtime()?.mediaServer.stats();
+    const media = (): MediaStats | undefined => this.#media;
+    const participants = (): Participants => this.#participants;
     /** A gauge whose value is read at scrape time. */
     const gauge = (name: string, help: string, read: () => number) =>
       new Gauge({
@@ -83,14 +90,14 @@ export class Metrics {
 
     gauge('live_classroom_database_ready', '1 once the database is connected and migrated, else 0.', () => (sources.databaseReady() ? 1 : 0));
     gauge('live_classroom_rooms_live', 'Rooms whose live class has media on this node (SFU rooms with at least one sending or receiving connection).', () => media()?.rooms ?? 0);
-    gauge('live_classroom_rooms_occupied', 'Rooms with at least one participant admitted on this node.', () => countParticipants(sources.realtime()).rooms);
+    gauge('live_classroom_rooms_occupied', 'Rooms with at least one participant admitted on this node.', () => participants().rooms);
     new Gauge({
       name: 'live_classroom_participants',
       help: 'Connections (browser tabs) admitted to a room on this node, by grant.',
       labelNames: ['grant'],
       registers,
       collect() {
-        const { byGrant } = countParticipants(sources.realtime());
+        const { byGrant } = participants();
         for (const [grant, count] of Object.entries(byGrant)) this.set({ grant }, count);
       },
     });
@@ -154,6 +161,9 @@ export class Metrics {
 
   /** The exposition: this service's metrics, then the process's. */
   async render(): Promise<{ contentType: string; body: string }> {
+    const realtime = this.#sources.realtime();
+    this.#media = realtime?.mediaServer.stats();
+    this.#participants = countParticipants(realtime);
     const own = await this.registry.metrics();
     const process = await processMetrics().metrics();
     return { contentType: this.registry.contentType, body: own + process };

@@ -71,6 +71,9 @@ export type LiveSocket = Socket<Record<string, never>, ServerEvents, Record<stri
 /** Between nodes (Redis): a grant changed for a user of a room. */
 const GRANT_CHANGED = 'lc:grant-changed';
 
+/** A silent network drop is noticed by missing pings in 10 to 20 s (socket.io's default: 25 to 45 s). */
+const HEARTBEAT = { pingInterval: 10_000, pingTimeout: 10_000 };
+
 export class Realtime {
   readonly io: Server<Record<string, never>, ServerEvents, Record<string, never>, SocketData>;
   readonly #deps: RealtimeDependencies;
@@ -99,7 +102,7 @@ export class Realtime {
     });
     // The launch page (PUBLIC_URL) may open a socket to this node's own NODE_URL.
     const origin = deps.publicUrl && deps.node && new URL(deps.publicUrl).origin !== new URL(deps.node.url).origin ? new URL(deps.publicUrl).origin : false;
-    this.io = new Server(deps.httpServer, { path: '/socket.io', serveClient: false, maxHttpBufferSize: 64 * 1024, cors: { origin } });
+    this.io = new Server(deps.httpServer, { path: '/socket.io', serveClient: false, maxHttpBufferSize: 64 * 1024, cors: { origin }, ...HEARTBEAT });
     this.#redis = deps.redisUrl ? useRedisAdapter(this.io as unknown as Server, deps.redisUrl, deps.logger) : undefined;
     const self = deps.node ?? { id: 'local', url: deps.publicUrl ?? '' };
     this.placement = this.#redis
@@ -272,7 +275,9 @@ export class Realtime {
     for (const s of await this.#sockets(roomId)) {
       if (s.data.presenceId === undefined) s.data.presenceId = await repos.classes.joined(session.id, s.data.userId);
     }
-    recordIfAsked(await repos.rooms.update(roomId, { status: 'live' }), this.#deps, (state) => this.io.to(roomChannel(roomId)).emit('recording:state', state));
+    const room = await repos.rooms.update(roomId, { status: 'live' });
+    // Only a class that starts now: Go live pressed again must not restart a recording a host stopped.
+    if (session.fresh) recordIfAsked(room, this.#deps, (state) => this.io.to(roomChannel(roomId)).emit('recording:state', state));
     this.io.to(roomChannel(roomId)).emit('class:status', { status: 'live' });
     this.#deps.logger.info({ room: roomId, session: session.id }, 'class started');
     return 'live';
@@ -338,10 +343,8 @@ export class Realtime {
   /** Applies a new grant to the user's sockets on this node, and (with Redis) asks the other nodes to do the same. */
   #grantChanged(roomId: string, userId: string, decision: Decision, everywhere = true): void {
     if (everywhere && this.#redis) (this.io as unknown as Server).serverSideEmit(GRANT_CHANGED, roomId, userId, decision);
-    for (const socket of this.io.of('/').sockets.values()) {
-      const s = socket as LiveSocket;
-      if (s.data.roomId !== roomId || s.data.userId !== userId) continue;
-      this.#setGrant(s, decision.grant, decision.reason);
+    for (const s of this.io.of('/').sockets.values() as Iterable<LiveSocket>) {
+      if (s.data.roomId === roomId && s.data.userId === userId) this.#setGrant(s, decision.grant, decision.reason);
     }
   }
 
@@ -371,10 +374,7 @@ export class Realtime {
   }
 
   #broadcastCount(roomId: string): void {
-    this.#count(roomId).then(
-      (count) => this.io.to(roomChannel(roomId)).emit('participants:count', { count }),
-      () => {},
-    );
+    this.#count(roomId).then((count) => this.io.to(roomChannel(roomId)).emit('participants:count', { count }), () => {});
   }
 
   /** Safe to call twice (the service does): a second call waits for the first. */

@@ -8,7 +8,7 @@
 // over by the next node asked, at once rather than when the claim runs out.
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'socket.io';
-import type { Logger } from '../logger.ts';
+import { throttledWarn, type Logger } from '../logger.ts';
 import type { NodeRedirect } from '../protocol.ts';
 
 export interface NodeIdentity {
@@ -94,14 +94,13 @@ export function redisPlacement({ self, redis, logger, servedRooms }: RedisPlacem
   // Tells this process from another that was (mis)configured with the same NODE_ID.
   const instance = randomBytes(6).toString('hex');
   let released = false;
-  let warned = 0;
   let collisions = 0;
   const claimArgs = [claim, String(ROOM_TTL_MS), 'lc:node:', instance, String(BEAT_TTL_MS)];
-  const problem = (error: unknown, what: string) => {
-    if (Date.now() - warned < 10_000) return;
-    warned = Date.now();
-    logger.warn({ err: error, node: self.id }, `Redis (REDIS_URL) did not answer ${what}; rooms are served where participants arrive until it is back`);
-  };
+  /** Rooms this node claimed at an admission since its last heartbeat, or still serves. */
+  const held = new Set<string>();
+  const warn = throttledWarn(logger);
+  const problem = (error: unknown, what: string) =>
+    warn({ err: error, node: self.id }, `Redis (REDIS_URL) did not answer ${what}; rooms are served where participants arrive until it is back`);
   const command = async <T>(args: string[]): Promise<T> => {
     if (!redis.isReady) throw new Error('not connected');
     let timer: NodeJS.Timeout | undefined;
@@ -125,8 +124,11 @@ export function redisPlacement({ self, redis, logger, servedRooms }: RedisPlacem
       if (collisions === 2) {
         logger.error({ node: self.id }, `another running process uses NODE_ID=${self.id}; give every node its own NODE_ID, or browsers will be sent to the wrong one`);
       }
-      const rooms = [...new Set(servedRooms())];
-      for (const roomId of rooms) await command(['EVAL', CLAIM, '1', roomKey(roomId), ...claimArgs]);
+      const rooms = new Set(servedRooms());
+      // Sent together, node-redis pipelines them: one round trip for all of this node's rooms.
+      await Promise.all([...rooms].map((roomId) => command(['EVAL', CLAIM, '1', roomKey(roomId), ...claimArgs])));
+      // Rooms admitted to but no longer served need no handing back; servedRooms() covers the rest.
+      for (const roomId of held) if (!rooms.has(roomId)) held.delete(roomId);
     } catch (error) {
       problem(error, 'a heartbeat');
     }
@@ -137,7 +139,6 @@ export function redisPlacement({ self, redis, logger, servedRooms }: RedisPlacem
   // outage, so the rooms served meanwhile are claimed at once.
   redis.on('ready', () => void beat());
   if (redis.isReady) void beat();
-  const held = new Set<string>();
   return {
     self,
     async ownerOf(roomId) {

@@ -3,7 +3,7 @@
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 import type { Server } from 'socket.io';
-import type { Logger } from '../logger.ts';
+import { throttledWarn, type Logger } from '../logger.ts';
 import type { RedisCommands } from './placement.ts';
 
 export interface RedisLink {
@@ -16,14 +16,10 @@ export interface RedisLink {
 export function useRedisAdapter(io: Server, url: string, logger: Logger): RedisLink {
   const pub = createClient({ url });
   const sub = pub.duplicate();
-  let lastProblem = 0;
+  // node-redis retries by itself and reports each failed attempt: one line every 10 s is enough.
+  const warn = throttledWarn(logger);
   for (const client of [pub, sub]) {
-    client.on('error', (error: unknown) => {
-      // node-redis retries by itself and reports each failed attempt: one line every 10 s is enough.
-      if (Date.now() - lastProblem < 10_000) return;
-      lastProblem = Date.now();
-      logger.warn({ err: error }, 'Redis (REDIS_URL) cannot be reached; messages stay on this node until it is back');
-    });
+    client.on('error', (error: unknown) => warn({ err: error }, 'Redis (REDIS_URL) cannot be reached; messages stay on this node until it is back'));
   }
   // Commands issued while connecting are queued, so the adapter may subscribe at once.
   const connected = Promise.all([pub.connect(), sub.connect()]).then(
@@ -33,11 +29,7 @@ export function useRedisAdapter(io: Server, url: string, logger: Logger): RedisL
   // While Redis is down, commands time out (5 s) and closing drops those still queued. The
   // adapter does not catch its subscribe and publish calls, so it is handed clients whose
   // failures are logged here instead of surfacing as unhandled rejections (which stop the process).
-  const quiet = (error: unknown) => {
-    if (Date.now() - lastProblem < 10_000) return;
-    lastProblem = Date.now();
-    logger.warn({ err: error }, 'a Redis (REDIS_URL) command failed; messages stay on this node until it is back');
-  };
+  const quiet = (error: unknown) => warn({ err: error }, 'a Redis (REDIS_URL) command failed; messages stay on this node until it is back');
   io.adapter(createAdapter(caught(pub, quiet), caught(sub, quiet)));
   let closing: Promise<void> | undefined;
   return {

@@ -136,7 +136,7 @@ function connectOnce(url: string, seat: string | undefined, client?: string) {
   });
 }
 
-/** Emits an event and resolves with its acknowledgement. */
-export function request<T = Record<string, unknown>>(socket: Socket, event: string, payload: unknown): Promise<T> {
-  return socket.timeout(5_000).emitWithAck(event, payload) as Promise<T>;
+/** Emits an event and resolves with its acknowledgement (`timeoutMs` at most). */
+export function request<T = Record<string, unknown>>(socket: Socket, event: string, payload: unknown, timeoutMs = 5_000): Promise<T> {
+  return socket.timeout(timeoutMs).emitWithAck(event, payload) as Promise<T>;
 }

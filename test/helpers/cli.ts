@@ -1,7 +1,6 @@
 // Runs `npm run platform` (node lti/cli.ts) as a child process, with only the given settings.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -66,15 +65,4 @@ export function startCli(args: string[], settings: Record<string, string>): Runn
 
 export function runCli(args: string[], settings: Record<string, string>): Promise<CliResult> {
   return startCli(args, settings).result;
-}
-
-/** A TCP port free right now on 127.0.0.1 (to know PUBLIC_URL before the tool listens). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
 }

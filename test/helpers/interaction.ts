@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'socket.io-client';
 import type { Service } from '../../server/service.ts';
 import { connect, launchAs } from './classroom.ts';
-import type { Platform } from './platform/index.ts';
+import type { LaunchOptions, Platform } from './platform/index.ts';
 
 export type Reply = { ok: true; [key: string]: unknown } | { ok: false; error: string; retryAfterMs?: number };
 
@@ -13,16 +13,21 @@ export interface Participant {
   seat: string;
   userId: string;
   roomId: string;
+  /** The node URLs the connection was sent to before it was admitted (see connect). */
+  redirects: string[];
 }
 
-/** Launches `user` into the room `room` and opens their socket on `service` (admitted, or the test fails). */
-export async function join(platform: Platform, service: Pick<Service, 'url'> & { lti: { seats: { verify(t: string): { userId: string; roomId: string } } } }, room: string, user: string, roles: 'instructor' | 'learner'): Promise<Participant> {
-  const launched = await launchAs(platform, { user: { id: `${room}-${user}`, name: user }, roles, resourceLink: { id: room } });
+/**
+ * Launches `user` into the room `room` and opens their socket on `service` (admitted, or the test fails).
+ * `launch` adds to or overrides the launch's options (e.g. a context, a resource link title).
+ */
+export async function join(platform: Platform, service: Pick<Service, 'url'> & { lti: { seats: { verify(t: string): { userId: string; roomId: string } } } }, room: string, user: string, roles: 'instructor' | 'learner', launch: LaunchOptions = {}): Promise<Participant> {
+  const launched = await launchAs(platform, { user: { id: `${room}-${user}`, name: user }, roles, resourceLink: { id: room }, ...launch });
   assert.ok(launched.seat, `${user} got a seat`);
   const admission = await connect(service as Service, launched.seat);
-  assert.equal(admission.kind, 'welcome', `${user} is admitted`);
+  assert.equal(admission.kind, 'welcome', `${user} is admitted: ${admission.kind === 'error' ? admission.message : admission.kind}`);
   const seat = service.lti.seats.verify(launched.seat);
-  return { socket: admission.socket, seat: launched.seat, userId: seat.userId, roomId: seat.roomId };
+  return { socket: admission.socket, seat: launched.seat, userId: seat.userId, roomId: seat.roomId, redirects: admission.redirects };
 }
 
 /** The next `event` on `socket` whose payload passes `match` (5 s at most). */

@@ -9,8 +9,9 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { parseSettings } from '../../config/index.ts';
 import { createLogger } from '../../server/logger.ts';
 import { Service } from '../../server/service.ts';
-import { freePort, runCli } from '../helpers/cli.ts';
+import { runCli } from '../helpers/cli.ts';
 import { Platform, UserAgent } from '../helpers/platform/index.ts';
+import { freePort } from '../helpers/ports.ts';
 
 const TOOL_CONFIGURATION = 'https://purl.imsglobal.org/spec/lti-tool-configuration';
 

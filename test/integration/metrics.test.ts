@@ -7,7 +7,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Page } from 'playwright-core';
 import type { Socket } from 'socket.io-client';
 import { parseSettings } from '../../config/index.ts';
 import { isPrivateAddress } from '../../server/http/index.ts';
@@ -15,8 +14,9 @@ import { createLogger } from '../../server/logger.ts';
 import { LoadTestPeer } from '../../server/media/loadtest-peer.ts';
 import { Service } from '../../server/service.ts';
 import { startBrowser, type Browser } from '../helpers/browser.ts';
-import { connect, launchAs, request, startClassroom, type Classroom } from '../helpers/classroom.ts';
-import { startMediaPageServer, type MediaPageServer } from '../helpers/media-page/server.ts';
+import { request, startClassroom, type Classroom } from '../helpers/classroom.ts';
+import { join as joinRoom } from '../helpers/interaction.ts';
+import { call, startMediaPageServer, type MediaPageServer } from '../helpers/media-page/server.ts';
 import { until } from '../helpers/wait.ts';
 
 interface Sample {
@@ -50,14 +50,6 @@ async function scrape(url: string, headers: Record<string, string> = {}): Promis
   return { status: response.status, type: response.headers.get('content-type') ?? '', text: await response.text() };
 }
 
-/** Calls a function of the test page (test/helpers/media-page/page.js). */
-function call<T = void>(page: Page, name: string, ...args: unknown[]): Promise<T> {
-  return page.evaluate(
-    ([fn, fnArgs]) => (globalThis as unknown as Record<string, (...a: unknown[]) => Promise<T>>)[fn as string]!(...(fnArgs as unknown[])),
-    [name, args] as const,
-  );
-}
-
 type Reply = { ok: true; sdp: string; [key: string]: unknown } | { ok: false; error: string };
 
 describe('metrics of a live class with real media', () => {
@@ -81,12 +73,9 @@ describe('metrics of a live class with real media', () => {
   });
 
   const join = async (user: string, roles: 'instructor' | 'learner'): Promise<Socket> => {
-    const launched = await launchAs(c.platform, { user: { id: `metrics-${user}`, name: user }, roles, resourceLink: { id: 'metrics-room', title: 'Metrics' } });
-    assert.ok(launched.seat, `${user} got a seat`);
-    const admission = await connect(c.service, launched.seat);
-    assert.equal(admission.kind, 'welcome', `${user} is admitted`);
-    sockets.push(admission.socket);
-    return admission.socket;
+    const { socket } = await joinRoom(c.platform, c.service, 'metrics', user, roles, { resourceLink: { id: 'metrics-room', title: 'Metrics' } });
+    sockets.push(socket);
+    return socket;
   };
 
   it('counts rooms, participants, forwarded RTP, access decisions and launches', async () => {

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Socket } from 'socket.io-client';
 import type { ChatView, HandsView } from '../../server/protocol.ts';
-import { connect, launchAs, request, startClassroom, type Classroom } from '../helpers/classroom.ts';
-import { next, type Reply } from '../helpers/interaction.ts';
+import { request, startClassroom, type Classroom } from '../helpers/classroom.ts';
+import { join as joinRoom, next, type Reply } from '../helpers/interaction.ts';
 import { freePort } from '../helpers/ports.ts';
 
 describe('a node whose Redis does not answer', () => {
@@ -25,12 +25,10 @@ describe('a node whose Redis does not answer', () => {
   });
 
   const join = async (user: string, roles: 'instructor' | 'learner') => {
-    const launched = await launchAs(classroom.platform, { user: { id: `rd-${user}`, name: user }, roles, resourceLink: { id: 'redis-down' } });
-    const admission = await connect(classroom.service, launched.seat);
-    sockets.push(admission.socket);
-    assert.equal(admission.kind, 'welcome', `${user} is admitted: ${admission.kind === 'error' ? admission.message : admission.kind}`);
-    assert.deepEqual(admission.redirects, [], 'no other node is known: the room is served here');
-    return admission.socket;
+    const { socket, redirects } = await joinRoom(classroom.platform, classroom.service, 'rd', user, roles, { resourceLink: { id: 'redis-down' } });
+    sockets.push(socket);
+    assert.deepEqual(redirects, [], 'no other node is known: the room is served here');
+    return socket;
   };
 
   it('admits participants, runs the class, chat and hands on this node', async () => {
