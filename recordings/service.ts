@@ -10,9 +10,12 @@ import type { Recording, Repositories } from '../server/db/index.ts';
 import type { Logger } from '../server/logger.ts';
 import { TAP_CODECS, type MediaServer, type TapSources, type VideoCodec } from '../server/media/index.ts';
 import { checkFfmpeg, makeSlate, type VideoPath } from './ffmpeg.ts';
-import { LinkSigner, measure, PLAYLIST, settle, type PlaylistFacts } from './playlist.ts';
+import { measure, settle, type PlaylistFacts } from './playlist.ts';
 import { alive, OWNER_FILE, startRecorder, stopOrphan, type ActiveRecording, type Owner } from './recorder.ts';
+import { summarize, type LinkOptions, type RecordingSummary } from './summary.ts';
 import { stallAfterMs, watchRecording, whyExited } from './watch.ts';
+
+export type { RecordingSummary };
 
 export class RecordingError extends Error {
   override name = 'RecordingError';
@@ -28,19 +31,8 @@ export interface RecordingState {
   problem?: string;
 }
 
-export interface RecordingSummary {
-  id: string;
-  title: string;
-  status: Recording['status'];
-  startedAt: string;
-  durationMs: number | null;
-  sizeBytes: number | null;
-  failureReason: string | null;
-  /** Signed for the asking user, expiring; absent while nothing is playable. */
-  playlistUrl?: string;
-}
-
-export interface RecordingServiceOptions {
+/** With where the VOD is served and how its links are signed (LinkOptions). */
+export interface RecordingServiceOptions extends LinkOptions {
   media: Pick<MediaServer, 'tap' | 'findRoom' | 'videoCodecs'>;
   /**
    * NODE_ID (default: the host name). Recovery after a crash touches only recordings this node
@@ -51,11 +43,6 @@ export interface RecordingServiceOptions {
   logger: Logger;
   dir: string;
   ffmpegPath: string;
-  signer: LinkSigner;
-  /** Where the VOD routes are mounted, e.g. '/vod'. */
-  publicPath: string;
-  /** How long a signed link lives. */
-  linkSeconds: number;
   retentionDays: number | undefined;
   segmentSeconds?: number;
   /** What is on stage in a room now (video: screen share, else a camera; audio: host, speaker). */
@@ -184,6 +171,7 @@ export class RecordingService {
     }
     this.#active.set(roomId, active);
     this.#problems.delete(roomId);
+    await this.#intended(roomId, true);
     void active.hls.exited.then(async (outcome) => {
       if (!active.stopping) void this.#failed(active, await whyExited(dir, outcome));
     });
@@ -202,12 +190,16 @@ export class RecordingService {
     return state;
   }
 
-  /** Stops and closes the room's recording; resolves when the VOD is playable. */
-  async stop(roomId: string): Promise<RecordingState> {
+  /**
+   * Stops and closes the room's recording; resolves when the VOD is playable. `handOver`: this node
+   * is shutting down, and the node that takes the class over records on (see `resume`).
+   */
+  async stop(roomId: string, { handOver = false } = {}): Promise<RecordingState> {
     await this.#starting.get(roomId)?.catch(() => {});
     const active = this.#active.get(roomId);
     if (!active || active.stopping) return this.state(roomId);
     active.stopping = true;
+    if (!handOver) await this.#intended(roomId, false);
     active.watch?.stop();
     // FFmpeg first, while the RTP still flows (it finishes promptly), then the tap.
     await active.hls.stop();
@@ -234,6 +226,29 @@ export class RecordingService {
     return media.videoCodecs[0] ?? 'VP8';
   }
 
+  /**
+   * Records on a class whose recording was closed by a node that shut down (drained, restarted,
+   * crashed) while the class went on: called as participants arrive on the node that now serves
+   * the room. A new recording starts; the one before stays in the library as it was closed.
+   * Undefined when there is nothing to resume.
+   */
+  async resume(roomId: string): Promise<RecordingState | undefined> {
+    if (this.#closed || this.#starting.has(roomId) || this.state(roomId).recording) return undefined;
+    const session = await this.#options.repositories().classes.current(roomId);
+    if (!session?.recording) return undefined;
+    this.#options.logger.info({ room: roomId, session: session.id }, 'recording on a class whose recording stopped with the server that served it');
+    return this.start(roomId).catch(async (error: unknown) => {
+      // Told once: the next arrivals do not try again (a host can press Record).
+      await this.#intended(roomId, false);
+      throw error;
+    });
+  }
+
+  /** Whether the class in progress should be recorded (class_sessions.recording); a failure to say so is logged. */
+  async #intended(roomId: string, recording: boolean): Promise<void> {
+    await this.#options.repositories().classes.setRecording(roomId, recording).catch((error: unknown) => this.#options.logger.warn({ err: error, room: roomId }, 'storing whether the class is recorded failed'));
+  }
+
   /** What is on stage changed: the recording follows. */
   sourcesChanged(roomId: string): void {
     const active = this.#active.get(roomId);
@@ -242,7 +257,7 @@ export class RecordingService {
 
   async list(courseId: string, userId: string, now = Date.now()): Promise<RecordingSummary[]> {
     const rows = await this.#options.repositories().recordings.listForCourse(courseId);
-    return rows.map((row) => this.#summary(row, userId, now));
+    return rows.map((row) => summarize(row, this.#options, userId, now));
   }
 
   async get(recordingId: string): Promise<Recording | undefined> {
@@ -309,7 +324,7 @@ export class RecordingService {
     this.#closed = true;
     await this.#ready;
     clearInterval(this.#sweeper);
-    await Promise.all([...this.#active.keys()].map((roomId) => this.stop(roomId).catch(() => {})));
+    await Promise.all([...this.#active.keys()].map((roomId) => this.stop(roomId, { handOver: true }).catch(() => {})));
   }
 
   get running(): number {
@@ -326,6 +341,7 @@ export class RecordingService {
     if (active.stopping) return;
     active.stopping = true;
     active.watch?.stop();
+    await this.#intended(active.roomId, false);
     // Gone already if it died; on a full disk FFmpeg is still running (it ignores failed writes).
     await active.hls.stop(3000);
     active.tap.close();
@@ -354,21 +370,6 @@ export class RecordingService {
       ...(failureReason ? { failureReason } : {}),
     });
     return facts;
-  }
-
-  #summary(row: Recording, userId: string, now: number): RecordingSummary {
-    const playable = row.status === 'ready' || row.status === 'interrupted' || row.status === 'recording';
-    const expires = Math.floor(now / 1000) + this.#options.linkSeconds;
-    return {
-      id: row.id,
-      title: row.title,
-      status: row.status,
-      startedAt: row.startedAt.toISOString(),
-      durationMs: row.durationMs,
-      sizeBytes: row.sizeBytes,
-      failureReason: row.failureReason,
-      ...(playable ? { playlistUrl: `${this.#options.publicPath}/${row.id}/${PLAYLIST}?${this.#options.signer.query({ recordingId: row.id, userId, expires })}` } : {}),
-    };
   }
 
   #root(): string {

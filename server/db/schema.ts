@@ -185,6 +185,12 @@ export const classSessions = pgTable(
     /** When the attendance scores reached the LMS, or why they did not. */
     attendanceSentAt: timestamp('attendance_sent_at', { withTimezone: true }),
     attendanceProblem: text('attendance_problem'),
+    /**
+     * This class is being recorded: set when its recording starts, cleared when a host stops it or
+     * it fails. A recording closed by a node that shut down (drained, restarted) keeps it, so the
+     * node that takes the class over records on.
+     */
+    recording: boolean('recording').notNull().default(false),
   },
   (t) => [
     index('class_sessions_room').on(t.roomId, t.startedAt),

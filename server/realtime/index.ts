@@ -13,7 +13,7 @@ import { roomChannel } from './channels.ts';
 import { eventBinder } from './events.ts';
 import { Interaction } from './interaction.ts';
 import { MediaSignaling, SignalingError } from './media.ts';
-import { recordIfAsked, registerRecordingEvents, type RecordingControl } from './recording.ts';
+import { recordIfAsked, recordingOnArrival, registerRecordingEvents, type RecordingControl } from './recording.ts';
 import { drain, localPlacement, redirectTo, redisPlacement, type NodeIdentity, type Placement } from './placement.ts';
 import { useRedisAdapter, type RedisLink } from './redis.ts';
 
@@ -192,8 +192,7 @@ export class Realtime {
     this.media.attach(socket);
     socket.emit('welcome', { protocol: PROTOCOL_VERSION, grant: decision.grant, reason: decision.reason, status, participants, iceServers: this.media.iceServers(userId) });
     for (const state of this.media.states(roomId)) socket.emit('media:state', state);
-    const recording = this.#deps.recordings?.()?.state(roomId);
-    if (recording) socket.emit('recording:state', recording);
+    recordingOnArrival(roomId, session?.recording === true, this.#deps, { one: (state) => socket.emit('recording:state', state), room: (state) => this.io.to(roomChannel(roomId)).emit('recording:state', state) });
     // One count for the newcomer and everyone else.
     this.io.to(roomChannel(roomId)).except(socket.id).emit('participants:count', { count: participants });
     logger.debug({ room: roomId, user: userId, grant: decision.grant }, 'joined');

@@ -10,6 +10,8 @@ import { SignalingError, type PublishedTrackView } from './media.ts';
 export interface RecordingControl {
   start(roomId: string): Promise<RecordingStateView>;
   stop(roomId: string): Promise<RecordingStateView>;
+  /** Records on a class whose recording stopped with the node that served it; undefined if nothing to resume. */
+  resume(roomId: string): Promise<RecordingStateView | undefined>;
   state(roomId: string): RecordingStateView;
   /** The rooms being recorded on this node (they stay this node's while it records them). */
   runningRooms(): string[];
@@ -115,6 +117,28 @@ export function recordIfAsked(
   const control = deps.recordings?.();
   if (!control) return refused(new Error('recordings are not available yet'));
   control.start(room.id).catch(refused);
+}
+
+/**
+ * A participant arrived: they are told the room's recording state, and a class whose recording
+ * stopped with the node that served it (drained, restarted, crashed: `classRecorded`, from
+ * class_sessions.recording) records on here. A refusal is told to the room once.
+ */
+export function recordingOnArrival(
+  roomId: string,
+  classRecorded: boolean,
+  deps: { recordings?: (() => RecordingControl | undefined) | undefined; logger: Logger },
+  tell: { one: (state: RecordingStateView) => void; room: (state: RecordingStateView) => void },
+): void {
+  const control = deps.recordings?.();
+  if (!control) return;
+  tell.one(control.state(roomId));
+  if (!classRecorded) return;
+  control.resume(roomId).catch((error: unknown) => {
+    const reason = error instanceof Error ? error.message : String(error);
+    deps.logger.warn({ room: roomId, reason }, 'the recording did not resume');
+    tell.room({ recording: false, problem: `The recording stopped when the server changed and could not go on here: ${reason}. The class is live; a host can press Record to try again.` });
+  });
 }
 
 /**

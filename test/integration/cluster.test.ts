@@ -2,7 +2,8 @@
 // process and a child `node server/main.ts`. A room lives on the node its first participant reached;
 // a participant who reaches the other node is sent to the room's node (and is then a participant
 // like any other: chat, questions, hands, polls, mutes); SIGTERM drains a node: its browsers are
-// told to come back, its recording is closed, it exits 0, and the other node takes the class over.
+// told to come back, its recording is closed, it exits 0, and the other node takes the class over
+// and records on (a second recording of the class; not after a host stopped it).
 // Needs DATABASE_URL and REDIS_URL (`.ci/run` sets both); skipped otherwise.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -144,7 +145,7 @@ describe('two nodes sharing PostgreSQL and Redis', { skip }, () => {
     refused(await request(far.socket, 'chat:send', { body: 'can I?' }), /muted your chat/);
   });
 
-  it('drains the other node on SIGTERM: browsers told to come back, its recording closed, exit 0, and this node takes the class over', async () => {
+  it('drains the other node on SIGTERM: browsers told to come back, its recording closed, exit 0, and this node takes the class over and records on', async () => {
     const host = await join('drain-host', 'instructor', 'there', 'drain');
     const student = await join('drain-student', 'learner', 'here', 'drain');
     assert.deepEqual(host.redirects, []);
@@ -184,6 +185,29 @@ describe('two nodes sharing PostgreSQL and Redis', { skip }, () => {
     assert.deepEqual(again.redirects, []);
     assert.equal(again.kind === 'welcome' ? again.state.status : '', 'live');
     assert.equal((await service.realtime.placement.ownerOf(roomId)).id, service.realtime.placement.self.id);
+
+    // The class was being recorded: this node records on, as a second recording of the class.
+    const resumed = await until('this node to record on', async () => service.recordings.state(roomId).recordingId, 20_000);
+    assert.notEqual(resumed, started.recordingId);
+    const resumedRow = await service.repositories.recordings.get(resumed);
+    assert.ok(resumedRow, 'the resumed recording has its row');
+    await until('a first segment of the resumed recording', async () => existsSync(joinPath(service.recordings.folder(resumedRow), 'segment-00000.ts')), 20_000);
+    // The student coming back does not start a third.
+    const studentAgain = await connect(service, student.seat);
+    sockets.push(studentAgain.socket);
+    assert.equal(studentAgain.kind, 'welcome');
+    assert.equal(service.recordings.state(roomId).recordingId, resumed);
+    // Stopped by the host, it is not resumed again: a reconnect after the stop records nothing.
+    assert.equal((await request<Reply & { recording: boolean }>(again.socket, 'recording:stop', {})).recording, false);
+    studentAgain.socket.disconnect();
+    const afterStop = await connect(service, student.seat);
+    sockets.push(afterStop.socket);
+    assert.equal(afterStop.kind, 'welcome');
+    assert.equal((await service.repositories.classes.current(roomId))?.recording, false, 'the class is no longer marked as recorded');
+    assert.equal(await service.recordings.resume(roomId), undefined, 'nothing to resume');
+    assert.equal(service.recordings.state(roomId).recording, false);
+    const library = await service.repositories.recordings.listForCourse((await service.repositories.rooms.get(roomId))?.courseId ?? 'missing');
+    assert.deepEqual(library.filter((r) => r.roomId === roomId).map((r) => r.status).sort(), ['ready', 'ready'], 'the drained part and the resumed part, both playable');
   });
 });
 

@@ -81,6 +81,14 @@ export class ClassSessionRepository {
     });
   }
 
+  /** Marks whether the class in progress in the room is being recorded (see class_sessions.recording). */
+  async setRecording(roomId: string, recording: boolean): Promise<void> {
+    await this.#db
+      .update(classSessions)
+      .set({ recording })
+      .where(and(eq(classSessions.roomId, roomId), isNull(classSessions.endedAt)));
+  }
+
   async get(sessionId: string): Promise<ClassSession | undefined> {
     const [row] = await this.#db.select().from(classSessions).where(eq(classSessions.id, sessionId));
     return row;

@@ -1,0 +1,1 @@
+ALTER TABLE "class_sessions" ADD COLUMN "recording" boolean DEFAULT false NOT NULL;
