@@ -233,7 +233,8 @@ export class RecordingService {
    * Undefined when there is nothing to resume.
    */
   async resume(roomId: string): Promise<RecordingState | undefined> {
-    if (this.#closed || this.#starting.has(roomId) || this.state(roomId).recording) return undefined;
+    // Not while one is starting, running or still closing here (a failed one is not restarted).
+    if (this.#closed || this.#starting.has(roomId) || this.#active.has(roomId)) return undefined;
     const session = await this.#options.repositories().classes.current(roomId);
     if (!session?.recording) return undefined;
     this.#options.logger.info({ room: roomId, session: session.id }, 'recording on a class whose recording stopped with the server that served it');

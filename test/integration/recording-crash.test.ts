@@ -1,7 +1,7 @@
 // `kill -9` of a real tool process (`node server/main.ts`) during a recording: its FFmpeg is left
 // running as an orphan, its row says "recording". The next start of the node (same DATA_DIR, same
 // NODE_ID) stops the orphan, closes the playlist with what was written and marks the recording
-// "interrupted", playable. PostgreSQL (DATABASE_URL) is shared with this test's own node, which
+// "interrupted", playable, and records the class on as its participants come back. PostgreSQL (DATABASE_URL) is shared with this test's own node, which
 // registers the platform and answers the launches; skipped without DATABASE_URL.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -59,7 +59,7 @@ describe('kill -9 of the tool during a recording', { skip: serverUrl ? false : '
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
-  it('closes the recording at the next start: the orphaned FFmpeg stopped, the playlist ended, "interrupted" and playable', async () => {
+  it('closes the recording at the next start: the orphaned FFmpeg stopped, the playlist ended, "interrupted" and playable; the class recorded on', async () => {
     const dataDir = dir();
     const node = { DATA_DIR: dataDir, LOG_LEVEL: 'info', DATABASE_URL: database.url, LTI_KEY: ltiKey, NODE_ID: 'crash-node' };
     const first = startTool(node);
@@ -100,5 +100,16 @@ describe('kill -9 of the tool during a recording', { skip: serverUrl ? false : '
     const probed = JSON.parse(stdout) as { streams: Array<{ codec_name: string }>; format: { duration: string } };
     assert.deepEqual(probed.streams.map((s) => s.codec_name).sort(), ['aac', 'h264']);
     assert.ok(Number(probed.format.duration) >= 2, `playable for ${probed.format.duration} s`);
+
+    // The class went on: the teacher's widget comes back to the restarted node, which records on
+    // (a second recording of the class), once.
+    const back = await connect({ url: await listeningUrl(second) }, teacher.seat as string);
+    sockets.push(back.socket);
+    assert.equal(back.kind, 'welcome');
+    const resumed = await second.waitForLog((l) => l.msg === 'recording started', 30_000);
+    assert.notEqual(resumed.recording, started.recordingId);
+    const courseId = (await service.repositories.rooms.get(row?.roomId ?? 'missing'))?.courseId ?? 'missing';
+    const statuses = (await service.repositories.recordings.listForCourse(courseId)).map((r) => [r.id === started.recordingId ? 'crashed' : 'resumed', r.status].join(' '));
+    assert.deepEqual(statuses.sort(), ['crashed interrupted', 'resumed recording']);
   });
 });
