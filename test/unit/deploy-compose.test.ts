@@ -6,7 +6,8 @@ import { isIP } from 'node:net';
 import { join, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, parseSettings, SETTING_NAMES, type Settings } from '../../config/index.ts';
-import { type Dict, dict, envExample, envFilesOf, envFileValues, environmentOf, inRange, interpolate, interpolateDeep, isDict, isLoopbackOrPrivate, loadCompose, type Mount, mountHolding, mountsOf, operatorLookup, type PortMapping, portsOf, read, ROOT, seconds, service, servicesOf, turnOptions } from '../helpers/deploy/compose.ts';
+import { type Dict, dict, envExample, envFilesOf, envFileValues, environmentOf, inRange, interpolate, interpolateDeep, isDict, isLoopbackOrPrivate, loadCompose, type Mount, mountHolding, mountsOf, operatorLookup, type PortMapping, portsOf, seconds, service, servicesOf, turnOptions } from '../helpers/deploy/compose.ts';
+import { read, ROOT } from '../helpers/deploy/files.ts';
 import { finalStage, words, workdir } from '../helpers/deploy/image.ts';
 
 describe('.env.example', () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, posix, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { read, ROOT } from '../helpers/deploy/compose.ts';
+import { read, ROOT } from '../helpers/deploy/files.ts';
 import { copiesIntoImage, filesUnder, finalStage, globalArgs, ignored, inImage, runtime, stages, words, workdir } from '../helpers/deploy/image.ts';
 
 describe('Dockerfile', () => {

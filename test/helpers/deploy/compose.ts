@@ -5,11 +5,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { read, ROOT } from './files.ts';
 
-export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-export const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
 
 export type Json = unknown;
 export type Dict = Record<string, Json>;
@@ -23,7 +21,7 @@ export function dict(value: Json, what: string): Dict {
 // .env.example
 // ---------------------------------------------------------------------------------------------
 
-export interface EnvLine {
+interface EnvLine {
   name: string;
   value: string;
   commented: boolean;
@@ -31,9 +29,9 @@ export interface EnvLine {
   description: string | undefined;
 }
 
-export const SETTING_LINE = /^(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$/;
+const SETTING_LINE = /^(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$/;
 
-export function parseEnvExample(text: string): Map<string, EnvLine> {
+function parseEnvExample(text: string): Map<string, EnvLine> {
   const paragraphs: string[][] = [[]];
   for (const line of text.split('\n')) {
     if (line.trim() === '') paragraphs.push([]);
@@ -72,19 +70,19 @@ export const envFileValues: Record<string, string> = Object.fromEntries(
 );
 
 /** A value an operator would generate for a required secret that .env.example leaves blank (one per name, as openssl rand -hex would). */
-export const SECRET_NAME = /(PASSWORD|SECRET|TOKEN|KEY)$/;
-export const standInSecret = (name: string): string => createHash('sha256').update(name).digest('hex').slice(0, 48);
+const SECRET_NAME = /(PASSWORD|SECRET|TOKEN|KEY)$/;
+const standInSecret = (name: string): string => createHash('sha256').update(name).digest('hex').slice(0, 48);
 
 // ---------------------------------------------------------------------------------------------
 // Compose interpolation: ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?err}, ${VAR?err}, ${VAR:+alt}, $VAR, $$
 // ---------------------------------------------------------------------------------------------
 
-export interface Reference {
+interface Reference {
   name: string;
   required: boolean;
 }
 
-export type Lookup = (name: string, required: boolean) => string | undefined;
+type Lookup = (name: string, required: boolean) => string | undefined;
 
 export function interpolate(text: string, lookup: Lookup, refs: Reference[]): string {
   let out = '';
@@ -290,7 +288,7 @@ export function seconds(duration: string): number {
 // IP helpers (for coturn's denied/allowed peers)
 // ---------------------------------------------------------------------------------------------
 
-export function ipValue(ip: string): { family: 4 | 6; n: bigint } {
+function ipValue(ip: string): { family: 4 | 6; n: bigint } {
   const family = isIP(ip);
   assert.ok(family === 4 || family === 6, `not an IP address: ${ip}`);
   if (family === 4) return { family, n: ip.split('.').reduce((acc, part) => (acc << 8n) + BigInt(part), 0n) };
@@ -327,11 +325,11 @@ export function isLoopbackOrPrivate(ip: string): boolean {
 
 export type Options = Map<string, string[]>;
 
-export function addOption(options: Options, key: string, value: string): void {
+function addOption(options: Options, key: string, value: string): void {
   options.set(key, [...(options.get(key) ?? []), value]);
 }
 
-export function parseTurnConf(text: string): Options {
+function parseTurnConf(text: string): Options {
   const options: Options = new Map();
   for (const raw of text.split('\n')) {
     const line = raw.trim();
@@ -366,7 +364,3 @@ export function turnOptions(compose: Compose, coturn: Dict): { file: Options; co
   for (const [key, values] of command) merged.set(key, key.endsWith('peer-ip') ? [...(file.get(key) ?? []), ...values] : values);
   return { file, command, merged };
 }
-
-// ---------------------------------------------------------------------------------------------
-// Dockerfile
-// ---------------------------------------------------------------------------------------------

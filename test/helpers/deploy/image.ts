@@ -4,14 +4,14 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, matchesGlob, posix, relative, resolve } from 'node:path';
-import { read, ROOT } from './compose.ts';
+import { read, ROOT } from './files.ts';
 
-export interface Instruction {
+interface Instruction {
   op: string;
   args: string;
 }
 
-export function parseDockerfile(text: string): Instruction[] {
+function parseDockerfile(text: string): Instruction[] {
   const logical: string[] = [];
   let current = '';
   for (const raw of text.split('\n')) {
@@ -53,7 +53,7 @@ for (const ins of dockerfile) {
 export const finalStage = stages.at(-1) ?? [];
 export const workdir = [...finalStage].reverse().find((i) => i.op === 'WORKDIR')?.args ?? '/';
 
-export interface Copy {
+interface Copy {
   /** Path in the build context. */
   source: string;
   /** Where it lands in the image: a folder's contents go into dest. */
@@ -99,9 +99,9 @@ export function inImage(copies: Copy[], path: string): boolean {
 // (and the platform CLI, which runs in the same image), and the packages they import.
 // ---------------------------------------------------------------------------------------------
 
-export const IMPORT = /(?:^|[\n;])\s*(?:import|export)\s+(type\s+)?(?:[^;'"]*?\s+from\s+)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|new URL\(\s*['"]([^'"]+)['"]\s*,\s*import\.meta\.url|import\.meta\.resolve\(\s*['"]([^'"]+)['"]|\brequire(?:\.resolve)?\(\s*['"]([^'"]+)['"]/g;
+const IMPORT = /(?:^|[\n;])\s*(?:import|export)\s+(type\s+)?(?:[^;'"]*?\s+from\s+)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|new URL\(\s*['"]([^'"]+)['"]\s*,\s*import\.meta\.url|import\.meta\.resolve\(\s*['"]([^'"]+)['"]|\brequire(?:\.resolve)?\(\s*['"]([^'"]+)['"]/g;
 
-export function runtimeGraph(entries: string[]): { files: Set<string>; paths: Set<string>; packages: Map<string, string> } {
+function runtimeGraph(entries: string[]): { files: Set<string>; paths: Set<string>; packages: Map<string, string> } {
   const files = new Set<string>();
   const paths = new Set<string>();
   const packages = new Map<string, string>();
@@ -164,5 +164,3 @@ export function filesUnder(dir: string): string[] {
   }
   return out;
 }
-
-// =============================================================================================
