@@ -12,7 +12,7 @@ import { LoadTestPeer, type LoadTestPeerOptions } from '../../server/media/loadt
 import { MediaServer, type WorkerExitEvent } from '../../server/media/index.ts';
 import { splitPorts } from '../../server/media/server.ts';
 import { startBrowser, type Browser } from '../helpers/browser.ts';
-import { startMediaPageServer, type MediaPageServer } from '../helpers/media-page/server.ts';
+import { call, startMediaPageServer, type MediaPageServer } from '../helpers/media-page/server.ts';
 import { until } from '../helpers/wait.ts';
 
 const ROOM = 'course-201';
@@ -46,6 +46,18 @@ describe('media: subscribers served by worker threads', () => {
   async function drop(userId: string) {
     await media.leave(ROOM, userId);
     await peers.get(userId)?.close();
+  }
+
+  /** The user's receiving connection closes (the user stays, as a publisher does). */
+  async function unsubscribe(userId: string) {
+    await media.unsubscribe(ROOM, userId);
+    await peers.get(userId)?.close();
+  }
+
+  /** A fresh receiving connection, as the widget opens on media:failed. */
+  async function resubscribe(userId: string) {
+    await unsubscribe(userId);
+    await subscribe(userId);
   }
 
   /** Packets of that kind the user's peer has received. */
@@ -96,17 +108,10 @@ describe('media: subscribers served by worker threads', () => {
 
   it('forwards the publisher’s audio and video to subscribers spread over two workers, each on its own ports', async () => {
     await subscribe('early'); // before anything is published: an offer without media, then a renegotiation
-    await teacher.evaluate(() => (globalThis as unknown as { startPublishing: () => Promise<string[]> }).startPublishing());
+    await call<string[]>(teacher, 'startPublishing');
     for (const userId of ['s1', 's2', 's3']) await subscribe(userId);
 
-    for (const [userId, peer] of peers) {
-      await until(`${userId} receives audio and video`, () => {
-        const streams = peer.stats().streams;
-        const video = streams.find((s) => s.kind === 'video');
-        const audio = streams.find((s) => s.kind === 'audio');
-        return video && audio && video.packets > 20 && audio.packets > 20 ? true : undefined;
-      });
-    }
+    for (const userId of peers.keys()) await until(`${userId} receives audio and video`, () => received(userId, 'video') > 20 && received(userId, 'audio') > 20);
     const teacherPorts = offerPorts.get('teacher')!;
     assert.ok(teacherPorts.length > 0 && teacherPorts.every((port) => port >= 47200 && port <= 47219), `publisher on the main thread's share: ${teacherPorts.join(', ')}`);
     const share = (port: number) => (port >= 47240 ? 2 : port >= 47220 ? 1 : 0);
@@ -131,8 +136,7 @@ describe('media: subscribers served by worker threads', () => {
   });
 
   it('closes a worker’s subscriber on leave(), serves one who joins after every other left, and closes the room when everyone has', async () => {
-    await media.leave(ROOM, 's1');
-    await peers.get('s1')!.close();
+    await drop('s1');
     let stats = media.stats();
     assert.equal(stats.subscribers, 3);
     assert.equal(stats.peers, 4);
@@ -142,9 +146,8 @@ describe('media: subscribers served by worker threads', () => {
     // A subscriber joining a room every other subscriber has left (the publisher stayed).
     await subscribe('late');
     assert.equal(media.stats().peers, 2);
-    await until('late receives video', () => ((peers.get('late')!.stats().streams.find((s) => s.kind === 'video')?.packets ?? 0) > 20 ? true : undefined));
-    await media.unsubscribe(ROOM, 'late');
-    await peers.get('late')!.close();
+    await until('late receives video', () => received('late', 'video') > 20);
+    await unsubscribe('late');
     await media.leave(ROOM, 'teacher');
     stats = media.stats();
     assert.equal(stats.peers, 0);
@@ -153,7 +156,7 @@ describe('media: subscribers served by worker threads', () => {
 
   it('posts a track’s packets only to the workers that have a subscriber of it, and PLIs still reach the publisher', async () => {
     // Both workers serve no one now (everyone left in the previous test); the teacher publishes again.
-    await teacher.evaluate(() => (globalThis as unknown as { startPublishing: () => Promise<string[]> }).startPublishing());
+    await call<string[]>(teacher, 'startPublishing');
     await until('the teacher’s tracks', () => (media.findRoom(ROOM)?.tracks().length === 2 ? true : undefined));
     const tracks = media.findRoom(ROOM)!.tracks();
     const video = tracks.find((track) => track.kind === 'video')!;
@@ -208,8 +211,7 @@ describe('media: subscribers served by worker threads', () => {
     assert.equal(received('s4', 'video'), 0);
 
     for (const userId of ['s1', 's2', 's4']) await drop(userId);
-    await media.unsubscribe(ROOM, 'teacher');
-    await peers.get('teacher')!.close();
+    await unsubscribe('teacher');
     assert.deepEqual(media.workerStats().map((w) => [w.subscribers, w.tracks.length]), [[0, 0], [0, 0]]);
     assert.equal(media.stats().peers, 1, 'the publisher alone');
   });
@@ -249,11 +251,7 @@ describe('media: subscribers served by worker threads', () => {
     await until('b still receives video', () => received('b', 'video') > bBefore + 10);
 
     // The pages reconnect (a fresh receiving connection, as the widget does on media:failed): the fresh worker serves them.
-    for (const userId of ['a', 'c']) {
-      await peers.get(userId)!.close();
-      await media.unsubscribe(ROOM, userId);
-      await subscribe(userId);
-    }
+    for (const userId of ['a', 'c']) await resubscribe(userId);
     for (const userId of ['a', 'c']) await until(`${userId} receives audio and video again`, () => received(userId, 'video') > 20 && received(userId, 'audio') > 20);
     assert.ok(offerPorts.get('a')!.every((port) => port >= 47220 && port <= 47239), `a on slot 0's ports again: ${offerPorts.get('a')!.join(', ')}`);
     workers = media.workerStats();
@@ -276,9 +274,7 @@ describe('media: subscribers served by worker threads', () => {
     workers = media.workerStats();
     assert.deepEqual(workers.map((w) => [w.running, w.subscribers]), [[true, 2], [true, 0]]);
     assert.notEqual(workers[1]!.threadId, exits[1]!.threadId);
-    await peers.get('b')!.close();
-    await media.unsubscribe(ROOM, 'b');
-    await subscribe('b');
+    await resubscribe('b');
     await until('b receives video from the fresh worker 1', () => received('b', 'video') > 20);
     assert.deepEqual(media.workerStats().map((w) => w.subscribers), [2, 1]);
 
