@@ -64,6 +64,8 @@ export class RecordingService {
   readonly #active = new Map<string, ActiveRecording>();
   readonly #problems = new Map<string, string>();
   readonly #starting = new Map<string, Promise<RecordingState>>();
+  /** Rooms an arrival is resuming: the others arriving meanwhile leave it to that one. */
+  readonly #resuming = new Set<string>();
   /** A black keyframe in each codec the recording's video can be in. */
   #slates: Partial<Record<VideoCodec, Buffer>> = {};
   #unavailable: string | undefined = 'recording is starting up';
@@ -230,19 +232,25 @@ export class RecordingService {
    * Records on a class whose recording was closed by a node that shut down (drained, restarted,
    * crashed) while the class went on: called as participants arrive on the node that now serves
    * the room. A new recording starts; the one before stays in the library as it was closed.
-   * Undefined when there is nothing to resume.
+   * Undefined when there is nothing to resume, or another arrival is resuming it: a refusal
+   * reaches one caller only, and the mark is cleared so that later arrivals do not try again.
    */
   async resume(roomId: string): Promise<RecordingState | undefined> {
     // Not while one is starting, running or still closing here (a failed one is not restarted).
-    if (this.#closed || this.#starting.has(roomId) || this.#active.has(roomId)) return undefined;
-    const session = await this.#options.repositories().classes.current(roomId);
-    if (!session?.recording) return undefined;
-    this.#options.logger.info({ room: roomId, session: session.id }, 'recording on a class whose recording stopped with the server that served it');
-    return this.start(roomId).catch(async (error: unknown) => {
-      // Told once: the next arrivals do not try again (a host can press Record).
-      await this.#intended(roomId, false);
-      throw error;
-    });
+    if (this.#closed || this.#resuming.has(roomId) || this.#starting.has(roomId) || this.#active.has(roomId)) return undefined;
+    this.#resuming.add(roomId);
+    try {
+      // Read again, not taken from the arrival: a host may have stopped the recording since.
+      const session = await this.#options.repositories().classes.current(roomId);
+      if (!session?.recording) return undefined;
+      this.#options.logger.info({ room: roomId, session: session.id }, 'recording on a class whose recording stopped with the server that served it');
+      return await this.start(roomId).catch(async (error: unknown) => {
+        await this.#intended(roomId, false);
+        throw error;
+      });
+    } finally {
+      this.#resuming.delete(roomId);
+    }
   }
 
   /** Whether the class in progress should be recorded (class_sessions.recording); a failure to say so is logged. */

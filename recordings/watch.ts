@@ -41,10 +41,10 @@ export function describeWriteError(error: string | NodeJS.ErrnoException): strin
   return typeof error === 'string' ? error : (error.code ?? error.message);
 }
 
-export const couldNotWrite = (what: string): string => `the recording could not be written to RECORDINGS_DIR: ${what}`;
+const couldNotWrite = (what: string): string => `the recording could not be written to RECORDINGS_DIR: ${what}`;
 
 /** Whether a small file can be written into `dir` now: undefined if so, else why not (in words). */
-export async function writeProblem(dir: string, timeoutMs = 5000): Promise<string | undefined> {
+async function writeProblem(dir: string, timeoutMs = 5000): Promise<string | undefined> {
   const file = join(dir, `.write-test-${process.pid}`);
   const probe = writeFile(file, 'ok')
     .then(() => rm(file, { force: true }))
@@ -64,9 +64,13 @@ export async function writeProblem(dir: string, timeoutMs = 5000): Promise<strin
 export async function whyExited(dir: string, outcome: HlsOutcome): Promise<string> {
   const reason = outcome.reason ?? 'it exited';
   if (/No space left on device/i.test(outcome.writeError ?? reason)) return 'the disk is full';
-  if (outcome.writeError) return couldNotWrite(describeWriteError(outcome.writeError));
-  const problem = await writeProblem(dir);
+  const problem = await notWritten(dir, outcome.writeError);
   return problem ? couldNotWrite(problem) : `FFmpeg stopped: ${reason}`;
+}
+
+/** Why `dir` is not written: the write error FFmpeg named, else what a test write finds; undefined if it writes. */
+function notWritten(dir: string, reported: string | undefined): Promise<string | undefined> {
+  return reported ? Promise.resolve(describeWriteError(reported)) : writeProblem(dir);
 }
 
 /** The temporary file of the segment after `last` (FFmpeg's `segment-%05d.ts`, written as `.tmp`). */
@@ -89,10 +93,7 @@ export function watchRecording(dir: string, options: WatchOptions): RecordingWat
     if (stalled) return;
     stalled = true;
     const seconds = Math.round((Date.now() - progressAt) / 1000);
-    const reported = options.writeError?.();
-    void (reported ? Promise.resolve(describeWriteError(reported)) : writeProblem(dir)).then((problem) =>
-      options.onStalled(couldNotWrite(problem ?? `FFmpeg has written nothing for ${seconds} s`)),
-    );
+    void notWritten(dir, options.writeError?.()).then((problem) => options.onStalled(couldNotWrite(problem ?? `FFmpeg has written nothing for ${seconds} s`)));
   };
   const look = async () => {
     const text = await readFile(join(dir, PLAYLIST), 'utf8').catch(() => undefined);

@@ -109,14 +109,19 @@ export function recordIfAsked(
   tell: (state: RecordingStateView) => void,
 ): void {
   if (!room?.autoRecord) return;
-  const refused = (error: unknown) => {
-    const reason = error instanceof Error ? error.message : String(error);
-    deps.logger.warn({ room: room.id, reason }, 'automatic recording did not start');
-    tell({ recording: false, problem: `The automatic recording did not start: ${reason}. The class is live; a host can press Record to try again.` });
-  };
+  const refused = refusal(room.id, deps, tell, 'automatic recording did not start', 'The automatic recording did not start');
   const control = deps.recordings?.();
   if (!control) return refused(new Error('recordings are not available yet'));
   control.start(room.id).catch(refused);
+}
+
+/** A recording the room expected did not start: logged, and told to the room as recording:state with the problem. */
+function refusal(roomId: string, deps: { logger: Logger }, tell: (state: RecordingStateView) => void, logged: string, told: string): (error: unknown) => void {
+  return (error) => {
+    const reason = error instanceof Error ? error.message : String(error);
+    deps.logger.warn({ room: roomId, reason }, logged);
+    tell({ recording: false, problem: `${told}: ${reason}. The class is live; a host can press Record to try again.` });
+  };
 }
 
 /**
@@ -134,11 +139,7 @@ export function recordingOnArrival(
   if (!control) return;
   tell.one(control.state(roomId));
   if (!classRecorded) return;
-  control.resume(roomId).catch((error: unknown) => {
-    const reason = error instanceof Error ? error.message : String(error);
-    deps.logger.warn({ room: roomId, reason }, 'the recording did not resume');
-    tell.room({ recording: false, problem: `The recording stopped when the server changed and could not go on here: ${reason}. The class is live; a host can press Record to try again.` });
-  });
+  control.resume(roomId).catch(refusal(roomId, deps, tell.room, 'the recording did not resume', 'The recording stopped when the server changed and could not go on here'));
 }
 
 /**
