@@ -225,16 +225,15 @@ port.on('message', (message: ToWorker) => {
     room.setTracks(message.tracks);
     syncWants();
   } else {
-    handle(message.request).then(
-      (result) => {
+    handle(message.request)
+      .then(
+        (result): FromWorker => ({ kind: 'response', id: message.id, result }),
+        (error: unknown): FromWorker => ({ kind: 'response', id: message.id, error: { code: error instanceof MediaError ? error.code : 'wrong-state', message: describeCause(error) } }),
+      )
+      .then((response) => {
         syncWants();
-        post({ kind: 'response', id: message.id, result });
-      },
-      (error: unknown) => {
-        syncWants();
-        post({ kind: 'response', id: message.id, error: { code: error instanceof MediaError ? error.code : 'wrong-state', message: describeCause(error) } });
-      },
-    );
+        post(response);
+      });
   }
 });
 

@@ -21,18 +21,19 @@ export class WorkerLink {
   /** The thread has stopped (crashed, terminated, or the pool closed). */
   dead = false;
   /** Exits in a row of this worker slot that came soon after a start (the pool's restart backoff). */
-  quickExits = 0;
+  readonly quickExits: number;
   private flushing = false;
   private nextId = 1;
   private lastError: string | undefined;
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
 
-  constructor(setup: WorkerSetup, onEvent: (event: FromWorker) => void, onExit: (exitCode: number, error: string | undefined) => void) {
+  constructor(setup: WorkerSetup, quickExits: number, onEvent: (event: FromWorker) => void, onExit: (exitCode: number, error: string | undefined) => void) {
     this.setup = setup;
+    this.quickExits = quickExits;
     this.worker = new Worker(new URL('./subscriber-worker.ts', import.meta.url), { workerData: setup, name: `media-worker-${setup.index}` });
     this.threadId = this.worker.threadId;
+    // No message after the exit: its handler removes this listener.
     this.worker.on('message', (message: FromWorker) => {
-      if (this.dead) return;
       if (message.kind !== 'response') return onEvent(message);
       const waiting = this.pending.get(message.id);
       this.pending.delete(message.id);

@@ -45,7 +45,7 @@ export class WorkerPool {
 
   constructor(setups: WorkerSetup[], host: PoolHost) {
     this.host = host;
-    for (const setup of setups) this.start(setup, this.links.length, 0);
+    for (const setup of setups) this.start(setup, 0);
   }
 
   /** Subscriber connections in all workers (from subscribe() until unsubscribe() or a failure closes one). */
@@ -135,14 +135,15 @@ export class WorkerPool {
     await Promise.all(this.links.map((link) => link.worker.terminate()));
   }
 
-  private start(setup: WorkerSetup, slot: number, quickExits: number) {
+  /** A thread in the setup's slot (`setup.index`), in place of the one that stopped there. */
+  private start(setup: WorkerSetup, quickExits: number) {
     const link: WorkerLink = new WorkerLink(
       setup,
+      quickExits,
       (event) => this.onEvent(link, event),
       (exitCode, error) => this.onExit(link, exitCode, error),
     );
-    link.quickExits = quickExits;
-    this.links[slot] = link;
+    this.links[setup.index] = link;
   }
 
   /**
@@ -154,19 +155,16 @@ export class WorkerPool {
   private onExit(link: WorkerLink, exitCode: number, error: string | undefined) {
     for (const route of this.routesByNum.values()) route.links.delete(link);
     if (this.closing) return;
-    const slot = this.links.indexOf(link);
     const quickExits = Date.now() - link.startedAt < STABLE_MS ? link.quickExits + 1 : 0;
     const restartInMs = quickExits <= 1 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 1000 * 2 ** (quickExits - 2));
-    if (slot >= 0) {
-      if (restartInMs === 0) this.start(link.setup, slot, quickExits);
-      else {
-        const timer = setTimeout(() => {
-          this.restartTimers.delete(timer);
-          if (!this.closing) this.start(link.setup, slot, quickExits);
-        }, restartInMs);
-        timer.unref();
-        this.restartTimers.add(timer);
-      }
+    if (restartInMs === 0) this.start(link.setup, quickExits);
+    else {
+      const timer = setTimeout(() => {
+        this.restartTimers.delete(timer);
+        if (!this.closing) this.start(link.setup, quickExits);
+      }, restartInMs);
+      timer.unref();
+      this.restartTimers.add(timer);
     }
     const subscribers = link.load;
     for (const room of [...this.rooms.values()]) room.linkLost(link);
