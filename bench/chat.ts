@@ -4,7 +4,7 @@
 // to receive, one clock: senders and receivers live in this process), deliveries lost, refusals,
 // and the CPU of the tool (its own process, embedded PGlite) and of this process (the clients).
 // Usage: node bench/chat.ts [clients (300)] [messages per second (50)] [seconds (20)]
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
@@ -14,18 +14,14 @@ import type { ChatView } from '../server/protocol.ts';
 import { Service } from '../server/service.ts';
 import { Platform } from '../test/helpers/platform/index.ts';
 import { listeningUrl, startTool } from '../test/helpers/tool-process.ts';
-import { formatMs, percentile } from './stats.ts';
+import { cpuSecondsOf, formatMs, percentile } from './stats.ts';
 
 const clients = Number(process.argv[2] ?? 300);
 const rate = Number(process.argv[3] ?? 50);
 const seconds = Number(process.argv[4] ?? 20);
 const DRAIN_MS = 5_000;
 
-/** user + system CPU seconds of a process, from /proc (Linux). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
+const cpuSeconds = (pid: number) => cpuSecondsOf(`/proc/${pid}/stat`);
 
 const dataDir = mkdtempSync(join(tmpdir(), 'lc-bench-chat-'));
 const platform = await Platform.start({ flavor: 'moodle' });

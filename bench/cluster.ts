@@ -27,9 +27,6 @@ if (!serverUrl || !redisUrl) {
 }
 const STUDENTS = 30;
 
-const median = (xs: number[]) => percentile(xs, 50);
-const p95 = (xs: number[]) => percentile(xs, 95);
-const ms = formatMs;
 
 const database = await createTemporaryDatabase(serverUrl);
 const dirs: string[] = [];
@@ -97,12 +94,12 @@ try {
   const closed = b.logs.find((l) => /recording (stopped|ready|closed)/i.test(String(l.msg)));
 
   console.log(`two nodes (A in this process, B a child process), PostgreSQL and Redis on this machine, ${STUDENTS} students, 2 cores`);
-  console.log(`socket connect -> welcome, direct to the room's node:  median ${ms(median(direct))}, p95 ${ms(p95(direct))}`);
-  console.log(`socket connect -> welcome, sent there by the other node: median ${ms(median(redirected))}, p95 ${ms(p95(redirected))}`);
-  console.log(`redirect cost (median): ${ms(median(redirected) - median(direct))}`);
-  console.log(`SIGTERM -> students told to reconnect: max ${ms(Math.max(...toldAt) - signalled)}`);
-  console.log(`SIGTERM -> node B exited (code ${code}, recording closed first${closed ? '' : '?'}): ${ms(exited - signalled)}`);
-  console.log(`SIGTERM -> all ${STUDENTS} students admitted on node A (reconnecting at once, no widget delay): ${ms(Math.max(...back))}`);
+  console.log(`socket connect -> welcome, direct to the room's node:  median ${formatMs(percentile(direct, 50))}, p95 ${formatMs(percentile(direct, 95))}`);
+  console.log(`socket connect -> welcome, sent there by the other node: median ${formatMs(percentile(redirected, 50))}, p95 ${formatMs(percentile(redirected, 95))}`);
+  console.log(`redirect cost (median): ${formatMs(percentile(redirected, 50) - percentile(direct, 50))}`);
+  console.log(`SIGTERM -> students told to reconnect: max ${formatMs(Math.max(...toldAt) - signalled)}`);
+  console.log(`SIGTERM -> node B exited (code ${code}, recording closed first${closed ? '' : '?'}): ${formatMs(exited - signalled)}`);
+  console.log(`SIGTERM -> all ${STUDENTS} students admitted on node A (reconnecting at once, no widget delay): ${formatMs(Math.max(...back))}`);
   await platform.close();
 } finally {
   for (const s of sockets) s.close();

@@ -10,8 +10,8 @@
 // adds nothing to them. The HTTP cache is cleared before each join (a first visit) unless --warm.
 // Usage: node bench/join.ts [joins (10)] [--warm]
 import { cpus } from 'node:os';
-import type { Frame, Page, Request } from 'playwright-core';
-import { startBrowser, TOOL_FRAME } from '../test/helpers/browser.ts';
+import type { Request } from 'playwright-core';
+import { openCoursePage, startBrowser } from '../test/helpers/browser.ts';
 import { startClassroom } from '../test/helpers/classroom.ts';
 import { until } from '../test/helpers/wait.ts';
 import { formatMs, percentile } from './stats.ts';
@@ -68,12 +68,7 @@ const browser = await startBrowser({ webrtcLoopback: true });
 await browser.context.addInitScript(RECORD_MOMENTS);
 try {
   const resourceLink = { id: 'bench-join', title: 'Bench lecture' };
-  const toolFrame = async (page: Page): Promise<Frame> =>
-    until('the tool frame', async () => (await (await page.locator(TOOL_FRAME).elementHandle())?.contentFrame()) ?? undefined, 30_000, 20);
-
-  const teacherPage = await browser.context.newPage();
-  await teacherPage.goto(c.platform.coursePageUrl({ roles: 'instructor', user: { id: 'teacher', name: 'Teacher' }, resourceLink }));
-  const teacher = await toolFrame(teacherPage);
+  const { page: teacherPage, frame: teacher } = await openCoursePage(browser, c.platform.coursePageUrl({ roles: 'instructor', user: { id: 'teacher', name: 'Teacher' }, resourceLink }));
   await teacher.getByRole('button', { name: 'Go live' }).click({ timeout: 30_000 });
   await teacher.getByRole('button', { name: 'Camera', pressed: true }).waitFor({ timeout: 30_000 });
   const media = c.service.realtime.mediaServer;

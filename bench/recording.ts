@@ -11,18 +11,14 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { openCoursePage, startBrowser } from '../test/helpers/browser.ts';
 import { startClassroom } from '../test/helpers/classroom.ts';
+import { cpuSecondsOf } from './stats.ts';
 
 const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, runs: { type: 'string', default: '3' }, paths: { type: 'string', default: 'copy,transcode' } } });
 const seconds = Number(args.seconds);
-const TICKS = 100; // USER_HZ
 const CODECS: Record<string, string> = { copy: 'H264,VP8', transcode: 'VP8' };
 const run = promisify(execFile);
 
-/** utime + stime of a process, in seconds. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS;
-}
+const cpuSeconds = (pid: number) => cpuSecondsOf(`/proc/${pid}/stat`);
 
 /** The frame sizes in a recording, most frequent first. */
 async function frameSizes(dir: string): Promise<string> {

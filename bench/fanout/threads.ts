@@ -4,10 +4,8 @@
 // (server/media/worker-link.ts); the rest are V8's platform threads (GC, compiler: "V8Worker"),
 // libuv's pool ("libuv-worker") and Node's own helpers.
 import { readdirSync, readFileSync } from 'node:fs';
+import { cpuSecondsOf } from '../stats.ts';
 import { pct } from './table.ts';
-
-/** Linux's USER_HZ: /proc times are in 1/100 s on every common kernel configuration. */
-const TICKS_PER_SECOND = 100;
 
 export interface ThreadTimes {
   tid: number;
@@ -27,12 +25,9 @@ export function readThreads(pid: number): ThreadTimes[] {
   const out: ThreadTimes[] = [];
   for (const tid of tids) {
     try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      // "tid (comm) state ppid …": comm may hold spaces and parentheses, so fields are counted after the last ")".
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ticks = Number(fields[11]) + Number(fields[12]); // fields 14 (utime) and 15 (stime) of proc(5)
+      const cpuSeconds = cpuSecondsOf(`/proc/${pid}/task/${tid}/stat`);
       const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-      out.push({ tid: Number(tid), name: Number(tid) === pid ? 'main' : name, cpuSeconds: ticks / TICKS_PER_SECOND });
+      out.push({ tid: Number(tid), name: Number(tid) === pid ? 'main' : name, cpuSeconds });
     } catch {
       // the thread ended between the listing and the read
     }
