@@ -10,26 +10,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Frame } from 'playwright-core';
 import type { Socket } from 'socket.io-client';
 import { parseSettings } from '../../config/index.ts';
 import { createLogger } from '../../server/logger.ts';
 import { Service } from '../../server/service.ts';
 import { openCoursePage, startBrowser, type Browser } from '../helpers/browser.ts';
 import { connect, launchAs, startClassroom, type Classroom } from '../helpers/classroom.ts';
+import { flowing, mediaStats } from '../helpers/media-stats.ts';
 import { serverUrl } from '../helpers/postgres.ts';
 import { freePort } from '../helpers/ports.ts';
 import { until } from '../helpers/wait.ts';
 
 const redisUrl = process.env.REDIS_URL || undefined;
 const skip = !serverUrl ? 'DATABASE_URL is not set' : !redisUrl ? 'REDIS_URL is not set' : false;
-
-interface Totals {
-  framesDecoded: number;
-  audioPacketsReceived: number;
-  receiving: string;
-  sending: string;
-}
 
 describe('a class on the node that holds its room, and a drained node, in Chromium', { skip }, () => {
   let a: Classroom;
@@ -64,12 +57,6 @@ describe('a class on the node that holds its room, and a drained node, in Chromi
   const room = { id: 'cluster-room', title: 'Week 9' };
   const on = (service: Service, userId: string) => [...service.realtime.io.of('/').sockets.values()].some((s) => s.data.userId === userId);
   const userIdOf = (service: Service, name: string) => [...service.realtime.io.of('/').sockets.values()].find((s) => s.data.name === name)?.data.userId;
-  const stats = (frame: Frame) => frame.evaluate('document.querySelector("live-classroom").mediaStats()') as Promise<Totals>;
-  const flowing = (frame: Frame, from: Totals, what: string) =>
-    until(what, async () => {
-      const now = await stats(frame);
-      return now.framesDecoded > from.framesDecoded + 15 && now.audioPacketsReceived > from.audioPacketsReceived + 25 ? now : undefined;
-    });
 
   it('sends both widgets to the room\'s node, then back to the other node when it drains, and the class goes on', async () => {
     // A teaching assistant reached node B first: the room is B's.
@@ -91,8 +78,7 @@ describe('a class on the node that holds its room, and a drained node, in Chromi
     await teacher.frame.getByRole('button', { name: 'Go live' }).click();
     await teacher.frame.getByRole('button', { name: 'Camera', pressed: true }).waitFor();
     await student.frame.locator('figure.big video[aria-label="Ada Teacher\'s camera"]').waitFor();
-    const zero: Totals = { framesDecoded: 0, audioPacketsReceived: 0, receiving: 'none', sending: 'none' };
-    await flowing(student.frame, zero, 'video and audio from node B at the student');
+    await flowing('video and audio from node B at the student', () => mediaStats(student.frame));
     assert.equal(b.realtime.media.counts().tabs >= 2, true);
 
     // Node B shuts down (the path SIGTERM takes): the widgets come back through node A.
@@ -102,15 +88,11 @@ describe('a class on the node that holds its room, and a drained node, in Chromi
     await until('both widgets on node A', async () => on(a.service, teacherId) && on(a.service, studentId));
     await until('both tabs\' media on node A', async () => a.service.realtime.media.counts().tabs >= 2);
     // Counted from here (a new receiving connection starts its counts again from zero).
-    const mark = await stats(student.frame);
-    const grown = (now: number, then: number) => (now >= then ? now - then : now);
-    const again = await until('video and audio from node A at the student', async () => {
-      const now = await stats(student.frame);
-      return grown(now.framesDecoded, mark.framesDecoded) > 15 && grown(now.audioPacketsReceived, mark.audioPacketsReceived) > 25 ? now : undefined;
-    });
+    const mark = await mediaStats(student.frame);
+    const again = await flowing('video and audio from node A at the student', () => mediaStats(student.frame), mark);
     assert.equal(again.receiving, 'connected');
     assert.equal(await student.frame.evaluate('window.notReloaded'), true, 'the page was not reloaded');
-    assert.equal((await stats(teacher.frame)).sending, 'connected', 'the instructor sends again, without pressing anything');
+    assert.equal((await mediaStats(teacher.frame)).sending, 'connected', 'the instructor sends again, without pressing anything');
     await teacher.frame.getByRole('button', { name: 'Camera', pressed: true }).waitFor();
   });
 });

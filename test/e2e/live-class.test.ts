@@ -10,31 +10,18 @@ import { after, before, describe, it } from 'node:test';
 import type { Frame, Page } from 'playwright-core';
 import { openCoursePage, startBrowser, type Browser } from '../helpers/browser.ts';
 import { startClassroom, type Classroom } from '../helpers/classroom.ts';
+import { flowing as flowingIn, mediaStats, type MediaTotals } from '../helpers/media-stats.ts';
 import { canIsolate, isolatedHost, type IsolatedHost } from '../helpers/netns.ts';
 import { until } from '../helpers/wait.ts';
-
-interface Totals {
-  framesDecoded: number;
-  audioPacketsReceived: number;
-  framesEncoded: number;
-  receiving: string;
-  sending: string;
-}
 
 interface Seat {
   page: Page;
   frame: Frame;
-  stats(): Promise<Totals>;
+  stats(): Promise<MediaTotals>;
 }
 
-
-/** Waits until the video decoded and audio received both grow past what `from` had. */
-async function flowing(seat: Seat, from: Totals, what: string): Promise<Totals> {
-  return until(what, async () => {
-    const now = await seat.stats();
-    return now.framesDecoded > from.framesDecoded + 15 && now.audioPacketsReceived > from.audioPacketsReceived + 25 ? now : undefined;
-  });
-}
+/** Waits until the seat's decoded video and received audio grow past what `from` had (nothing: any). */
+const flowing = (seat: Seat, from: MediaTotals | undefined, what: string) => flowingIn(what, seat.stats, from);
 
 /** The frames decoded while nothing should arrive: sampled twice, `ms` apart. */
 // Frames already on their way when the link was cut (in the kernel's socket queues, the jitter
@@ -72,7 +59,7 @@ describe('a live class in Chromium, through LTI launches', { skip: cannotIsolate
 
   const open = async (on: Browser, user: string, roles: 'instructor' | 'learner'): Promise<Seat> => {
     const { page, frame } = await openCoursePage(on, c.platform.coursePageUrl({ roles, user: { id: user, name: user }, resourceLink: { id: 'live-room', title: 'Week 2' } }));
-    const stats = () => frame.evaluate('document.querySelector("live-classroom").mediaStats()') as Promise<Totals>;
+    const stats = () => mediaStats(frame);
     return { page, frame, stats };
   };
 
@@ -93,10 +80,9 @@ describe('a live class in Chromium, through LTI launches', { skip: cannotIsolate
     await teacher.frame.getByRole('button', { name: 'Share screen', pressed: false }).waitFor();
     await teacher.frame.locator('figure[data-source="self"] video').waitFor();
 
-    const zero: Totals = { framesDecoded: 0, audioPacketsReceived: 0, framesEncoded: 0, receiving: 'none', sending: 'none' };
     for (const student of [alice, bob]) {
       await student.frame.locator('.stage[data-stage="camera"] figure.big video[aria-label="Ada Teacher\'s camera"]').waitFor();
-      const totals = await flowing(student, zero, 'video frames and audio at a student');
+      const totals = await flowing(student, undefined, 'video frames and audio at a student');
       assert.equal(totals.receiving, 'connected');
       assert.equal(totals.sending, 'none', 'students send nothing');
       // Attendees never see publish controls.

@@ -11,25 +11,14 @@ import { after, before, describe, it } from 'node:test';
 import type { Frame, FrameLocator, Page } from 'playwright-core';
 import { openCoursePage, startBrowser, type Browser } from '../helpers/browser.ts';
 import { startClassroom, type Classroom } from '../helpers/classroom.ts';
+import { flowing, mediaStats, NOTHING, type MediaTotals, type Received } from '../helpers/media-stats.ts';
 import { until } from '../helpers/wait.ts';
-
-interface Received {
-  framesDecoded: number;
-  audioPacketsReceived: number;
-}
-
-interface Totals extends Received {
-  framesEncoded: number;
-  receiving: string;
-  sending: string;
-  byUser: Record<string, Received>;
-}
 
 interface Seat {
   page: Page;
   frame: Frame;
   widget: FrameLocator;
-  stats(): Promise<Totals>;
+  stats(): Promise<MediaTotals>;
 }
 
 const PUBLISH_CONTROLS = ['Camera', 'Microphone', 'Share screen'];
@@ -38,11 +27,8 @@ const PUBLISH_CONTROLS = ['Camera', 'Microphone', 'Share screen'];
 const udpSockets = (): number => process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length;
 
 /** What `seat` has received from `userId`, once it grew past `from` (video frames decoded and audio packets). */
-async function flowingFrom(seat: Seat, userId: string, from: Received, what: string): Promise<Received> {
-  return until(what, async () => {
-    const got = (await seat.stats()).byUser[userId];
-    return got && got.framesDecoded > from.framesDecoded + 15 && got.audioPacketsReceived > from.audioPacketsReceived + 25 ? got : undefined;
-  }, 30_000);
+function flowingFrom(seat: Seat, userId: string, from: Received, what: string): Promise<Received> {
+  return flowing(what, async () => (await seat.stats()).byUser[userId], from, 30_000);
 }
 
 describe('a student brought on stage, in Chromium, through LTI launches', () => {
@@ -60,12 +46,7 @@ describe('a student brought on stage, in Chromium, through LTI launches', () => 
   const open = async (user: string, roles: 'instructor' | 'learner'): Promise<Seat> => {
     const url = c.platform.coursePageUrl({ roles, user: { id: user, name: user }, resourceLink: { id: 'speaker-room', title: 'Week 3' } });
     const { page, frame, widget } = await openCoursePage(browser, url, { width: 1280, height: 900 });
-    // Bounded: a page that stops answering fails the wait that asked, instead of hanging the test.
-    const stats = () => Promise.race([
-      frame.evaluate('document.querySelector("live-classroom").mediaStats()') as Promise<Totals>,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${user}'s mediaStats() did not answer within 5 s`)), 5_000).unref()),
-    ]);
-    return { page, frame, widget, stats };
+    return { page, frame, widget, stats: () => mediaStats(frame) };
   };
 
   it('carries a speaker\'s camera and microphone to the other student and the instructor, stops when she is taken off stage, and again when she is brought back', async () => {
@@ -117,12 +98,11 @@ describe('a student brought on stage, in Chromium, through LTI launches', () => 
       assert.equal(room()?.counts().publishers, 2, 'the instructor and Ana publish');
 
       // Ben (a small tile beside the instructor) and the instructor (large) decode Ana's video and get her audio.
-      const none: Received = { framesDecoded: 0, audioPacketsReceived: 0 };
       for (const [who, seat] of [['Ben', ben], ['the instructor', teacher]] as const) {
         const figure = seat.widget.locator('figure[data-source="camera"]').filter({ has: seat.widget.locator('video[aria-label="Ana\'s camera"]') });
         await figure.waitFor();
         assert.equal(await figure.getAttribute('data-user'), anaId, `${who} shows Ana's camera in Ana's figure`);
-        await flowingFrom(seat, anaId, none, `Ana's video frames and audio at ${who}`);
+        await flowingFrom(seat, anaId, NOTHING, `Ana's video frames and audio at ${who}`);
         await until(`Ana's picture drawn at ${who}`, () => figure.locator('video').evaluate((v) => (v as unknown as { videoWidth: number }).videoWidth > 0));
         assert.equal(await seat.widget.locator(`audio[data-user="${anaId}"]`).count(), 1, `${who} plays Ana's audio`);
       }
@@ -149,7 +129,7 @@ describe('a student brought on stage, in Chromium, through LTI launches', () => 
       // The class goes on: Ben still decodes the instructor.
       const teacherId = await ben.widget.locator('figure.big').getAttribute('data-user');
       assert.ok(teacherId);
-      const before = (await ben.stats()).byUser[teacherId] ?? none;
+      const before = (await ben.stats()).byUser[teacherId] ?? NOTHING;
       await flowingFrom(ben, teacherId, before, 'the instructor still reaching Ben');
 
       // Brought back later, she publishes again on fresh connections, and Ben decodes her again.
@@ -158,7 +138,7 @@ describe('a student brought on stage, in Chromium, through LTI launches', () => 
       await ana.widget.getByRole('button', { name: 'Camera', pressed: false }).click();
       await ana.widget.getByRole('button', { name: 'Camera', pressed: true }).waitFor();
       await ben.widget.locator('video[aria-label="Ana\'s camera"]').waitFor();
-      const again = (await ben.stats()).byUser[anaId] ?? none;
+      const again = (await ben.stats()).byUser[anaId] ?? NOTHING;
       await flowingFrom(ben, anaId, again, 'Ana\'s video and audio at Ben after she came back on stage');
       assert.equal(room()?.counts().publishers, 2);
     } finally {
