@@ -36,19 +36,20 @@ async function stalled(seat: Seat, ms: number, settleMs = 1_500): Promise<[numbe
 
 const port = (url: string) => Number(new URL(url).port);
 
-// Root on Linux (as in CI) is needed to make a network namespace; say so rather than pass quietly.
+// Root on Linux (as in CI) is needed to make a network namespace; without it, the network cut is
+// not checked, and the test says so.
 const cannotIsolate = canIsolate();
 
-describe('a live class in Chromium, through LTI launches', { skip: cannotIsolate }, () => {
+describe('a live class in Chromium, through LTI launches', () => {
   let c: Classroom;
   let browser: Browser;
   let cutBrowser: Browser;
-  let net: IsolatedHost;
+  let net: IsolatedHost | undefined;
   before(async () => {
     c = await startClassroom('moodle', { env: { MEDIA_GRACE_SECONDS: '2' } });
     browser = await startBrowser({ webrtcLoopback: true });
-    net = await isolatedHost([port(c.service.url), port(c.platform.baseUrl)]);
-    cutBrowser = await startBrowser({ webrtcLoopback: true, executable: net.chromium });
+    if (!cannotIsolate) net = await isolatedHost([port(c.service.url), port(c.platform.baseUrl)]);
+    cutBrowser = await startBrowser({ webrtcLoopback: true, ...(net ? { executable: net.chromium } : {}) });
   });
   after(async () => {
     await browser?.close();
@@ -63,7 +64,7 @@ describe('a live class in Chromium, through LTI launches', { skip: cannotIsolate
     return { page, frame, stats };
   };
 
-  it('carries the instructor\'s camera, microphone and screen to two students, and survives a student\'s network drop', async () => {
+  it('carries the instructor\'s camera, microphone and screen to two students, and survives a student\'s network drop', async (t) => {
     const teacher = await open(browser, 'Ada Teacher', 'instructor');
     const alice = await open(browser, 'alice', 'learner');
     const bob = await open(cutBrowser, 'bob', 'learner');
@@ -111,39 +112,45 @@ describe('a live class in Chromium, through LTI launches', { skip: cannotIsolate
       assert.ok(after.framesDecoded > before.framesDecoded);
     }
 
-    await bob.frame.evaluate('window.notReloaded = true');
+    // Bob's network cut needs a network namespace (root, as CI has); the rest of the class is
+    // checked without one.
+    if (!net) t.diagnostic(`bob's network cut not checked: ${cannotIsolate}`);
+    else {
+      const link = net;
+      await bob.frame.evaluate('window.notReloaded = true');
 
-    // A silent blip (packets vanish, the link stays up, as when a router loses its uplink): the
-    // video stops, bob is told while his socket has not noticed anything yet, and the video comes
-    // back once the link does, on the same page.
-    net.cut('silent');
-    const [cutAt, later] = await stalled(bob, 3_000);
-    assert.ok(later - cutAt <= 2, `no frames arrive while the link is down (${cutAt} → ${later})`);
-    await bob.frame.locator('[data-media-interrupted]').waitFor({ timeout: 15_000 });
-    net.restore();
-    await flowing(bob, await bob.stats(), 'video again at bob after a short blip');
-    await bob.frame.locator('[data-media-interrupted]').waitFor({ state: 'detached' });
-    assert.equal(await bob.frame.evaluate('window.notReloaded'), true, 'the page was not reloaded');
+      // A silent blip (packets vanish, the link stays up, as when a router loses its uplink): the
+      // video stops, bob is told while his socket has not noticed anything yet, and the video comes
+      // back once the link does, on the same page.
+      link.cut('silent');
+      const [cutAt, later] = await stalled(bob, 3_000);
+      assert.ok(later - cutAt <= 2, `no frames arrive while the link is down (${cutAt} → ${later})`);
+      await bob.frame.locator('[data-media-interrupted]').waitFor({ timeout: 15_000 });
+      link.restore();
+      await flowing(bob, await bob.stats(), 'video again at bob after a short blip');
+      await bob.frame.locator('[data-media-interrupted]').waitFor({ state: 'detached' });
+      assert.equal(await bob.frame.evaluate('window.notReloaded'), true, 'the page was not reloaded');
 
-    // An outage (the link goes down, as when Wi-Fi is switched off): his widget says it is
-    // reconnecting; the link stays down until the server has given up on bob's socket and, after
-    // the media grace period, closed his media; then it comes back and so does the video.
-    const tabsBefore = media().counts().tabs;
-    net.cut('unplugged');
-    await bob.frame.locator('[data-connection="reconnecting"]').waitFor({ timeout: 40_000 });
-    await until('the server to drop bob\'s media after the grace period', async () => media().counts().tabs < tabsBefore, 40_000);
-    net.restore();
-    await bob.frame.locator('[data-connection="connected"]').waitFor({ timeout: 30_000 });
-    // The socket may say connected a moment before the widget has replaced the receiving
-    // connection the server closed (whose counts still hold the frames from before the outage):
-    // wait for a connected one, then for frames that arrive on it.
-    await until('bob\'s media connected again', async () => (await bob.stats()).receiving === 'connected');
-    const resumed = await flowing(bob, await bob.stats(), 'video again at bob after the outage');
-    assert.equal(resumed.receiving, 'connected');
-    assert.equal(await bob.frame.evaluate('window.notReloaded'), true, 'the page was not reloaded');
-    await bob.frame.locator('.stage[data-stage="screen"]').waitFor();
-    // Alice, on the same class but not behind the cut link, never stopped.
-    await flowing(alice, await alice.stats(), 'alice still decoding');
+      // An outage (the link goes down, as when Wi-Fi is switched off): his widget says it is
+      // reconnecting; the link stays down until the server has given up on bob's socket and, after
+      // the media grace period, closed his media; then it comes back and so does the video.
+      const tabsBefore = media().counts().tabs;
+      link.cut('unplugged');
+      await bob.frame.locator('[data-connection="reconnecting"]').waitFor({ timeout: 40_000 });
+      await until('the server to drop bob\'s media after the grace period', async () => media().counts().tabs < tabsBefore, 40_000);
+      link.restore();
+      await bob.frame.locator('[data-connection="connected"]').waitFor({ timeout: 30_000 });
+      // The socket may say connected a moment before the widget has replaced the receiving
+      // connection the server closed (whose counts still hold the frames from before the outage):
+      // wait for a connected one, then for frames that arrive on it.
+      await until('bob\'s media connected again', async () => (await bob.stats()).receiving === 'connected');
+      const resumed = await flowing(bob, await bob.stats(), 'video again at bob after the outage');
+      assert.equal(resumed.receiving, 'connected');
+      assert.equal(await bob.frame.evaluate('window.notReloaded'), true, 'the page was not reloaded');
+      await bob.frame.locator('.stage[data-stage="screen"]').waitFor();
+      // Alice, on the same class but not behind the cut link, never stopped.
+      await flowing(alice, await alice.stats(), 'alice still decoding');
+    }
 
     // Stopping the share brings the camera back to the large view.
     await teacher.frame.getByRole('button', { name: 'Share screen' }).click();
