@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import type { Socket } from 'socket.io-client';
 import { measure } from '../../recordings/index.ts';
 import { request, startClassroom, type Classroom } from '../helpers/classroom.ts';
+import { recordingFolder } from '../helpers/recording.ts';
 import { join as joinRoom } from '../helpers/interaction.ts';
 import { until } from '../helpers/wait.ts';
 
@@ -98,7 +99,7 @@ describe('recording on a disk that is full, fills, or turns read-only', { skip }
     const started = await ask(host.socket, 'recording:start');
     assert.ok(started.ok, started.error ?? '');
     const recordingId = String(started.recordingId);
-    const dir = c.service.recordings.folder((await c.service.recordings.get(recordingId))!);
+    const dir = await recordingFolder(c.service, recordingId);
     await until('two segments', async () => (await measure(dir)).segments >= 2);
     const states: Array<{ recording: boolean; problem?: string }> = [];
     host.socket.on('recording:state', (s: { recording: boolean; problem?: string }) => states.push(s));
@@ -124,7 +125,7 @@ describe('recording on a disk that is full, fills, or turns read-only', { skip }
   const recordsAgain = async (c: Classroom, host: { socket: Socket }) => {
     const again = await ask(host.socket, 'recording:start');
     assert.ok(again.ok, again.error ?? '');
-    const againDir = c.service.recordings.folder((await c.service.recordings.get(String(again.recordingId)))!);
+    const againDir = await recordingFolder(c.service, String(again.recordingId));
     await until('a segment of the next recording', async () => (await measure(againDir)).segments >= 1);
     assert.equal((await ask(host.socket, 'class:end')).ok, true);
     assert.equal((await c.service.recordings.get(String(again.recordingId)))?.status, 'ready');

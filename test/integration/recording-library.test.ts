@@ -12,6 +12,7 @@ import type { Socket } from 'socket.io-client';
 import { measure } from '../../recordings/index.ts';
 import { recordings } from '../../server/db/schema.ts';
 import { request, startClassroom, type Classroom } from '../helpers/classroom.ts';
+import { recordingFolder } from '../helpers/recording.ts';
 import { join as joinRoom } from '../helpers/interaction.ts';
 import { until } from '../helpers/wait.ts';
 
@@ -58,7 +59,7 @@ describe('automatic recording, the library over the socket, and retention', () =
     const started = await ask(host, 'recording:start');
     assert.ok(started.ok, started.error ?? '');
     const id = String(started.recordingId);
-    const dir = c.service.recordings.folder((await c.service.recordings.get(id))!);
+    const dir = await recordingFolder(c.service, id);
     await until('a first segment', async () => (await measure(dir)).segments >= 1);
     assert.ok((await ask(host, 'recording:stop')).ok);
     assert.equal((await c.service.recordings.get(id))?.status, 'ready');
@@ -88,7 +89,7 @@ describe('automatic recording, the library over the socket, and retention', () =
     await until('the student told the class is being recorded', () => studentStates.last?.recording === true);
     const recordingId = hostStates.last!.recordingId!;
     assert.equal(c.service.recordings.state(host.roomId).recordingId, recordingId);
-    const dir = c.service.recordings.folder((await c.service.recordings.get(recordingId))!);
+    const dir = await recordingFolder(c.service, recordingId);
     await until('a first segment', async () => (await measure(dir)).segments >= 1);
 
     // The host stops it; Go live pressed again (a second host, or a double click) does not restart it.
@@ -170,7 +171,7 @@ describe('automatic recording, the library over the socket, and retention', () =
     const started = await ask(host.socket, 'recording:start');
     assert.ok(started.ok, started.error ?? '');
     const running = String(started.recordingId);
-    const runningDir = c.service.recordings.folder((await c.service.recordings.get(running))!);
+    const runningDir = await recordingFolder(c.service, running);
     // Retention is 30 days: one recording 31 days old, one 29, and the running one 40.
     const orm = c.service.database!.orm;
     const age = (id: string, days: number) => orm.update(recordings).set({ startedAt: new Date(Date.now() - days * DAY) }).where(eq(recordings.id, id));

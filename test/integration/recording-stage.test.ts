@@ -19,6 +19,7 @@ import { measure, readPlaylist } from '../../recordings/index.ts';
 import { recordingSources } from '../../server/realtime/index.ts';
 import { startBrowser, type Browser } from '../helpers/browser.ts';
 import { connect, launchAs, startClassroom, type Classroom } from '../helpers/classroom.ts';
+import { recordingFolder } from '../helpers/recording.ts';
 import { startMediaPageServer, type MediaPageServer } from '../helpers/media-page/server.ts';
 import { until } from '../helpers/wait.ts';
 
@@ -119,7 +120,7 @@ for (const { codecs, path, what, cameraCodec, camera } of PATHS) describe(`a rec
 
     const started = (await host.emitWithAck('recording:start', {})) as Ack;
     assert.ok(started.ok, started.error ?? '');
-    const dir = c.service.recordings.folder((await c.service.recordings.get(String(started.recordingId)))!);
+    const dir = await recordingFolder(c.service, String(started.recordingId));
     /** What the newest finished segment of the recording shows. */
     const latest = async () => {
       const names = readPlaylist(await readFile(join(dir, 'index.m3u8'), 'utf8')).names;

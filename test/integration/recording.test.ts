@@ -14,6 +14,7 @@ import { measure, RecordingService, LinkSigner } from '../../recordings/index.ts
 import { alive } from '../../recordings/recorder.ts';
 import { createLogger } from '../../server/logger.ts';
 import { startClassroom, launchAs, connect, type Classroom } from '../helpers/classroom.ts';
+import { recordingFolder } from '../helpers/recording.ts';
 import { until } from '../helpers/wait.ts';
 
 const run = promisify(execFile);
@@ -78,7 +79,7 @@ describe('recording failures with real FFmpeg', () => {
     const started = (await socket.emitWithAck('recording:start', {})) as Ack;
     assert.ok(started.ok, started.error ?? '');
     const recordingId = String(started.recordingId);
-    const dir = c.service.recordings.folder((await c.service.recordings.get(recordingId))!);
+    const dir = await recordingFolder(c.service, recordingId);
     const found = JSON.parse(await readFile(join(dir, 'recorder.json'), 'utf8')) as { pid: number; ffmpegPid?: number };
     assert.ok(found.ffmpegPid, 'the owner file names FFmpeg');
     return { socket, recordingId, dir, ffmpegPid: found.ffmpegPid };
@@ -103,7 +104,7 @@ describe('recording failures with real FFmpeg', () => {
       assert.ok(again!.ok && twin!.ok, again!.error ?? twin!.error ?? '');
       assert.equal(twin!.recordingId, again!.recordingId);
       // Ending the class stops and closes the recording.
-      await until('a segment of the second recording', async () => (await measure(c.service.recordings.folder((await c.service.recordings.get(String(again!.recordingId)))!))).segments >= 1);
+      await until('a segment of the second recording', async () => (await measure(await recordingFolder(c.service, String(again!.recordingId)))).segments >= 1);
       assert.equal(((await socket.emitWithAck('class:end', {})) as Ack).ok, true);
       assert.equal((await c.service.recordings.get(String(again!.recordingId)))?.status, 'ready');
       assert.equal(c.service.recordings.running, 0);
