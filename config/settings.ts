@@ -28,6 +28,8 @@ export interface Settings {
   ltiKey: string | undefined;
   /** Platforms that register themselves (LTI Dynamic Registration) may launch at once, without `platform activate`. */
   ltiAutoActivate: boolean;
+  /** Hosts LTI Dynamic Registration may reach although they resolve to loopback or private addresses. */
+  ltiRegistrationPrivateHosts: string[];
   rtc: {
     announcedIp: string | undefined;
     minPort: number;
@@ -139,6 +141,12 @@ const specs = {
   RECORDINGS_DIR: { expected: 'a folder path', schema: text },
   LTI_KEY: { expected: 'at least 32 characters, or unset to generate one', secret: true, schema: text.min(32) },
   LTI_AUTO_ACTIVATE: { expected: 'true or false', schema: boolean },
+  LTI_REGISTRATION_PRIVATE_HOSTS: {
+    expected: 'comma-separated host names or IP addresses (*.example.edu for every host under example.edu), such as moodle.campus.local,10.1.2.3',
+    schema: text
+      .transform((v) => v.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== ''))
+      .refine((hosts) => hosts.length > 0 && hosts.every((h) => /^(\*\.)?[a-z0-9._:-]{1,253}$/.test(h.replace(/^\[|\]$/g, '')))),
+  },
   RTC_ANNOUNCED_IP: { expected: 'the public IPv4 or IPv6 address of this machine', schema: text.refine((v) => isIP(v) !== 0) },
   RTC_MIN_PORT: { expected: 'a UDP port number from 1024 to 65535', schema: port(1024) },
   RTC_MAX_PORT: { expected: 'a UDP port number from 1024 to 65535', schema: port(1024) },
@@ -277,6 +285,7 @@ export function parseSettings(source: Source, cwd: string = process.cwd()): Sett
     recordingsDir: p.RECORDINGS_DIR === undefined ? join(dataDir, 'recordings') : resolve(cwd, p.RECORDINGS_DIR),
     ltiKey: p.LTI_KEY,
     ltiAutoActivate: p.LTI_AUTO_ACTIVATE as boolean,
+    ltiRegistrationPrivateHosts: p.LTI_REGISTRATION_PRIVATE_HOSTS ?? [],
     rtc: {
       announcedIp: p.RTC_ANNOUNCED_IP,
       minPort: p.RTC_MIN_PORT as number,

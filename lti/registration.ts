@@ -3,10 +3,12 @@
 // post our client registration, store the platform and tell the LMS window we are done.
 // ltijs has its own (dynReg option), but it drops the deployment id the platform returns, checks no
 // issuer, names platforms randomly and answers errors as JSON; so this one is ours.
+import { randomBytes } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../server/logger.ts';
 import { httpUrl } from './admin-api.ts';
+import { fetchOutbound, hostAllowList, type OutboundPolicy, type OutboundRequest } from './outbound.ts';
 import { escapeHtml, problemPage } from './pages.ts';
 import { SCOPE } from './services.ts';
 import type { PlatformRegistry, RegisteredPlatform } from './platforms.ts';
@@ -16,7 +18,15 @@ const PLATFORM_CONFIGURATION = 'https://purl.imsglobal.org/spec/lti-platform-con
 const CLAIMS = ['iss', 'sub', 'name', 'given_name', 'family_name', 'email'];
 const TOOL_NAME = 'Live Classroom';
 const FETCH_TIMEOUT_MS = 10_000;
-const MAX_BODY_BYTES = 1_000_000;
+/** An LMS's OpenID configuration is a few kilobytes (Moodle's about 3, Canvas' about 4). */
+const MAX_BODY_BYTES = 64 * 1024;
+const MAX_REDIRECTS = 3;
+/** Registrations one client address may start per window. */
+export const REGISTRATION_RATE = { count: 10, windowMs: 10 * 60_000 } as const;
+/** Registrations running at once (each may wait FETCH_TIMEOUT_MS for an LMS). */
+const MAX_IN_FLIGHT = 8;
+/** Platforms that registered themselves and wait for an administrator; past this, new ones are refused. */
+export const MAX_PENDING_REGISTRATIONS = 20;
 
 const openIdConfiguration = z.object({
   issuer: httpUrl,
@@ -24,31 +34,34 @@ const openIdConfiguration = z.object({
   token_endpoint: httpUrl,
   jwks_uri: httpUrl,
   registration_endpoint: httpUrl,
-  [PLATFORM_CONFIGURATION]: z.object({ product_family_code: z.string().optional() }).passthrough().optional(),
+  [PLATFORM_CONFIGURATION]: z.object({ product_family_code: z.string().max(100).optional() }).passthrough().optional(),
 });
 type OpenIdConfiguration = z.infer<typeof openIdConfiguration>;
 const registrationResponse = z.object({
-  client_id: z.union([z.string().min(1), z.number()]).transform(String),
-  [TOOL_CONFIGURATION]: z.object({ deployment_id: z.union([z.string().min(1), z.number()]).transform(String).optional() }).passthrough().optional(),
+  client_id: z.union([z.string().min(1).max(1000), z.number()]).transform(String),
+  [TOOL_CONFIGURATION]: z.object({ deployment_id: z.union([z.string().min(1).max(1000), z.number()]).transform(String).optional() }).passthrough().optional(),
 });
 
-/** A registration that cannot go on, with the status and the sentence the admin sees. */
-class RegistrationError extends Error {
-  readonly status: number;
-  readonly title: string;
-  constructor(status: number, title: string, message: string) {
-    super(message);
-    this.name = 'RegistrationError';
-    this.status = status;
-    this.title = title;
+/**
+ * Whatever went wrong talking to the LMS (unreachable, a refused address, an HTTP error, a document
+ * that is not a configuration, a refused registration): the log says what, the page says only that
+ * it failed, so /lti/register cannot be used to learn what answers where.
+ */
+class LmsExchangeError extends Error {
+  constructor(detail: string, options?: ErrorOptions) {
+    super(detail, options);
+    this.name = 'LmsExchangeError';
   }
 }
 
 export interface RegistrationOptions {
   publicUrl: string;
   autoActivate: boolean;
+  /** Hosts that may resolve to loopback or private addresses (LTI_REGISTRATION_PRIVATE_HOSTS). */
+  privateHosts: readonly string[];
   platforms: PlatformRegistry;
   logger: Logger;
+  now?: () => number;
 }
 
 /** What we ask the platform for: our URLs under PUBLIC_URL, the two message types, NRPS and AGS. */
@@ -83,81 +96,44 @@ export function toolRegistration(publicUrl: string, productFamily: string | unde
   };
 }
 
-function describeFailure(error: unknown): string {
-  if (error instanceof Error && error.name === 'TimeoutError') return `no answer within ${FETCH_TIMEOUT_MS / 1000} s`;
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (error as Error).message;
-}
-
-/** Reads at most MAX_BODY_BYTES of a response. */
-async function readBody(response: globalThis.Response, what: string): Promise<string> {
-  const reader = response.body?.getReader();
-  if (reader === undefined) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel();
-      throw new RegistrationError(502, 'The LMS answered too much', `${what} is larger than ${MAX_BODY_BYTES} bytes.`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-async function fetchJson(target: string, init: RequestInit, what: string): Promise<{ status: number; json: unknown }> {
-  let response: globalThis.Response;
+async function fetchJson(target: string, init: OutboundRequest, what: string, policy: OutboundPolicy): Promise<{ status: number; json: unknown }> {
+  let answer: Awaited<ReturnType<typeof fetchOutbound>>;
   try {
-    response = await fetch(target, { ...init, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    answer = await fetchOutbound(target, init, policy);
   } catch (error) {
-    throw new RegistrationError(502, 'The LMS could not be reached', `${what} at ${target} could not be fetched: ${describeFailure(error)}.`);
+    const cause = error as NodeJS.ErrnoException;
+    throw new LmsExchangeError(`${what} at ${target} could not be fetched: ${cause.code ?? cause.message}`, { cause: error });
   }
-  const text = await readBody(response, what);
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(answer.text);
   } catch {
     json = undefined;
   }
-  return { status: response.status, json };
+  return { status: answer.status, json };
 }
 
-async function fetchConfiguration(configurationUrl: string, token: string | undefined): Promise<OpenIdConfiguration> {
+async function fetchConfiguration(configurationUrl: string, token: string | undefined, policy: OutboundPolicy): Promise<OpenIdConfiguration> {
   const what = "The LMS's OpenID configuration";
-  const { status, json } = await fetchJson(
-    configurationUrl,
-    { headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } },
-    what,
-  );
-  if (status < 200 || status > 299) throw new RegistrationError(502, 'The LMS refused', `${what} at ${configurationUrl} answered HTTP ${status}.`);
-  if (json === undefined) throw new RegistrationError(502, 'Not an OpenID configuration', `${what} at ${configurationUrl} is not JSON.`);
+  const { status, json } = await fetchJson(configurationUrl, { headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } }, what, policy);
+  if (status < 200 || status > 299) throw new LmsExchangeError(`${what} at ${configurationUrl} answered HTTP ${status}.`);
+  if (json === undefined) throw new LmsExchangeError(`${what} at ${configurationUrl} is not JSON.`);
   const parsed = openIdConfiguration.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new RegistrationError(
-      502,
-      'Not an OpenID configuration',
-      `${what} at ${configurationUrl} is not usable: ${issue?.path.join('.') || 'document'} is ${issue?.code === 'invalid_type' ? 'missing' : 'invalid'}.`,
-    );
+    throw new LmsExchangeError(`${what} at ${configurationUrl} is not usable: ${issue?.path.join('.') || 'document'} is ${issue?.code === 'invalid_type' ? 'missing' : 'invalid'}.`);
   }
   // LTI Dynamic Registration 1.0, section 3.5.1: the issuer must match the configuration URL's
   // origin, or any site could register itself under another LMS's issuer.
   const issuerOrigin = new URL(parsed.data.issuer).origin;
   const configurationOrigin = new URL(configurationUrl).origin;
   if (issuerOrigin !== configurationOrigin) {
-    throw new RegistrationError(
-      400,
-      'Registration refused',
-      `The configuration at ${configurationUrl} names the issuer ${parsed.data.issuer}, which is not on ${configurationOrigin}.`,
-    );
+    throw new LmsExchangeError(`The configuration at ${configurationUrl} names the issuer ${parsed.data.issuer}, which is not on ${configurationOrigin}.`);
   }
   return parsed.data;
 }
 
-async function postRegistration(configuration: OpenIdConfiguration, token: string | undefined, body: Record<string, unknown>) {
+async function postRegistration(configuration: OpenIdConfiguration, token: string | undefined, body: Record<string, unknown>, policy: OutboundPolicy) {
   const { status, json } = await fetchJson(
     configuration.registration_endpoint,
     {
@@ -166,15 +142,39 @@ async function postRegistration(configuration: OpenIdConfiguration, token: strin
       body: JSON.stringify(body),
     },
     "The LMS's registration endpoint",
+    policy,
   );
   if (status < 200 || status > 299) {
     const answer = json as { error?: unknown; error_description?: unknown; errorMessage?: unknown } | undefined;
     const reason = [answer?.error, answer?.error_description ?? answer?.errorMessage].filter((v) => typeof v === 'string').join(': ');
-    throw new RegistrationError(502, 'The LMS refused the registration', `The registration endpoint answered HTTP ${status}${reason ? ` (${reason})` : ''}.`);
+    throw new LmsExchangeError(`The registration endpoint answered HTTP ${status}${reason ? ` (${reason.slice(0, 300)})` : ''}.`);
   }
   const parsed = registrationResponse.safeParse(json);
-  if (!parsed.success) throw new RegistrationError(502, 'The LMS refused the registration', 'The registration endpoint answered without a client_id.');
+  if (!parsed.success) throw new LmsExchangeError('The registration endpoint answered without a client_id.');
   return { clientId: parsed.data.client_id, deploymentId: parsed.data[TOOL_CONFIGURATION]?.deployment_id };
+}
+
+/** At most `count` registrations per client address in `windowMs`. */
+class AddressRate {
+  readonly #seen = new Map<string, number[]>();
+  readonly #now: () => number;
+  constructor(now: () => number) {
+    this.#now = now;
+  }
+  /** Counts one for `address`; answers how many ms to wait, or 0. */
+  take(address: string): number {
+    const now = this.#now();
+    const recent = (this.#seen.get(address) ?? []).filter((at) => now - at < REGISTRATION_RATE.windowMs);
+    if (recent.length >= REGISTRATION_RATE.count) {
+      this.#seen.set(address, recent);
+      return (recent[0] as number) + REGISTRATION_RATE.windowMs - now;
+    }
+    recent.push(now);
+    this.#seen.set(address, recent);
+    // Bounded: forget every address once the table is large (a wider window for no one).
+    if (this.#seen.size > 10_000) this.#seen.clear();
+    return 0;
+  }
 }
 
 function platformName(configuration: OpenIdConfiguration): string {
@@ -207,11 +207,14 @@ function registeredPage(platform: RegisteredPlatform): string {
 `;
 }
 
-export function registrationHandler({ publicUrl, autoActivate, platforms, logger }: RegistrationOptions): RequestHandler {
+export function registrationHandler({ publicUrl, autoActivate, privateHosts, platforms, logger, now = Date.now }: RegistrationOptions): RequestHandler {
   const log = logger.child({ route: 'register' });
-  const fail = (res: Response, status: number, title: string, message: string) => {
-    log.warn({ status }, `dynamic registration refused: ${message}`);
-    res.status(status).type('html').send(problemPage(title, message));
+  const policy: OutboundPolicy = { allowPrivate: hostAllowList(privateHosts), timeoutMs: FETCH_TIMEOUT_MS, maxBytes: MAX_BODY_BYTES, maxRedirects: MAX_REDIRECTS };
+  const rate = new AddressRate(now);
+  let inFlight = 0;
+  const fail = (res: Response, status: number, title: string, message: string, detail?: Record<string, unknown>) => {
+    log.warn({ status, ...detail }, `dynamic registration refused: ${message}`);
+    res.status(status).type('html').set('Cache-Control', 'no-store').send(problemPage(title, message));
   };
   return async (req: Request, res: Response, next: NextFunction) => {
     const configurationUrl = typeof req.query.openid_configuration === 'string' ? req.query.openid_configuration.trim() : '';
@@ -219,11 +222,38 @@ export function registrationHandler({ publicUrl, autoActivate, platforms, logger
     if (configurationUrl === '') {
       return fail(res, 400, 'Not a registration request', 'This address is for LTI Dynamic Registration: the LMS opens it with an openid_configuration parameter.');
     }
-    if (!httpUrl.safeParse(configurationUrl).success) return fail(res, 400, 'Not a registration request', 'The openid_configuration parameter is not an http(s) URL.');
+    if (configurationUrl.length > 2048 || !httpUrl.safeParse(configurationUrl).success) {
+      return fail(res, 400, 'Not a registration request', 'The openid_configuration parameter is not an http(s) URL.');
+    }
+    if (token !== undefined && (token.length > 8192 || /[\u0000-\u001f\u007f]/.test(token))) {
+      return fail(res, 400, 'Not a registration request', 'The registration_token parameter is not readable.');
+    }
+    const wait = rate.take(req.ip ?? 'unknown');
+    if (wait > 0) {
+      res.set('Retry-After', String(Math.ceil(wait / 1000)));
+      return fail(res, 429, 'Too many registrations', `This address has started ${REGISTRATION_RATE.count} registrations in the last ${REGISTRATION_RATE.windowMs / 60_000} minutes. Try again in ${Math.ceil(wait / 60_000)} minutes.`, { address: req.ip });
+    }
+    if (inFlight >= MAX_IN_FLIGHT) {
+      res.set('Retry-After', '10');
+      return fail(res, 503, 'Registration is busy', 'Live Classroom is completing other registrations. Try again in a moment.');
+    }
+    inFlight++;
+    const reference = randomBytes(6).toString('hex');
     try {
-      const configuration = await fetchConfiguration(configurationUrl, token);
+      if (!autoActivate) {
+        const pending = (await platforms.list()).filter((p) => !p.active).length;
+        if (pending >= MAX_PENDING_REGISTRATIONS) {
+          return fail(
+            res,
+            429,
+            'Too many registrations await activation',
+            `${pending} LMS registrations are waiting for an administrator of Live Classroom to activate or remove them (npm run platform -- list); no more are taken until then.`,
+          );
+        }
+      }
+      const configuration = await fetchConfiguration(configurationUrl, token, policy);
       const family = configuration[PLATFORM_CONFIGURATION]?.product_family_code;
-      const { clientId, deploymentId } = await postRegistration(configuration, token, toolRegistration(publicUrl, family));
+      const { clientId, deploymentId } = await postRegistration(configuration, token, toolRegistration(publicUrl, family), policy);
       const existing = await platforms.get(configuration.issuer, clientId);
       const platform = await platforms.add(
         {
@@ -244,8 +274,18 @@ export function registrationHandler({ publicUrl, autoActivate, platforms, logger
       );
       res.status(200).type('html').send(registeredPage(platform));
     } catch (error) {
-      if (error instanceof RegistrationError) return fail(res, error.status, error.title, error.message);
+      if (error instanceof LmsExchangeError) {
+        return fail(
+          res,
+          502,
+          'The registration could not be completed',
+          `Live Classroom could not complete the registration with this LMS. An administrator of Live Classroom finds the reason in its log under reference ${reference}.`,
+          { reference, address: req.ip, detail: error.message },
+        );
+      }
       next(error);
+    } finally {
+      inFlight--;
     }
   };
 }
