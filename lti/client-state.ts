@@ -15,17 +15,18 @@
 //   A launch that still arrives without its cookie gets the same offer.
 //
 // Each login is remembered (collection `lc_login`, ten minutes) so the launch can find its storage
-// target and the parameters to start over in a new window.
+// target and the parameters to start over in a new window, and with the nonce the tool sent in the
+// authentication request: OpenID Connect Core 3.2.2.11 requires the id_token's nonce to equal it.
+// ltijs only refuses a nonce it has seen before, so a captured, never-used id_token of one login
+// would otherwise complete another browser's login. Both paths (cookie and platform storage) check it.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from '../server/logger.ts';
 import { launchContinues } from './launch-timing.ts';
 import { clientStateLaunchPage, clientStateLoginPage, cookieCheckPage, newWindowPage, problemPage } from './pages.ts';
 import type { LtiStore } from './store.ts';
 
 export const LOGIN_COLLECTION = 'lc_login';
-/** The largest launch form we read; real id_tokens are a few kilobytes, Canvas' largest tens. */
-export const MAX_LAUNCH_BODY = '256kb';
 const PROBE_COOKIE = 'lc_cookie_check';
 /** The login parameters that start a launch over, in a new window. */
 const LOGIN_PARAMS = ['iss', 'login_hint', 'lti_message_hint', 'target_link_uri', 'client_id', 'lti_deployment_id'] as const;
@@ -37,6 +38,8 @@ interface LoginRecord {
   /** The login parameters, to start over in a new window. */
   params: Record<string, string>;
   storageTarget?: string;
+  /** The nonce sent in the authentication request; the id_token must carry the same. */
+  nonce?: string;
   /** Origin of the platform's OIDC endpoint: where storage messages go and come from. */
   platformOrigin?: string;
   secretHash?: string;
@@ -55,6 +58,18 @@ function field(source: unknown, name: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+/** The claims of a compact JWT, unverified (ltijs verifies the signature afterwards); undefined if unreadable. */
+function jwtPayload(token: string): Record<string, unknown> | undefined {
+  const part = token.split('.')[1];
+  if (part === undefined) return undefined;
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    return claims && typeof claims === 'object' ? (claims as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function hasCookie(req: Request, name: string): boolean {
   const header = req.headers.cookie;
   if (!header) return false;
@@ -66,7 +81,6 @@ export class ClientState {
   readonly #cookies: CookiePolicy;
   readonly #logger: Logger;
   readonly #cookieSecret: string;
-  readonly #parseBody = express.urlencoded({ extended: false, limit: MAX_LAUNCH_BODY });
 
   /** `cookieSecret` is the key ltijs signs its cookies with. */
   constructor(store: LtiStore, cookies: CookiePolicy, cookieSecret: string, logger: Logger) {
@@ -74,35 +88,6 @@ export class ClientState {
     this.#cookieSecret = cookieSecret;
     this.#cookies = cookies;
     this.#logger = logger;
-  }
-
-  /**
-   * Parses a login or launch form before ltijs (which then skips its own parser), answering a
-   * clear page for a form too large rather than ltijs' bare error.
-   */
-  parseBody(req: Request, res: Response, next: NextFunction): void {
-    this.#parseBody(req, res, (error?: unknown) => {
-      if (error) {
-        const status = (error as { status?: number }).status ?? 400;
-        const tooLarge = status === 413;
-        this.#logger.warn({ path: req.path, status }, `LTI form refused: ${(error as Error).message}`);
-        res
-          .status(tooLarge ? 413 : 400)
-          .type('html')
-          .send(
-            problemPage(
-              tooLarge ? 'This launch is too large' : 'This launch could not be read',
-              tooLarge
-                ? `The LMS sent more than ${MAX_LAUNCH_BODY} of launch data; Live Classroom refuses it. Ask your LMS administrator to check the tool's custom parameters.`
-                : 'The LMS sent a launch form that could not be read. Open the activity again from the course page.',
-            ),
-          );
-        return;
-      }
-      // body-parser 1 (inside ltijs) skips a request whose body was read when this flag is set.
-      (req as unknown as { _body: boolean })._body = true;
-      next();
-    });
   }
 
   /**
@@ -121,7 +106,8 @@ export class ClientState {
     }
     const storageTarget = field(req.body, 'lti_storage_target') ?? field(req.query, 'lti_storage_target');
     const framed = req.get('sec-fetch-dest') === 'iframe';
-    const record: LoginRecord = { state, iss: params.iss ?? '', params };
+    const nonce = target.searchParams.get('nonce') ?? undefined;
+    const record: LoginRecord = { state, iss: params.iss ?? '', params, ...(nonce ? { nonce } : {}) };
     if (storageTarget !== undefined && STORAGE_TARGET.test(storageTarget)) {
       const secret = randomBytes(32).toString('base64url');
       record.storageTarget = storageTarget;
@@ -148,32 +134,43 @@ export class ClientState {
     const idToken = field(req.body, 'id_token');
     const state = field(req.body, 'state');
     if (!idToken || !state) return next();
-    if (hasCookie(req, `state${state}`)) {
-      void this.#forget(state);
-      return next();
-    }
     const record = await this.#recall(state);
-    if (!record) return next(); // ltijs refuses it: no cookie and no login we know of.
-    if (record.secretHash && record.storageTarget && record.platformOrigin) {
-      const proof = field(req.body, 'lc_client_state');
-      if (proof === undefined) {
-        launchContinues(res);
-        res.status(200).type('html').set('Cache-Control', 'no-store').send(
-          clientStateLaunchPage({
-            action: 'launch',
-            idToken,
-            state,
-            storageTarget: record.storageTarget,
-            platformOrigin: record.platformOrigin,
-            key: `state_${state}`,
-            newWindowUrl: this.#newWindowUrl(req, record.params),
-          }),
-        );
-        return;
-      }
-      await this.#forget(state);
-      const expected = Buffer.from(record.secretHash, 'hex');
-      if (!timingSafeEqual(sha256(proof), expected)) {
+    // No login we know of: ltijs refuses it (no state cookie), or it is a second use of a state.
+    if (!record) return hasCookie(req, `state${state}`) ? this.#refuseUnknownLogin(res) : next();
+    const proof = field(req.body, 'lc_client_state');
+    const viaStorage = record.secretHash !== undefined && record.storageTarget !== undefined && record.platformOrigin !== undefined;
+    if (!hasCookie(req, `state${state}`) && viaStorage && proof === undefined) {
+      launchContinues(res);
+      res.status(200).type('html').set('Cache-Control', 'no-store').send(
+        clientStateLaunchPage({
+          action: 'launch',
+          idToken,
+          state,
+          storageTarget: record.storageTarget as string,
+          platformOrigin: record.platformOrigin as string,
+          key: `state_${state}`,
+          newWindowUrl: this.#newWindowUrl(req, record.params),
+        }),
+      );
+      return;
+    }
+    // From here on the login is used up, whatever the outcome.
+    await this.#forget(state);
+    const nonce = await this.#nonceProblem(idToken, record);
+    if (nonce !== undefined) {
+      this.#logger.warn({ issuer: record.iss }, `launch refused: ${nonce === 'used' ? 'the id_token\'s nonce was already used' : 'the id_token\'s nonce is not the one this login sent'}`);
+      res.status(401).type('html').set('Cache-Control', 'no-store').send(
+        problemPage(
+          'This launch could not be verified',
+          nonce === 'used' ? 'This launch was already used. Open the activity again from the course page.' : 'This launch does not match a sign-in started in this browser. Open the activity again from the course page.',
+        ),
+      );
+      return;
+    }
+    if (hasCookie(req, `state${state}`)) return next();
+    if (viaStorage) {
+      const expected = Buffer.from(record.secretHash as string, 'hex');
+      if (proof === undefined || !timingSafeEqual(sha256(proof), expected)) {
         this.#logger.warn({ issuer: record.iss }, 'launch refused: the state read from platform storage does not match the login');
         res.status(401).type('html').send(problemPage('This launch could not be verified', 'The launch did not come from the login this browser started. Open the activity again from the course page.'));
         return;
@@ -187,9 +184,25 @@ export class ClientState {
       parsed.signedCookies = Object.assign(Object.create(null) as Record<string, string>, { [`state${state}`]: record.iss });
       return next();
     }
-    await this.#forget(state);
     this.#logger.info({ issuer: record.iss }, 'launch arrived without its state cookie; offering a new window');
     res.status(401).type('html').set('Cache-Control', 'no-store').send(newWindowPage(this.#newWindowUrl(req, record.params)));
+  }
+
+  /**
+   * Why the id_token's nonce does not bind it to this login: `used` (a replay: ltijs has stored it),
+   * `mismatch`, or undefined when it is the login's own. A token without a readable nonce is left to
+   * ltijs, which refuses it with the claim it lacks.
+   */
+  async #nonceProblem(idToken: string, record: LoginRecord): Promise<'used' | 'mismatch' | undefined> {
+    const claimed = jwtPayload(idToken)?.nonce;
+    if (typeof claimed !== 'string' || claimed === '') return undefined;
+    if (record.nonce !== undefined && timingSafeEqual(sha256(claimed), sha256(record.nonce))) return undefined;
+    return (await this.#store.Get(false, 'nonce', { nonce: claimed })) ? 'used' : 'mismatch';
+  }
+
+  #refuseUnknownLogin(res: Response): void {
+    this.#logger.warn('launch refused: its state names no login this tool started (or one already used)');
+    res.status(401).type('html').set('Cache-Control', 'no-store').send(problemPage('This launch could not be verified', 'This launch does not match a sign-in started in this browser. Open the activity again from the course page.'));
   }
 
   #cookieOptions() {

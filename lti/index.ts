@@ -1,12 +1,15 @@
 // LTI 1.3: ltijs behind a small interface. The service mounts `router` at /lti.
 import { fileURLToPath } from 'node:url';
-import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import express, { type ErrorRequestHandler, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Settings } from '../config/index.ts';
 import type { Repositories, Orm } from '../server/db/index.ts';
 import type { Logger } from '../server/logger.ts';
 import { ClientState } from './client-state.ts';
 import { deepLinking } from './deep-linking.ts';
 import { resolveLtiKey } from './key.ts';
+import { KeySets } from './key-sets.ts';
+import { checkLogin, formReader, guard, guardLtijsAnswers, plainRequest } from './lti-input.ts';
+import { useKeySets } from './ltijs-patches.ts';
 import { explainRefusal } from './refusals.ts';
 import { launchHandler, type DecideAccess } from './launch.ts';
 import { timeLaunches, type LaunchObserver } from './launch-timing.ts';
@@ -45,13 +48,16 @@ export class Lti {
   readonly seats: SeatTokens;
   /** NRPS and AGS for the access rules. */
   readonly services: LtiServices;
+  /** The LMSs' signing keys, kept between launches. */
+  readonly keySets: KeySets;
   readonly #store: LtiStore;
 
-  private constructor(router: RequestHandler, platforms: PlatformRegistry, seats: SeatTokens, services: LtiServices, store: LtiStore) {
+  private constructor(router: RequestHandler, platforms: PlatformRegistry, seats: SeatTokens, services: LtiServices, keySets: KeySets, store: LtiStore) {
     this.router = router;
     this.platforms = platforms;
     this.seats = seats;
     this.services = services;
+    this.keySets = keySets;
     this.#store = store;
   }
 
@@ -104,9 +110,17 @@ export class Lti {
     const submitPlacement = placement.onSubmit;
     provider.app.post('/deep-link', (req, res, next) => submitPlacement(req, res).catch(next));
 
+    const keySets = new KeySets(logger.child({ part: 'key-sets' }));
+    useKeySets(store, keySets);
     const clientState = new ClientState(store, cookiePolicy(settings.publicUrl), key, logger);
+    /** A request refused before ltijs: a warning, as for any launch refused. */
+    const refused = (req: Request, status: number, why: string) => logger.warn({ path: req.path, status }, `LTI request refused: ${why}`);
     const router = express.Router();
-    router.use('/assets', express.static(fileURLToPath(new URL('./assets/', import.meta.url)), { index: false, fallthrough: false, maxAge: '1h' }));
+    const assets = express.static(fileURLToPath(new URL('./assets/', import.meta.url)), { index: false, fallthrough: false, maxAge: '1h' });
+    router.use('/assets', (req, res, next) => {
+      if (req.method === 'GET' || req.method === 'HEAD') return assets(req, res, next);
+      res.status(405).set('Allow', 'GET, HEAD').type('html').send(problemPage('Not here', 'This address serves the launch pages\' scripts; it only answers GET.'));
+    });
     // ltijs runs its own express 4 app, which swaps the request's prototype and with it express 5's
     // `query` getter: pin the parsed query on the request itself before handing it over.
     router.use((req, _res, next) => {
@@ -114,7 +128,19 @@ export class Lti {
       next();
     });
     if (onLaunch) router.post('/launch', timeLaunches(onLaunch));
-    router.post(['/login', '/launch', '/deep-link'], (req, res, next) => clientState.parseBody(req, res, next));
+    // Nothing reaches ltijs without a body it can read: a form of strings, or an empty object.
+    router.post(['/login', '/launch', '/deep-link'], formReader(refused));
+    router.use(plainRequest(refused));
+    router.all('/login', guard((req) => checkLogin(req.query, req.body), refused));
+    // Moodle fetches the launch URL from its own server when an activity is saved (is it a
+    // cartridge?), and people open it by hand: no LTI message, nothing to refuse or to log.
+    router.get('/launch', (req, res, next) => {
+      if (req.query.ltik !== undefined || req.get('authorization') !== undefined) return next();
+      logger.debug({ agent: req.get('user-agent') }, 'launch address fetched without a launch');
+      res.status(200).type('html').set('Cache-Control', 'no-store').send(
+        problemPage('Live Classroom', 'This is the address LMSs launch Live Classroom at. Open the live class from your course page.'),
+      );
+    });
     router.all('/login', (req, res, next) => {
       // ltijs ends a good login with res.redirect(platform's OIDC endpoint); decide how to get there.
       const target = res as unknown as { redirect: (url: string) => void };
@@ -127,9 +153,28 @@ export class Lti {
     router.post('/launch', (req: Request, res: Response, next: NextFunction) => {
       clientState.launch(req, res, next).catch(next);
     });
-    router.get('/register', registrationHandler({ publicUrl: settings.publicUrl, autoActivate: settings.ltiAutoActivate, platforms, logger }));
-    router.use((req, res, next) => provider.app(req, res, next));
-    return new Lti(router as RequestHandler, platforms, seats, services, store);
+    router.get('/register', registrationHandler({ publicUrl: settings.publicUrl, autoActivate: settings.ltiAutoActivate, privateHosts: settings.ltiRegistrationPrivateHosts, platforms, logger }));
+    router.all('/register', (_req, res) => {
+      res.status(405).set('Allow', 'GET').type('html').send(problemPage('Not a registration request', 'The LMS opens this address (GET) with an openid_configuration parameter.'));
+    });
+    router.use((req, res, next) => {
+      guardLtijsAnswers(res, (status, detail) => logger.error({ path: req.path, status, detail }, 'ltijs answered with a failure'));
+      provider.app(req, res, next);
+    });
+    // A failure inside a launch (ours or ltijs'): logged, and answered as a page in neutral words.
+    const failed: ErrorRequestHandler = (error, req, res, next) => {
+      const status = typeof error?.status === 'number' && error.status >= 400 && error.status < 600 ? (error.status as number) : 500;
+      if (status < 500) logger.warn({ path: req.path, status, reason: (error as Error).message }, 'LTI request refused');
+      else logger.error({ err: error, path: req.path }, 'LTI request failed');
+      if (res.headersSent) return next(error);
+      res.status(status).type('html').set('Cache-Control', 'no-store').send(
+        status >= 500
+          ? problemPage('Live Classroom could not finish this', 'Something went wrong on our side; it has been logged. Try again in a moment.')
+          : problemPage('This request could not be read', 'Live Classroom could not use this request. Open the activity again from the course page.'),
+      );
+    };
+    router.use(failed);
+    return new Lti(router as RequestHandler, platforms, seats, services, keySets, store);
   }
 
   async close(): Promise<void> {

@@ -46,6 +46,12 @@ export function explainRefusal(message: string | undefined, body: unknown): Refu
       return misconfigured('it is not an LTI 1.3 launch');
     case 'KEY_NOT_FOUND':
       return misconfigured("it is signed with a key the LMS does not publish in its key set");
+    case 'KID_NOT_FOUND':
+      return misconfigured('its header does not name the key it is signed with (kid)');
+    case 'KEY_UNUSABLE':
+      return misconfigured('the LMS publishes its signing key in a form Live Classroom cannot use');
+    case 'NUL_IN_LTI_DATA':
+      return misconfigured('it carries a NUL character, which no LTI value may hold');
     case 'invalid signature':
       return misconfigured("its signature does not match the LMS's published keys");
     case 'jwt signature is required':
@@ -83,7 +89,7 @@ export function explainRefusal(message: string | undefined, body: unknown): Refu
     case 'Session not found.':
       return stale('session has ended');
   }
-  if (/^Response code \d+|Timeout awaiting|ECONNREFUSED|ENOTFOUND|ECONNRESET|EAI_AGAIN|socket hang up/.test(code)) {
+  if (/^KEYSET_UNREACHABLE|^Response code \d+|Timeout awaiting|ECONNREFUSED|ENOTFOUND|ECONNRESET|EAI_AGAIN|socket hang up/.test(code)) {
     return {
       status: 502,
       title: 'The LMS could not be reached',

@@ -37,6 +37,21 @@ export class LtiKeyMismatchError extends Error {
   }
 }
 
+/**
+ * Whether a value holds a NUL character anywhere (a key or a string). PostgreSQL's jsonb cannot hold
+ * one, so a query carrying it matches nothing and a document carrying it is refused by name, rather
+ * than failing in the database with an error that quotes the query.
+ */
+function carriesNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (value === null || typeof value !== 'object') return false;
+  for (const [key, inner] of Object.entries(value)) if (key.includes('\u0000') || carriesNul(inner)) return true;
+  return false;
+}
+
+/** The error ltijs sees for a document it tries to store with a NUL in it (refusals.ts words it). */
+export const NUL_IN_LTI_DATA = 'NUL_IN_LTI_DATA';
+
 /** Drops undefined values, as MongoDB drivers do, so `{ a: undefined }` matches everything. */
 function defined(query: Query | undefined): Query {
   return Object.fromEntries(Object.entries(query ?? {}).filter(([, value]) => value !== undefined));
@@ -63,6 +78,7 @@ export class LtiStore {
   }
 
   async Get(encryptionKey: string | false, collection: string, query?: Query): Promise<Document[] | false> {
+    if (carriesNul(query)) return false;
     const rows = await this.#db
       .select({ fields: ltiStore.fields, createdAt: ltiStore.createdAt })
       .from(ltiStore)
@@ -79,6 +95,7 @@ export class LtiStore {
 
   async Insert(encryptionKey: string | false, collection: string, item: Document, index?: Query): Promise<boolean> {
     if (!collection || !item || (encryptionKey && !index)) throw new Error('MISSING_PARAMS');
+    if (carriesNul(item) || carriesNul(index)) throw new Error(NUL_IN_LTI_DATA);
     await this.#db.insert(ltiStore).values(this.#row(encryptionKey, collection, item, index));
     return true;
   }
@@ -86,6 +103,7 @@ export class LtiStore {
   /** Replaces the documents matching `query` with one, or inserts it. */
   async Replace(encryptionKey: string | false, collection: string, query: Query, item: Document, index?: Query): Promise<boolean> {
     if (!collection || !item || (encryptionKey && !index)) throw new Error('MISSING_PARAMS');
+    if (carriesNul(query) || carriesNul(item) || carriesNul(index)) throw new Error(NUL_IN_LTI_DATA);
     const row = this.#row(encryptionKey, collection, item, index);
     await this.#db.transaction(async (tx) => {
       // Serialize upserts of the same key across connections and nodes.
@@ -99,6 +117,8 @@ export class LtiStore {
   /** Sets fields on the first document matching `query` (inside the encrypted data when a key is given). */
   async Modify(encryptionKey: string | false, collection: string, query: Query, modification: Document): Promise<boolean> {
     if (!collection || !query || !modification) throw new Error('MISSING_PARAMS');
+    if (carriesNul(query)) return true;
+    if (carriesNul(modification)) throw new Error(NUL_IN_LTI_DATA);
     const [row] = await this.#db
       .select({ id: ltiStore.id, fields: ltiStore.fields })
       .from(ltiStore)
@@ -119,6 +139,7 @@ export class LtiStore {
 
   async Delete(collection: string, query: Query): Promise<boolean> {
     if (!collection || !query) throw new Error('MISSING_PARAMS');
+    if (carriesNul(query)) return true;
     await this.#db.delete(ltiStore).where(this.#matching(collection, query, false));
     return true;
   }

@@ -238,18 +238,25 @@ describe('bad launch input', () => {
     await refused({ tamper: (c) => void (c['https://example.edu/huge'] = huge) }, { status: 413, phrase: /too large/ });
   });
 
-  it('refuses launches while the platform JWKS is down, and launches again once it is back', async () => {
-    platform.setJwksDown(true);
+  it('refuses launches from a platform whose key set was never fetched while it is down, and launches once it is back', async () => {
+    // The tool keeps a key set once fetched (test/integration/lti-key-sets.test.ts): a platform the
+    // tool has never fetched keys from is the one a JWKS outage can stop.
+    const fresh = await Platform.start({ flavor: 'moodle', name: 'Fresh Moodle' });
     try {
+      await introduce(service, fresh);
+      fresh.setJwksDown(true);
       const before = await counts();
-      const result = await platform.launch({ user: { id: 'jwks-down-user' }, context: { id: 'jwks-down-course' } });
+      const result = await fresh.launch({ user: { id: 'jwks-down-user' }, context: { id: 'jwks-down-course' } });
       const summary = `stage ${result.stage}, HTTP ${result.response.status}: ${result.response.body.slice(0, 600)}`;
-      if (process.env.SHOW_PAGES) console.log(`[502] ${result.response.status} jwks fetches ${platform.jwksFetches} ${result.response.body.replace(/<style>[\s\S]*?<\/style>/, '').replace(/\s+/g, ' ').slice(-300)}`);
+      if (process.env.SHOW_PAGES) console.log(`[502] ${result.response.status} jwks fetches ${fresh.jwksFetches} ${result.response.body.replace(/<style>[\s\S]*?<\/style>/, '').replace(/\s+/g, ' ').slice(-300)}`);
       assert.equal(result.response.status, 502, summary);
       assert.match(result.response.body, /The LMS could not be reached[\s\S]*signing keys/, summary);
       assert.deepEqual(await counts(), before, 'a refused launch stored something');
+      fresh.setJwksDown(false);
+      const back = await fresh.launch({ roles: 'learner', user: { id: 'jwks-back-user' } });
+      assert.equal(back.response.status, 200, back.response.body.slice(0, 600));
     } finally {
-      platform.setJwksDown(false);
+      await fresh.close();
     }
     await goodLaunch();
   });

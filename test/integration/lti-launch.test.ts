@@ -210,7 +210,7 @@ describe('LTI launch', () => {
   });
 
   it('refuses a login from an issuer it does not know, saying so', async () => {
-    const response = await fetch(`${service.url}/lti/login?iss=https://unknown.example.edu&login_hint=1&target_link_uri=x&client_id=y`, { redirect: 'manual' });
+    const response = await fetch(`${service.url}/lti/login?iss=https://unknown.example.edu&login_hint=1&target_link_uri=${encodeURIComponent(`${service.url}/lti/launch`)}&client_id=y`, { redirect: 'manual' });
     assert.equal(response.status, 400);
     assert.match(await response.text(), /https:\/\/unknown\.example\.edu is not registered with Live Classroom/);
   });
