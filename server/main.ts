@@ -47,13 +47,21 @@ async function shutdown(reason: string, code: number): Promise<void> {
 
 process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
 process.on('SIGINT', () => void shutdown('SIGINT', 0));
+// What stops the process (SECURITY.md, "What stops the tool"): a signal; settings, a DATA_DIR lock
+// or a database that cannot be prepared at start-up; and an exception thrown outside any request,
+// socket event or timer's own handling, after which the process's state is unknown: it drains (the
+// recordings close playable, browsers reconnect to another node or to this one restarted) and exits 1
+// for the supervisor to restart it. A rejected promise nobody awaited is not one of them: the work it
+// belonged to (one request, one socket event) is over, so it is logged and counted and everyone else
+// is served on. Requests and socket events catch their own failures where they arise.
 process.on('uncaughtException', (error) => {
   logger.fatal({ err: error }, 'uncaught exception');
+  service?.metrics.unhandled('exception');
   void shutdown('uncaught exception', 1);
 });
 process.on('unhandledRejection', (error) => {
-  logger.fatal({ err: error }, 'unhandled rejection');
-  void shutdown('unhandled rejection', 1);
+  logger.error({ err: error }, 'unhandled rejection: logged, the tool serves on');
+  service?.metrics.unhandled('rejection');
 });
 
 try {

@@ -5,8 +5,14 @@ import { z } from 'zod';
 export const PROTOCOL_VERSION = 1;
 
 const userId = z.string().uuid();
-/** Below socket.io's message limit (64 KiB, maxHttpBufferSize); a browser's SDP is a few KiB. */
-const sdp = z.string().min(1).max(60 * 1024);
+/** Control characters no text here may hold (tab, line feed and carriage return aside); NUL cannot even be stored. */
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+/** A browser's SDP is a few KiB; socket.io's message limit is far above this. */
+const sdp = z
+  .string()
+  .min(1)
+  .max(60 * 1024)
+  .refine((v) => !CONTROL.test(v), 'the SDP holds a control character');
 
 export const MEDIA_SOURCES = ['camera', 'microphone', 'screen'] as const;
 export type MediaSource = (typeof MEDIA_SOURCES)[number];
@@ -45,9 +51,11 @@ const rowId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const words = (max: number, what: string) =>
   z
     .string()
+    .max(max * 4, `${what} is longer than ${max.toLocaleString('en')} characters`)
     .trim()
     .min(1, `${what} is empty`)
-    .max(max, `${what} is longer than ${max.toLocaleString('en')} characters`);
+    .max(max, `${what} is longer than ${max.toLocaleString('en')} characters`)
+    .refine((v) => !CONTROL.test(v), `${what} holds a control character`);
 
 /** Whose words these are: hosts, participants on stage, attendees. */
 export type InteractionRole = 'host' | 'speaker' | 'attendee';
@@ -166,7 +174,9 @@ export const clientEvents = {
   'media:publish': z
     .object({
       sdp: sdp,
-      sources: z.record(z.string().min(1).max(128), z.enum(MEDIA_SOURCES)).refine((r) => Object.keys(r).length <= 8, 'at most 8 tracks'),
+      sources: z
+        .record(z.string().min(1).max(128).refine((v) => !CONTROL.test(v), 'a track id holds a control character'), z.enum(MEDIA_SOURCES))
+        .refine((r) => Object.keys(r).length <= 8, 'at most 8 tracks'),
       restart: z.boolean().optional(),
     })
     .strict(),
@@ -189,7 +199,7 @@ export const clientEvents = {
   /** Host: record this room's classes from "Go live" on, or not (answered with `autoRecord`). */
   'recording:auto': z.object({ autoRecord: z.boolean() }).strict(),
   /** Host: rename or delete one of the course's recordings. */
-  'recording:rename': z.object({ id: z.string().uuid(), title: z.string().trim().min(1).max(200) }).strict(),
+  'recording:rename': z.object({ id: z.string().uuid(), title: words(200, 'the title') }).strict(),
   'recording:delete': z.object({ id: z.string().uuid() }).strict(),
   /**
    * Chat, questions, hands, polls and mutes as they are now (answered with an InteractionSnapshot).
@@ -290,6 +300,9 @@ export interface ServerEvents {
 
 /** Validates a payload; answers the data or a message naming what is wrong. */
 export function parseClientEvent<E extends ClientEvent>(event: E, payload: unknown): { ok: true; data: ClientPayload<E> } | { ok: false; error: string } {
+  if (payload !== undefined && payload !== null && (typeof payload !== 'object' || Array.isArray(payload))) {
+    return { ok: false, error: `invalid ${event}: the payload must be an object` };
+  }
   const result = clientEvents[event].safeParse(payload ?? {});
   if (result.success) return { ok: true, data: result.data as ClientPayload<E> };
   const issue = result.error.issues[0];

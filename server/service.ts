@@ -11,7 +11,7 @@ import { MediaServer, type MediaServerOptions } from './media/index.ts';
 import { Realtime, recordingSources, roomChannel } from './realtime/index.ts';
 import { LinkSigner, RecordingService, vodRouter } from '../recordings/index.ts';
 import { createRepositories, Database, DataDirLock, describeError, type Repositories } from './db/index.ts';
-import { createApp, createHostApi } from './http/index.ts';
+import { answerClientErrors, createApp, createHostApi } from './http/index.ts';
 import { Metrics } from './metrics/index.ts';
 import type { Logger } from './logger.ts';
 
@@ -70,6 +70,7 @@ export class Service {
       metrics: { token: settings.metricsToken, render: () => this.metrics.render() },
     });
     this.#server = createServer(app);
+    answerClientErrors(this.#server);
   }
 
   /**

@@ -66,6 +66,14 @@ export class RoomNotFoundError extends Error {
   }
 }
 
+/** A user id that names nobody (the account was removed, e.g. with its course). */
+export class PersonNotFoundError extends Error {
+  constructor(userId: string) {
+    super(`no user ${userId}`);
+    this.name = 'PersonNotFoundError';
+  }
+}
+
 /** How often a standing payment's verification time is written again (the grace period counts from it). */
 const PAID_VERIFICATION_REFRESH_MS = 3600_000;
 
@@ -123,7 +131,15 @@ export class AccessService {
     const services = courseServices(course);
     if (services && this.#isPaid(room, course) && course.paidLineItemUrl) this.#facts.readAllResults(services, course.paidLineItemUrl, round);
     const decisions = new Map<string, Decision>();
-    for (const userId of userIds) decisions.set(userId, await this.#decideAndRecord(repos, userId, room, course, 'recheck', round));
+    for (const userId of userIds) {
+      try {
+        decisions.set(userId, await this.#decideAndRecord(repos, userId, room, course, 'recheck', round));
+      } catch (error) {
+        if (!(error instanceof PersonNotFoundError)) throw error;
+        // Nothing to store a decision against: the account is gone.
+        decisions.set(userId, { grant: 'denied', reason: 'your account was removed from Live Classroom', code: 'notEnrolled', source: 'launch', decidedAt: new Date(this.#now()) });
+      }
+    }
     return decisions;
   }
 
@@ -168,7 +184,7 @@ export class AccessService {
   /** Brings an attendee on stage. The actor must be a host of the room. */
   async bringOnStage(actorId: string, roomId: string, userId: string): Promise<Decision> {
     await this.#requireHost(actorId, roomId);
-    const target = await this.decide(userId, roomId, 'join');
+    const target = await this.#decideAbout(userId, roomId);
     if (target.grant !== 'attendee') {
       throw new AccessRefusedError(target.grant === 'denied' ? `cannot bring on stage: ${target.reason}` : `already ${target.grant === 'host' ? 'a host' : 'on stage'}`);
     }
@@ -182,7 +198,16 @@ export class AccessService {
 
   async takeOffStage(actorId: string, roomId: string, userId: string): Promise<Decision> {
     if (actorId !== userId) await this.#requireHost(actorId, roomId);
-    await this.#repositories().stage.remove(roomId, userId);
+    return this.#decideAbout(userId, roomId, async () => void (await this.#repositories().stage.remove(roomId, userId)));
+  }
+
+  /** A decision about someone a host names: a user id that names nobody here is a refusal, not a failure. */
+  async #decideAbout(userId: string, roomId: string, before?: () => Promise<void>): Promise<Decision> {
+    const repos = this.#repositories();
+    const room = await repos.rooms.get(roomId);
+    if (!room) throw new RoomNotFoundError(roomId);
+    if (!(await repos.memberships.get(room.courseId, userId))) throw new AccessRefusedError('this person is not in the class');
+    await before?.();
     return this.decide(userId, roomId, 'join');
   }
 
@@ -225,8 +250,9 @@ export class AccessService {
     const decided = (grant: Grant, reason: string, source: DecisionSource): Decision => ({ grant, reason, source, decidedAt: new Date(this.#now()) });
     const refused = (code: RefusalCode, source: DecisionSource, reason: string = REASONS[code as keyof typeof REASONS]): Decision => ({ ...decided('denied', reason, source), code });
     const user = person?.user ?? (await repos.users.get(userId));
+    if (!user) throw new PersonNotFoundError(userId);
     const membership = person?.membership ?? (await repos.memberships.get(course.id, userId));
-    if (!user || !membership) return refused('notEnrolled', 'launch');
+    if (!membership) return refused('notEnrolled', 'launch');
     const fromLaunch = roleGrant(membership.roles);
     // LMS administrators are not course members (Canvas admins have no course role): no NRPS check.
     if (fromLaunch.grant === 'host' && fromLaunch.reason === 'LMS administrator') return decided('host', fromLaunch.reason, 'role');

@@ -28,6 +28,29 @@ export interface AppDependencies {
   metrics?: MetricsEndpoint;
 }
 
+/** Why the tool is not ready, in a few words: starting, shutting down, or its database. */
+function readinessReason(error: unknown): string {
+  const name = (error as Error)?.name;
+  const message = (error as Error)?.message ?? '';
+  if (/shutting down/i.test(message)) return 'shutting down';
+  if (name === 'ServiceUnavailableError' && /connecting|not connected yet/i.test(message)) return 'starting: waiting for the database';
+  return 'the database does not answer';
+}
+
+/** What a refusal that is not ours (a body parser's, a router's) says. */
+function plainRefusal(status: number): string {
+  switch (status) {
+    case 400:
+      return 'The request could not be read.';
+    case 413:
+      return 'The request is too large.';
+    case 415:
+      return 'The request body is not of a type this address reads.';
+    default:
+      return `The request was refused (HTTP ${status}).`;
+  }
+}
+
 export function createApp({ logger, readiness, lti, admin, api, vod, metrics }: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -49,7 +72,9 @@ export function createApp({ logger, readiness, lti, admin, api, vod, metrics }: 
       await readiness.check();
       res.json({ status: 'ready' });
     } catch (error) {
-      res.status(503).json({ status: 'unavailable', reason: (error as Error).message });
+      // The reason names what is missing, never how to reach it (a host, a port, a query): that goes to the log.
+      logger.debug({ err: error }, 'not ready');
+      res.status(503).json({ status: 'unavailable', reason: error instanceof HttpError ? error.message : readinessReason(error) });
     }
   });
 
@@ -94,12 +119,16 @@ export function createApp({ logger, readiness, lti, admin, api, vod, metrics }: 
     next(new HttpError(404, `Nothing here: ${req.method} ${req.path}`));
   });
 
+  // The one place an error becomes an HTTP answer: our own refusals (HttpError) say what they say;
+  // anything else says only what kind of failure it was (a parser's or a library's message may quote
+  // the input or the query), and a failure on our side is logged.
   const handleError: ErrorRequestHandler = (error, req, res, _next) => {
-    const status = error instanceof HttpError ? error.status : typeof error?.status === 'number' ? error.status : 500;
+    const given = error instanceof HttpError ? error.status : typeof error?.status === 'number' ? (error.status as number) : 500;
+    const status = given >= 400 && given < 600 ? given : 500;
     if (status >= 500) logger.error({ err: error, method: req.method, path: req.path }, 'request failed');
     if (res.headersSent) return;
-    const message = status >= 500 ? 'Something went wrong on our side; it has been logged.' : (error as Error).message;
-    res.status(status).json({ error: message });
+    const message = error instanceof HttpError ? error.message : status >= 500 ? 'Something went wrong on our side; it has been logged.' : plainRefusal(status);
+    res.status(status).set('Cache-Control', 'no-store').json({ error: message });
   };
   app.use(handleError);
   return app;

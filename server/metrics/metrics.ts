@@ -55,6 +55,7 @@ export class Metrics {
   readonly #decisions: Counter<'outcome' | 'trigger'>;
   readonly #launches: Counter<'outcome'>;
   readonly #launchSeconds: Histogram<'outcome'>;
+  readonly #unhandled: Counter<'kind'>;
   readonly #sources: MetricsSources;
   /** Read once per scrape (render()), since each walks every room, track and socket. */
   #media: MediaStats | undefined;
@@ -148,6 +149,18 @@ export class Metrics {
       this.#launches.inc({ outcome }, 0);
       this.#launchSeconds.zero({ outcome });
     }
+    this.#unhandled = new Counter({
+      name: 'live_classroom_unhandled_errors_total',
+      help: 'Failures no code path caught: kind="rejection" (a promise nobody awaited; logged, the process serves on), kind="exception" (the process drains and exits).',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.#unhandled.inc({ kind: 'rejection' }, 0);
+    this.#unhandled.inc({ kind: 'exception' }, 0);
+  }
+
+  unhandled(kind: 'rejection' | 'exception'): void {
+    this.#unhandled.inc({ kind });
   }
 
   accessDecision(outcome: Grant, trigger: DecisionTrigger): void {

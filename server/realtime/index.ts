@@ -4,7 +4,7 @@
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import type { AccessService, AttendanceReporter, Decision } from '../access/index.ts';
-import { AccessRefusedError } from '../access/index.ts';
+import { AccessRefusedError, PersonNotFoundError, RoomNotFoundError } from '../access/index.ts';
 import type { Repositories } from '../db/index.ts';
 import type { Logger } from '../logger.ts';
 import type { MediaServer } from '../media/index.ts';
@@ -71,6 +71,13 @@ export type LiveSocket = Socket<Record<string, never>, ServerEvents, Record<stri
 /** Between nodes (Redis): a grant changed for a user of a room. */
 const GRANT_CHANGED = 'lc:grant-changed';
 
+/**
+ * socket.io closes a connection whose message is larger than this (it cannot be answered), so it
+ * is well above what any event may carry (an SDP is at most 60 KiB): an oversized payload within it
+ * is refused by the event's schema, with an answer.
+ */
+const MAX_MESSAGE_BYTES = 1024 * 1024;
+
 /** A silent network drop is noticed by missing pings in 10 to 20 s (socket.io's default: 25 to 45 s). */
 const HEARTBEAT = { pingInterval: 10_000, pingTimeout: 10_000 };
 
@@ -102,7 +109,7 @@ export class Realtime {
     });
     // The launch page (PUBLIC_URL) may open a socket to this node's own NODE_URL.
     const origin = deps.publicUrl && deps.node && new URL(deps.publicUrl).origin !== new URL(deps.node.url).origin ? new URL(deps.publicUrl).origin : false;
-    this.io = new Server(deps.httpServer, { path: '/socket.io', serveClient: false, maxHttpBufferSize: 64 * 1024, cors: { origin }, ...HEARTBEAT });
+    this.io = new Server(deps.httpServer, { path: '/socket.io', serveClient: false, maxHttpBufferSize: MAX_MESSAGE_BYTES, cors: { origin }, ...HEARTBEAT });
     this.#redis = deps.redisUrl ? useRedisAdapter(this.io as unknown as Server, deps.redisUrl, deps.logger) : undefined;
     const self = deps.node ?? { id: 'local', url: deps.publicUrl ?? '' };
     this.placement = this.#redis
@@ -134,12 +141,28 @@ export class Realtime {
       }
       socket.data = { userId: seat.userId, roomId: seat.roomId, name: seat.name, locale: seat.locale, client, grant: 'denied' };
       // The room's media lives on one node: a participant who reached another is sent there.
-      this.placement.ownerOf(seat.roomId).then((owner) => next(owner.id === this.placement.self.id ? undefined : redirectTo(owner)), next);
+      this.placement.ownerOf(seat.roomId).then(
+        (owner) => next(owner.id === this.placement.self.id ? undefined : redirectTo(owner)),
+        (error: unknown) => {
+          deps.logger.warn({ err: error, room: seat.roomId }, 'could not find the node that serves a room');
+          next(new Error('Live Classroom cannot reach this class just now; try again in a moment'));
+        },
+      );
     });
     this.io.on('connection', (socket) => {
       this.#admit(socket).catch((error: unknown) => {
-        deps.logger.error({ err: error, room: socket.data.roomId, user: socket.data.userId }, 'admitting a socket failed');
-        socket.emit('access:revoked', { reason: 'Live Classroom could not check your access just now; reload the page to try again' });
+        const where = { room: socket.data.roomId, user: socket.data.userId };
+        let reason = 'Live Classroom could not check your access just now; reload the page to try again';
+        if (error instanceof RoomNotFoundError) {
+          deps.logger.info(where, 'a seat for a room that no longer exists was refused');
+          reason = 'this live class was removed from the course; open the course page again';
+        } else if (error instanceof PersonNotFoundError) {
+          deps.logger.info(where, 'a seat for a user who no longer exists was refused');
+          reason = 'your account is no longer known to Live Classroom; open the class again from the course page';
+        } else {
+          deps.logger.error({ err: error, ...where }, 'admitting a socket failed');
+        }
+        socket.emit('access:revoked', { reason });
         socket.disconnect(true);
       });
     });
@@ -219,13 +242,24 @@ export class Realtime {
       if (grant === 'denied') throw new AccessRefusedError('you are no longer admitted to this room');
       return { ok: true, seat: this.#deps.seats.issue({ userId, roomId, role: grant === 'host' ? 'host' : 'attendee', name, locale }) };
     });
+    /** Someone a host names must be in the room (connected to it), or on its stage to be taken off. */
+    const inClass = async (userId: string, orOnStage: boolean): Promise<void> => {
+      const { roomId } = socket.data;
+      if ((await this.#sockets(roomId)).some((s) => s.data.userId === userId)) return;
+      if (orOnStage && (await this.#deps.repositories().stage.has(roomId, userId))) return;
+      throw new AccessRefusedError('this person is not in the class');
+    };
     on('stage:add', async ({ data }) => {
+      hostOnly();
+      await inClass(data.userId, false);
       const decision = await this.#deps.access.bringOnStage(socket.data.userId, socket.data.roomId, data.userId);
       this.#grantChanged(socket.data.roomId, data.userId, decision);
       this.interaction.stageChanged(socket.data.roomId);
       return { ok: true, grant: decision.grant };
     });
     on('stage:remove', async ({ data }) => {
+      if (data.userId !== socket.data.userId) hostOnly();
+      await inClass(data.userId, true);
       const decision = await this.#deps.access.takeOffStage(socket.data.userId, socket.data.roomId, data.userId);
       this.#grantChanged(socket.data.roomId, data.userId, decision);
       this.interaction.stageChanged(socket.data.roomId);
@@ -331,6 +365,16 @@ export class Realtime {
             }
           }
         } catch (error) {
+          if (error instanceof RoomNotFoundError) {
+            // The room was removed (with its course) during the class: nobody may stay.
+            this.#deps.logger.info({ room: roomId }, 'the room was removed; its participants are told and disconnected');
+            for (const socket of sockets) {
+              socket.data.revoked = true;
+              socket.emit('access:revoked', { reason: 'this live class was removed from the course' });
+              socket.disconnect(true);
+            }
+            continue;
+          }
           this.#deps.logger.error({ err: error, room: roomId }, 're-checking a room failed; will try again');
         }
       }

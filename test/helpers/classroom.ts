@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import { parseSettings } from '../../config/index.ts';
-import { createLogger } from '../../server/logger.ts';
+import { createLogger, type Logger } from '../../server/logger.ts';
 import { Service } from '../../server/service.ts';
 import { mediaWorkerSettings } from './media-workers.ts';
 import { Platform, type Flavor, type LaunchOptions } from './platform/index.ts';
@@ -36,9 +36,11 @@ export interface ClassroomOptions {
   databaseUrl?: string;
   /** Where the platform's URLs point: 'localhost' puts it on another site than the tool. */
   hostname?: 'localhost' | '127.0.0.1';
+  /** The tool's logger (a test that reads the log); otherwise one at the settings' level. */
+  logger?: Logger;
 }
 
-export async function startClassroom(flavor: Flavor, { env = {}, databaseUrl, hostname }: ClassroomOptions = {}): Promise<Classroom> {
+export async function startClassroom(flavor: Flavor, { env = {}, databaseUrl, hostname, logger }: ClassroomOptions = {}): Promise<Classroom> {
   const dataDir = mkdtempSync(join(tmpdir(), `lc-${flavor}-`));
   let temporary: TemporaryDatabase | undefined;
   if (databaseUrl) temporary = await createTemporaryDatabase(databaseUrl);
@@ -51,7 +53,7 @@ export async function startClassroom(flavor: Flavor, { env = {}, databaseUrl, ho
     ...mediaWorkerSettings,
     ...env,
   });
-  const service = await Service.start(settings, createLogger(settings.logLevel));
+  const service = await Service.start(settings, logger ?? createLogger(settings.logLevel));
   await service.whenDatabaseReady();
   const platform = await Platform.start({ flavor, ...(hostname ? { hostname } : {}) });
   await introduce(service, platform);
