@@ -3,7 +3,9 @@
 // verifies it, fetches the platform's JWKS, writes course/user/membership/room/decision) -> class
 // page received. The tool runs as `npm start` would (its own process, embedded PGlite database);
 // the platform simulator and the browser run in this process. Sequential, then a few in flight.
-// Usage: node bench/launch.ts [launches per run (200)] [seconds per run (60)] [concurrency list (1,4)]
+// Usage: node bench/launch.ts [launches per run (200)] [seconds per run (60)] [concurrency list (1,4)] [--postgres URL]
+// With --postgres (a server URL, e.g. postgres://postgres@127.0.0.1:5432/test) the tool runs on a
+// throw-away database of that server instead of the embedded PGlite.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,12 +13,16 @@ import { parseSettings } from '../config/index.ts';
 import { createLogger } from '../server/logger.ts';
 import { Service } from '../server/service.ts';
 import { Platform, type Claims } from '../test/helpers/platform/index.ts';
+import { createTemporaryDatabase, type TemporaryDatabase } from '../test/helpers/postgres.ts';
 import { listeningUrl, startTool } from '../test/helpers/tool-process.ts';
 import { formatMs, percentile } from './stats.ts';
 
-const launches = Number(process.argv[2] ?? 200);
-const seconds = Number(process.argv[3] ?? 60);
-const concurrencies = (process.argv[4] ?? '1,4').split(',').map(Number);
+const flag = process.argv.indexOf('--postgres');
+const postgresUrl = flag === -1 ? undefined : process.argv[flag + 1];
+const positional = flag === -1 ? process.argv.slice(2) : [...process.argv.slice(2, flag), ...process.argv.slice(flag + 2)];
+const launches = Number(positional[0] ?? 200);
+const seconds = Number(positional[1] ?? 60);
+const concurrencies = (positional[2] ?? '1,4').split(',').map(Number);
 const WARM_UP = 10;
 
 interface Sample {
@@ -30,14 +36,23 @@ interface Sample {
 const dataDir = mkdtempSync(join(tmpdir(), 'lc-bench-launch-'));
 const platform = await Platform.start({ flavor: 'moodle' });
 let tool: ReturnType<typeof startTool> | undefined;
+let database: TemporaryDatabase | undefined;
 try {
+  if (postgresUrl) database = await createTemporaryDatabase(postgresUrl);
+  const storage: Record<string, string> = database ? { DATABASE_URL: database.url } : {};
   // Register the platform in DATA_DIR (as `npm run platform -- add` would), then start the tool on it.
-  const setup = await Service.start(parseSettings({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' }), createLogger('silent'));
+  const setup = await Service.start(parseSettings({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...storage }), createLogger('silent'));
+  await setup.whenDatabaseReady();
   const registration = platform.registration();
   await setup.lti.platforms.add(registration, registration.deploymentIds);
   await setup.stop();
-  tool = startTool({ DATA_DIR: dataDir, LOG_LEVEL: 'info' });
+  tool = startTool({ DATA_DIR: dataDir, LOG_LEVEL: 'info', ...storage });
   const url = await listeningUrl(tool);
+  // With a database server the tool listens before the database is ready.
+  for (let tries = 0; (await fetch(`${url}/readyz`)).status !== 200; tries++) {
+    if (tries > 100) throw new Error('the tool did not become ready');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   platform.useTool({ loginUrl: `${url}/lti/login`, launchUrl: `${url}/lti/launch`, jwksUrl: `${url}/lti/keys` });
 
   let userNumber = 0;
@@ -61,7 +76,7 @@ try {
   for (let i = 0; i < WARM_UP; i++) await oneLaunch();
 
   console.log(
-    `LTI launch (login -> auth -> signed id_token POST -> class page), embedded PGlite, tool in its own process, ` +
+    `LTI launch (login -> auth -> signed id_token POST -> class page), ${database ? 'PostgreSQL server' : 'embedded PGlite'}, tool in its own process, ` +
       `Node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'})`,
   );
   console.log(`  up to ${launches} launches or ${seconds} s per run, after ${WARM_UP} warm-up launches; every launch a new learner in one course`);
@@ -114,5 +129,6 @@ try {
 } finally {
   await tool?.stop('SIGTERM');
   await platform.close();
+  await database?.drop();
   rmSync(dataDir, { recursive: true, force: true });
 }

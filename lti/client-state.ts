@@ -59,7 +59,7 @@ function field(source: unknown, name: string): string | undefined {
 }
 
 /** The claims of a compact JWT, unverified (ltijs verifies the signature afterwards); undefined if unreadable. */
-function jwtPayload(token: string): Record<string, unknown> | undefined {
+export function jwtPayload(token: string): Record<string, unknown> | undefined {
   const part = token.split('.')[1];
   if (part === undefined) return undefined;
   try {
@@ -134,12 +134,15 @@ export class ClientState {
     const idToken = field(req.body, 'id_token');
     const state = field(req.body, 'state');
     if (!idToken || !state) return next();
-    const record = await this.#recall(state);
+    // The login is used up by this post, whatever the outcome (but for the relay below).
+    const record = await this.#take(state);
     // No login we know of: ltijs refuses it (no state cookie), or it is a second use of a state.
     if (!record) return hasCookie(req, `state${state}`) ? this.#refuseUnknownLogin(res) : next();
     const proof = field(req.body, 'lc_client_state');
     const viaStorage = record.secretHash !== undefined && record.storageTarget !== undefined && record.platformOrigin !== undefined;
     if (!hasCookie(req, `state${state}`) && viaStorage && proof === undefined) {
+      // The relay page posts the launch again with the proof from platform storage: keep the login for it.
+      await this.#remember(record);
       launchContinues(res);
       res.status(200).type('html').set('Cache-Control', 'no-store').send(
         clientStateLaunchPage({
@@ -154,8 +157,6 @@ export class ClientState {
       );
       return;
     }
-    // From here on the login is used up, whatever the outcome.
-    await this.#forget(state);
     const nonce = await this.#nonceProblem(idToken, record);
     if (nonce !== undefined) {
       this.#logger.warn({ issuer: record.iss }, `launch refused: ${nonce === 'used' ? 'the id_token\'s nonce was already used' : 'the id_token\'s nonce is not the one this login sent'}`);
@@ -220,12 +221,7 @@ export class ClientState {
     await this.#store.Insert(false, LOGIN_COLLECTION, { ...record });
   }
 
-  async #recall(state: string): Promise<LoginRecord | undefined> {
-    const found = await this.#store.Get(false, LOGIN_COLLECTION, { state });
-    return found ? (found[0] as unknown as LoginRecord) : undefined;
-  }
-
-  async #forget(state: string): Promise<void> {
-    await this.#store.Delete(LOGIN_COLLECTION, { state }).catch((error: unknown) => this.#logger.warn({ err: error }, 'could not forget a login'));
+  async #take(state: string): Promise<LoginRecord | undefined> {
+    return (await this.#store.take(LOGIN_COLLECTION, { state })) as LoginRecord | undefined;
   }
 }

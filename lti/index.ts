@@ -4,7 +4,7 @@ import express, { type ErrorRequestHandler, type NextFunction, type Request, typ
 import type { Settings } from '../config/index.ts';
 import type { Repositories, Orm } from '../server/db/index.ts';
 import type { Logger } from '../server/logger.ts';
-import { ClientState } from './client-state.ts';
+import { ClientState, jwtPayload } from './client-state.ts';
 import { deepLinking } from './deep-linking.ts';
 import { resolveLtiKey } from './key.ts';
 import { KeySets } from './key-sets.ts';
@@ -19,7 +19,9 @@ import { PlatformRegistry } from './platforms.ts';
 import { registrationHandler } from './registration.ts';
 import { cookiePolicy, createProvider, type LtijsToken } from './provider.ts';
 import { SeatTokens } from './seat-token.ts';
-import { LtiStore } from './store.ts';
+import { LtiStore, withoutLtikSession } from './store.ts';
+
+const MESSAGE_TYPE = 'https://purl.imsglobal.org/spec/lti/claim/message_type';
 
 export { SeatTokenError, SeatTokens } from './seat-token.ts';
 export type { Seat } from './seat-token.ts';
@@ -159,7 +161,13 @@ export class Lti {
     });
     router.use((req, res, next) => {
       guardLtijsAnswers(res, (status, detail) => logger.error({ path: req.path, status, detail }, 'ltijs answered with a failure'));
-      provider.app(req, res, next);
+      // A resource-link launch never comes back with its ltik (the class page carries a seat token):
+      // ltijs need not keep its claims for one. The message type is read unverified here; ltijs
+      // verifies the token, and a forged one is refused whether its claims were kept or not.
+      const idToken = req.method === 'POST' && req.path === '/launch' ? (req.body as Record<string, string>).id_token : undefined;
+      const resourceLink = idToken !== undefined && jwtPayload(idToken)?.[MESSAGE_TYPE] === 'LtiResourceLinkRequest';
+      if (resourceLink) withoutLtikSession(() => provider.app(req, res, next));
+      else provider.app(req, res, next);
     });
     // A failure inside a launch (ours or ltijs'): logged, and answered as a page in neutral words.
     const failed: ErrorRequestHandler = (error, req, res, next) => {

@@ -46,6 +46,7 @@ interface LtijsPlatform {
 type GetPlatform = (...args: unknown[]) => Promise<LtijsPlatform | LtijsPlatform[] | false | undefined>;
 const Auth = require('ltijs/dist/Utils/Auth.js') as {
   validateMaxAge(this: unknown, token: Claims, maxAge: number): Promise<boolean>;
+  validateNonce(this: unknown, token: Claims, database: object): Promise<boolean>;
   validateToken(this: unknown, token: string, devMode: boolean, parameters: unknown, getPlatform: GetPlatform, key: string, database: object): Promise<unknown>;
 };
 const validateMaxAge = Auth.validateMaxAge;
@@ -55,6 +56,16 @@ Auth.validateMaxAge = async function (this: unknown, token: Claims, maxAge: numb
   if (typeof token.nonce !== 'string' || token.nonce === '') throw new Error('NO_NONCE_CLAIM');
   if (token.iat > Date.now() / 1000 + CLOCK_SKEW_SECONDS) throw new Error('TOKEN_ISSUED_IN_THE_FUTURE');
   return validateMaxAge.call(this, token, maxAge);
+};
+
+// ...and a nonce is claimed in one atomic step where the store offers it (LtiStore.claimNonce):
+// ltijs looks it up, then stores it, so two posts of one id_token at the same instant both passed.
+const validateNonce = Auth.validateNonce;
+Auth.validateNonce = async function (this: unknown, token: Claims, database: object) {
+  const store = database as { claimNonce?: (nonce: string) => Promise<boolean> };
+  if (typeof store.claimNonce !== 'function' || typeof token.nonce !== 'string') return validateNonce.call(this, token, database);
+  if (!(await store.claimNonce(token.nonce))) throw new Error('NONCE_ALREADY_RECEIVED');
+  return true;
 };
 
 // 3. Rejected promises of ltijs' routes go to `next`.

@@ -2,6 +2,7 @@
 // the tool's own PostgreSQL/PGlite database, table `lti_store`, instead of MongoDB.
 // ltijs calls Get/Insert/Replace/Modify/Delete with MongoDB-style equality queries on top-level
 // fields; encrypted collections are stored as their lookup fields plus `iv` and `data`.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { and, eq, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Orm } from '../server/db/index.ts';
@@ -25,6 +26,33 @@ const TTL_SECONDS: Readonly<Record<string, number>> = {
   lc_login: 600,
 };
 const SWEEP_EVERY_MS = 60_000;
+
+/**
+ * Collections read at every launch and written only when an administrator (or a token refresh)
+ * changes them: their reads are kept in memory for CACHE_MS, and a write through this store forgets
+ * them at once. Another node's change (a platform removed through the CLI on PostgreSQL) is seen
+ * within CACHE_MS.
+ */
+const CACHED = new Set(['platform', 'platformStatus', 'lc_deployment', 'publickey', 'privatekey', 'accesstoken']);
+export const STORE_CACHE_MS = 5_000;
+/**
+ * Collections written at every launch whose documents only the last launch of a user needs
+ * (ltijs' idtoken and contexttoken): replaced in one statement, without the lock that serializes
+ * an administrator's changes. Two launches of one user at the same instant may leave two rows; the
+ * next launch replaces both.
+ */
+const REPLACED_QUICKLY = new Set(['idtoken', 'contexttoken']);
+
+/**
+ * ltijs keeps each launch's claims (idtoken, contexttoken) for later requests that carry its
+ * `ltik`. Only deep linking uses those here (the placement form); a resource-link launch answers
+ * the class page with a seat token and never comes back with its ltik. Launches run inside
+ * `withoutLtikSession` skip those two writes.
+ */
+const ltikSessionSkipped = new AsyncLocalStorage<true>();
+export function withoutLtikSession<T>(run: () => T): T {
+  return ltikSessionSkipped.run(true, run);
+}
 
 export class LtiKeyMismatchError extends Error {
   constructor(collection: string, cause: unknown) {
@@ -60,6 +88,7 @@ function defined(query: Query | undefined): Query {
 export class LtiStore {
   readonly #db: Orm;
   #sweeper: NodeJS.Timeout | undefined;
+  readonly #cache = new Map<string, { at: number; documents: Document[] | false }>();
 
   constructor(db: Orm) {
     this.#db = db;
@@ -79,6 +108,25 @@ export class LtiStore {
 
   async Get(encryptionKey: string | false, collection: string, query?: Query): Promise<Document[] | false> {
     if (carriesNul(query)) return false;
+    if (!CACHED.has(collection)) return this.#read(encryptionKey, collection, query);
+    // Decrypted documents are kept under the key they were read with: another key reads afresh (and fails as it should).
+    const keyId = encryptionKey ? createHash('sha256').update(encryptionKey).digest('base64url').slice(0, 16) : '';
+    const key = `${collection}\u0000${keyId}\u0000${JSON.stringify(defined(query))}`;
+    const hit = this.#cache.get(key);
+    if (hit !== undefined && Date.now() - hit.at < STORE_CACHE_MS) return hit.documents === false ? false : structuredClone(hit.documents);
+    const documents = await this.#read(encryptionKey, collection, query);
+    if (this.#cache.size > 1_000) this.#cache.clear();
+    this.#cache.set(key, { at: Date.now(), documents: documents === false ? false : structuredClone(documents) });
+    return documents;
+  }
+
+  /** Forgets cached reads of a collection (it was just written). */
+  #written(collection: string): void {
+    if (!CACHED.has(collection)) return;
+    for (const key of this.#cache.keys()) if (key.startsWith(`${collection}\u0000`)) this.#cache.delete(key);
+  }
+
+  async #read(encryptionKey: string | false, collection: string, query?: Query): Promise<Document[] | false> {
     const rows = await this.#db
       .select({ fields: ltiStore.fields, createdAt: ltiStore.createdAt })
       .from(ltiStore)
@@ -96,7 +144,9 @@ export class LtiStore {
   async Insert(encryptionKey: string | false, collection: string, item: Document, index?: Query): Promise<boolean> {
     if (!collection || !item || (encryptionKey && !index)) throw new Error('MISSING_PARAMS');
     if (carriesNul(item) || carriesNul(index)) throw new Error(NUL_IN_LTI_DATA);
+    this.#written(collection);
     await this.#db.insert(ltiStore).values(this.#row(encryptionKey, collection, item, index));
+    this.#written(collection);
     return true;
   }
 
@@ -104,13 +154,22 @@ export class LtiStore {
   async Replace(encryptionKey: string | false, collection: string, query: Query, item: Document, index?: Query): Promise<boolean> {
     if (!collection || !item || (encryptionKey && !index)) throw new Error('MISSING_PARAMS');
     if (carriesNul(query) || carriesNul(item) || carriesNul(index)) throw new Error(NUL_IN_LTI_DATA);
+    if (REPLACED_QUICKLY.has(collection) && ltikSessionSkipped.getStore() === true) return true;
     const row = this.#row(encryptionKey, collection, item, index);
+    this.#written(collection);
+    if (REPLACED_QUICKLY.has(collection)) {
+      await this.#db.execute(sql`
+        with replaced as (delete from ${ltiStore} where ${this.#matching(collection, query, false)})
+        insert into ${ltiStore} (collection, fields, expires_at) values (${row.collection}, ${JSON.stringify(row.fields)}::jsonb, ${row.expiresAt})`);
+      return true;
+    }
     await this.#db.transaction(async (tx) => {
       // Serialize upserts of the same key across connections and nodes.
       await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`${collection}:${JSON.stringify(defined(query))}`}))`);
       await tx.delete(ltiStore).where(this.#matching(collection, query, false));
       await tx.insert(ltiStore).values(row);
     });
+    this.#written(collection);
     return true;
   }
 
@@ -133,15 +192,47 @@ export class LtiStore {
     } else {
       fields = { ...row.fields, ...modification };
     }
+    this.#written(collection);
     await this.#db.update(ltiStore).set({ fields }).where(eq(ltiStore.id, row.id));
+    this.#written(collection);
     return true;
   }
 
   async Delete(collection: string, query: Query): Promise<boolean> {
     if (!collection || !query) throw new Error('MISSING_PARAMS');
     if (carriesNul(query)) return true;
+    this.#written(collection);
     await this.#db.delete(ltiStore).where(this.#matching(collection, query, false));
+    this.#written(collection);
     return true;
+  }
+
+  async #rowsOf<T>(query: SQL): Promise<T[]> {
+    return ((await this.#db.execute(query)) as unknown as { rows: T[] }).rows;
+  }
+
+  /** Removes the documents matching `query` and answers the first of them (a one-time record used up). */
+  async take(collection: string, query: Query): Promise<Document | undefined> {
+    if (carriesNul(query)) return undefined;
+    const rows = await this.#db
+      .delete(ltiStore)
+      .where(this.#matching(collection, query))
+      .returning({ id: ltiStore.id, fields: ltiStore.fields });
+    rows.sort((a, b) => a.id - b.id);
+    return rows[0]?.fields;
+  }
+
+  /**
+   * Stores a nonce unless it is already stored (or was, within its lifetime): true the first time,
+   * false for a replay. One statement, atomic on both databases (a unique index on the nonce).
+   */
+  async claimNonce(nonce: string): Promise<boolean> {
+    if (carriesNul(nonce)) return false;
+    const row = this.#row(false, 'nonce', { nonce }, undefined);
+    const claimed = await this.#rowsOf<{ id: number }>(sql`
+      insert into ${ltiStore} (collection, fields, expires_at) values (${row.collection}, ${JSON.stringify(row.fields)}::jsonb, ${row.expiresAt})
+      on conflict ((fields ->> 'nonce')) where collection = 'nonce' do nothing returning id`);
+    return claimed.length > 0;
   }
 
   /** ltijs' encryption (AES-256-CBC, key = SHA-256 of the secret), so its own helpers stay compatible. */

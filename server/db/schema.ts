@@ -381,5 +381,8 @@ export const ltiStore = pgTable(
     index('lti_store_collection').on(t.collection),
     index('lti_store_fields').using('gin', sql`${t.fields} jsonb_path_ops`),
     index('lti_store_expiry').on(t.expiresAt),
+    // One row per nonce: a launch claims its nonce with one insert, and a replay (or two
+    // concurrent posts of the same id_token) conflicts instead of racing a lookup.
+    uniqueIndex('lti_store_nonce').on(sql`(${t.fields} ->> 'nonce')`).where(sql`${t.collection} = 'nonce'`),
   ],
 );

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
-import { LtiKeyMismatchError, LtiStore } from '../../lti/store.ts';
+import { LtiKeyMismatchError, LtiStore, NUL_IN_LTI_DATA, withoutLtikSession } from '../../lti/store.ts';
 import type { Database } from '../../server/db/index.ts';
 import { storageBackends } from '../helpers/backends.ts';
 
@@ -77,6 +77,50 @@ for (const backend of storageBackends()) {
         sql`select extract(epoch from expires_at - created_at)::int as seconds from lti_store where fields @> '{"nonce":"n-remembered"}'`,
       );
       assert.ok(row!.seconds >= 3600, `a nonce is forgotten after ${row!.seconds} s`);
+    });
+
+    it('claims a nonce once, however many posts of it arrive at the same instant', async () => {
+      const claims = await Promise.all(Array.from({ length: 8 }, () => store.claimNonce('n-raced')));
+      assert.equal(claims.filter(Boolean).length, 1, `${claims.filter(Boolean).length} posts of one nonce were accepted`);
+      assert.equal(await store.claimNonce('n-raced'), false);
+      assert.equal(await store.claimNonce('n-other'), true);
+    });
+
+    it('takes a one-time record: the first taker gets it, nobody after', async () => {
+      await store.Insert(false, 'lc_login', { state: 'st-1', iss: 'https://p' });
+      const [first, second] = await Promise.all([store.take('lc_login', { state: 'st-1' }), store.take('lc_login', { state: 'st-1' })]);
+      assert.equal([first, second].filter((r) => r !== undefined).length, 1);
+      assert.equal((first ?? second)?.iss, 'https://p');
+      assert.equal(await store.Get(false, 'lc_login', { state: 'st-1' }), false);
+    });
+
+    it('serves platform reads from memory, and forgets them when this store writes', async () => {
+      await store.Insert(false, 'platformStatus', { id: 'cached-1', active: true });
+      assert.deepEqual(await store.Get(false, 'platformStatus', { id: 'cached-1' }), [{ id: 'cached-1', active: true }]);
+      // Written behind the store's back (as another node would): the cached read stands for a moment...
+      await db.orm.execute(sql`update lti_store set fields = '{"id":"cached-1","active":false}' where collection = 'platformStatus' and fields @> '{"id":"cached-1"}'`);
+      assert.deepEqual(await store.Get(false, 'platformStatus', { id: 'cached-1' }), [{ id: 'cached-1', active: true }]);
+      // ...and a write through the store is seen at once.
+      await store.Replace(false, 'platformStatus', { id: 'cached-1' }, { id: 'cached-1', active: false });
+      assert.deepEqual(await store.Get(false, 'platformStatus', { id: 'cached-1' }), [{ id: 'cached-1', active: false }]);
+      // A caller changing what it got does not change what the next one gets.
+      const [mine] = (await store.Get(false, 'platformStatus', { id: 'cached-1' })) as Array<Record<string, unknown>>;
+      mine!.active = 'changed';
+      assert.deepEqual(await store.Get(false, 'platformStatus', { id: 'cached-1' }), [{ id: 'cached-1', active: false }]);
+    });
+
+    it('keeps no ltik session for a launch that will not use one', async () => {
+      await withoutLtikSession(() => store.Replace(false, 'idtoken', { iss: 'i', user: 'no-session' }, { iss: 'i', user: 'no-session' }));
+      assert.equal(await store.Get(false, 'idtoken', { iss: 'i', user: 'no-session' }), false);
+      await store.Replace(false, 'idtoken', { iss: 'i', user: 'session' }, { iss: 'i', user: 'session' });
+      assert.equal(((await store.Get(false, 'idtoken', { iss: 'i', user: 'session' })) || []).length, 1);
+    });
+
+    it('matches nothing for a NUL in a query and refuses to store one, by name', async () => {
+      assert.equal(await store.Get(false, 'platform', { platformUrl: 'https://a\u0000' }), false);
+      await assert.rejects(store.Insert(false, 'nonce', { nonce: 'bad\u0000' }), new RegExp(NUL_IN_LTI_DATA));
+      await assert.rejects(store.Replace(false, 'idtoken', { user: 'x' }, { user: 'x', name: '\u0000' }), new RegExp(NUL_IN_LTI_DATA));
+      assert.equal(await store.claimNonce('bad\u0000'), false);
     });
 
     it('hides expired states and nonces at once and sweeps them away', async () => {

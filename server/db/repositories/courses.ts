@@ -83,17 +83,18 @@ export class RoomRepository {
    * names a new room: a room's settings are changed through `update`, not by relaunching.
    */
   async ensure(courseId: string, placement: RoomPlacement, settings: RoomSettings = {}): Promise<Room> {
+    // Every launch but the first finds the room: look first, create only when it is missing.
+    const find = async () =>
+      (await this.#db.select().from(rooms).where(and(eq(rooms.courseId, courseId), eq(rooms.resourceLinkId, placement.resourceLinkId))))[0];
+    const existing = await find();
+    if (existing) return existing;
     const [created] = await this.#db
       .insert(rooms)
       .values({ courseId, resourceLinkId: placement.resourceLinkId, ...settings, title: settings.title ?? placement.title })
       .onConflictDoNothing({ target: [rooms.courseId, rooms.resourceLinkId] })
       .returning();
-    if (created) return created;
-    const [existing] = await this.#db
-      .select()
-      .from(rooms)
-      .where(and(eq(rooms.courseId, courseId), eq(rooms.resourceLinkId, placement.resourceLinkId)));
-    return existing as Room;
+    // Created meanwhile by a launch at the same instant.
+    return created ?? ((await find()) as Room);
   }
 
   async get(roomId: string): Promise<Room | undefined> {
