@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import type { Socket } from 'socket.io-client';
 import { measure } from '../../recordings/index.ts';
 import { request, startClassroom, type Classroom } from '../helpers/classroom.ts';
-import { recordingFolder } from '../helpers/recording.ts';
+import { keptAndPlayable, recordingFolder } from '../helpers/recording.ts';
 import { join as joinRoom } from '../helpers/interaction.ts';
 import { until } from '../helpers/wait.ts';
 
@@ -172,7 +172,7 @@ describe('recording on a disk that is full, fills, or turns read-only', { skip }
       const row = (await c.service.recordings.get(recordingId))!;
       assert.equal(row.status, 'interrupted');
       assert.equal(row.failureReason, 'the disk is full (0 MB free in RECORDINGS_DIR)');
-      assert.ok((row.durationMs ?? 0) >= 2000, `${row.durationMs} ms kept`);
+      assert.ok((await keptAndPlayable(dir, row.durationMs)).segments >= 1, 'what was written is kept and plays');
       t.diagnostic(`kept ${row.durationMs} ms, ${row.sizeBytes} bytes; files: ${(await readdir(dir)).join(' ')}`);
       assert.equal(c.service.recordings.running, 0);
 
@@ -184,8 +184,6 @@ describe('recording on a disk that is full, fills, or turns read-only', { skip }
       const playlist = await fetch(new URL(listed!.playlistUrl!, c.service.url));
       assert.equal(playlist.status, 200);
       assert.match(await playlist.text(), /#EXT-X-ENDLIST\s*$/);
-      const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', join(dir, 'index.m3u8')]);
-      assert.ok(Number(stdout) >= 2, `playable, ${stdout.trim()} s`);
 
       // Space freed: the next recording starts and finishes.
       await rm(filler);
@@ -208,7 +206,6 @@ describe('recording on a disk that is full, fills, or turns read-only', { skip }
       const row = (await c.service.recordings.get(recordingId))!;
       assert.equal(row.status, 'interrupted');
       assert.equal(row.failureReason, reason);
-      assert.ok((row.durationMs ?? 0) >= 2000, `${row.durationMs} ms kept`);
       assert.equal(c.service.recordings.running, 0);
       assert.equal((await c.service.repositories.rooms.get(host.roomId))?.status, 'live');
       assert.equal((await fetch(`${c.service.url}/healthz`)).status, 200);
@@ -218,8 +215,7 @@ describe('recording on a disk that is full, fills, or turns read-only', { skip }
       assert.equal(listed?.status, 'interrupted');
       const url = new URL(listed!.playlistUrl!, c.service.url).href;
       assert.match(await (await fetch(url)).text(), /#EXT-X-ENDLIST\s*$/);
-      const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', url]);
-      assert.ok(Number(stdout) >= 2, `playable, ${stdout.trim()} s`);
+      assert.ok((await keptAndPlayable(dir, row.durationMs, { servedAt: url })).segments >= 1, 'what was written is kept and plays');
 
       // Writable again: the next recording starts and finishes.
       await run('mount', ['-o', 'remount,rw', disk().dir]);
