@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
 import { parseSettings } from '../../config/index.ts';
 import { createLogger } from '../../server/logger.ts';
 import { Service } from '../../server/service.ts';
@@ -39,8 +40,22 @@ describe('a launch framed in the course page, third-party cookies blocked', () =
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  for (const [flavor, target] of [['moodle', '_parent'], ['canvas', 'post_message_forwarding']] as const) {
-    it(`reaches the class page through ${flavor}'s platform storage (lti_storage_target=${target})`, async () => {
+  /** What each window of the course page was asked over postMessage, by subject. */
+  const asked = async (page: Page) => {
+    const out: Record<string, Record<string, number>> = {};
+    for (const frame of page.frames()) {
+      if (!frame.url().includes('/__sim/')) continue;
+      out[frame === page.mainFrame() ? 'page' : frame.name()] = ((await frame.evaluate('({ ...(window.__ltiMessages || {}) })')) as Record<string, number>);
+    }
+    return out;
+  };
+
+  for (const [flavor, target, answersCapabilities] of [
+    ['moodle', '_parent', true],
+    ['canvas', 'post_message_forwarding', true],
+    ['canvas', 'post_message_forwarding', false],
+  ] as const) {
+    it(`reaches the class page through ${flavor}'s platform storage (lti_storage_target=${target}${answersCapabilities ? '' : ', lti.capabilities unanswered'})`, async () => {
       const platform = await platformFor(flavor);
       const page = await browser.context.newPage();
       const launchPosts: string[] = [];
@@ -48,7 +63,7 @@ describe('a launch framed in the course page, third-party cookies blocked', () =
         if (request.method() === 'POST' && request.url() === `${service.url}/lti/launch`) launchPosts.push(request.postData() ?? '');
       });
       try {
-        await page.goto(platform.coursePageUrl({ roles: 'instructor', user: { id: `t-${flavor}`, name: 'Ada Teacher' }, storageTarget: target }));
+        await page.goto(platform.coursePageUrl({ roles: 'instructor', user: { id: `t-${flavor}-${answersCapabilities}`, name: 'Ada Teacher' }, storageTarget: target, answersCapabilities }));
         const widget = page.frameLocator(FRAME).locator('live-classroom');
         await widget.waitFor({ timeout: 20_000 });
         const token = await widget.getAttribute('seat-token');
@@ -59,6 +74,17 @@ describe('a launch framed in the course page, third-party cookies blocked', () =
         // storage: the platform's post, then ours with the value read back from storage.
         assert.equal(launchPosts.length, 2, launchPosts.join('\n'));
         assert.match(launchPosts[1] ?? '', /lc_client_state=[\w-]{20,}/);
+        // The tool asked the platform where its storage is, then stored and read once each, in the
+        // frame the platform named; without an answer it fell back to lti_storage_target.
+        const messages = await asked(page);
+        const storage = messages[target === '_parent' ? 'page' : target] ?? {};
+        assert.equal(messages.page?.['lti.capabilities'], 2, JSON.stringify(messages));
+        if (answersCapabilities) {
+          assert.equal(storage['lti.put_data'], 1, `put_data sent more than once: ${JSON.stringify(messages)}`);
+          assert.equal(storage['lti.get_data'], 1, `get_data sent more than once: ${JSON.stringify(messages)}`);
+        } else {
+          assert.ok((storage['lti.put_data'] ?? 0) >= 1 && (storage['lti.get_data'] ?? 0) >= 1, JSON.stringify(messages));
+        }
       } finally {
         await page.close();
       }

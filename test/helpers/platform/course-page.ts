@@ -12,8 +12,8 @@ import type { LaunchOptions } from './types.ts';
 const TOOL_FRAME = 'lti-tool-frame';
 
 /** The message handler, run in the course page (always) and in the storage frame (named targets). */
-function storageScript(frame: string, handlesStorage: boolean): string {
-  const config = JSON.stringify({ frame, handlesStorage }).replace(/</g, '\\u003c');
+function storageScript(frame: string, handlesStorage: boolean, answersCapabilities = true): string {
+  const config = JSON.stringify({ frame, handlesStorage, answersCapabilities }).replace(/</g, '\\u003c');
   return `(function () {
   var config = ${config};
   var QUOTA = 65536;
@@ -30,11 +30,14 @@ function storageScript(frame: string, handlesStorage: boolean): string {
   function fail(event, message, code, text) {
     reply(event, message, { subject: message.subject + '.response', key: message.key, error: { code: code, message: text } });
   }
+  // What this window was asked, by subject, for the tests to read (window.__ltiMessages).
+  var asked = window.__ltiMessages = {};
   window.addEventListener('message', function (event) {
     var m = event.data;
     if (typeof m === 'string') { try { m = JSON.parse(m); } catch (e) { return; } }
     if (!m || typeof m !== 'object' || typeof m.subject !== 'string') return;
     if (/\\.response$/.test(m.subject)) return;
+    asked[m.subject] = (asked[m.subject] || 0) + 1;
     // As Canvas and Moodle do: the tool's frame takes the height the tool asks for.
     if (m.subject === 'lti.frameResize') {
       var tool = document.getElementById('${TOOL_FRAME}');
@@ -42,7 +45,8 @@ function storageScript(frame: string, handlesStorage: boolean): string {
       return;
     }
     if (m.subject === 'lti.capabilities') {
-      reply(event, m, { subject: 'lti.capabilities.response', supported_messages: supported });
+      // An older platform (Canvas before it answered capabilities) says nothing.
+      if (config.answersCapabilities) reply(event, m, { subject: 'lti.capabilities.response', supported_messages: supported });
       return;
     }
     if (m.subject !== 'lti.put_data' && m.subject !== 'lti.get_data') {
@@ -73,6 +77,8 @@ function storageScript(frame: string, handlesStorage: boolean): string {
 
 export class CoursePages {
   #pages = new Map<string, PendingLaunch>();
+  /** Whether each page answers lti.capabilities. */
+  #capabilities = new Map<string, boolean>();
   readonly #site: Site;
   readonly #launches: Launches;
 
@@ -82,11 +88,12 @@ export class CoursePages {
   }
 
   /** A page whose iframe starts the launch; lti_storage_target defaults to the flavor's (Canvas: post_message_forwarding). */
-  create(opts: LaunchOptions = {}): string {
+  create(opts: LaunchOptions & { answersCapabilities?: boolean } = {}): string {
     const storageTarget = opts.storageTarget ?? (this.#site.flavor === 'canvas' ? 'post_message_forwarding' : '_parent');
     const pending = this.#launches.create({ ...opts, storageTarget });
     const key = randomBytes(12).toString('hex');
     this.#pages.set(key, pending);
+    this.#capabilities.set(key, opts.answersCapabilities !== false);
     return this.#site.url(`/__sim/course/${key}`);
   }
 
@@ -111,7 +118,7 @@ export class CoursePages {
         `<h1>${escapeHtml(title)}</h1>${storageFrame}` +
         `<iframe id="${TOOL_FRAME}" name="${TOOL_FRAME}" src="${escapeHtml(login.toString())}" ` +
         'allow="camera *; microphone *; display-capture *; autoplay *; fullscreen *" style="width:100%;height:640px;border:0" title="tool"></iframe>' +
-        `<script>${storageScript(frame, frame === '_parent')}</script>`));
+        `<script>${storageScript(frame, frame === '_parent', this.#capabilities.get(req.params.key) !== false)}</script>`));
     });
     router.get('/__sim/storage-frame', (req, res) => {
       const frame = typeof req.query.frame === 'string' ? req.query.frame : 'post_message_forwarding';

@@ -267,8 +267,11 @@ export class Platform {
   }
 
   // Browser tests.
-  /** A course page that frames the tool's login and answers LTI postMessage storage requests. */
-  coursePageUrl(opts: LaunchOptions = {}): string {
+  /**
+   * A course page that frames the tool's login and answers LTI postMessage storage requests (and
+   * lti.capabilities, unless `answersCapabilities` is false, as an older platform).
+   */
+  coursePageUrl(opts: LaunchOptions & { answersCapabilities?: boolean } = {}): string {
     this.#open();
     return this.#coursePages.create(opts);
   }
