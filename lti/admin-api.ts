@@ -9,8 +9,14 @@ import { DeploymentIdRequiredError, PlatformNotFoundError, type PlatformAdmin } 
 export const httpUrl = z
   .string()
   .trim()
-  .refine((value) => URL.canParse(value) && ['http:', 'https:'].includes(new URL(value).protocol), 'expected an http:// or https:// URL');
-const nonEmpty = z.string().trim().min(1).max(1000);
+  .max(2048)
+  .refine((value) => !/[\u0000-\u001f\u007f]/.test(value) && URL.canParse(value) && ['http:', 'https:'].includes(new URL(value).protocol), 'expected an http:// or https:// URL');
+const nonEmpty = z
+  .string()
+  .trim()
+  .min(1)
+  .max(1000)
+  .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), 'holds a control character');
 
 const platformBody = z.object({
   platform: z.object({

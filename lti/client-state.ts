@@ -135,14 +135,16 @@ export class ClientState {
     const state = field(req.body, 'state');
     if (!idToken || !state) return next();
     // The login is used up by this post, whatever the outcome (but for the relay below).
-    const record = await this.#take(state);
+    const taken = await this.#store.take(LOGIN_COLLECTION, { state });
     // No login we know of: ltijs refuses it (no state cookie), or it is a second use of a state.
-    if (!record) return hasCookie(req, `state${state}`) ? this.#refuseUnknownLogin(res) : next();
+    if (!taken) return hasCookie(req, `state${state}`) ? this.#refuseUnknownLogin(res) : next();
+    const record = taken.fields as unknown as LoginRecord;
     const proof = field(req.body, 'lc_client_state');
     const viaStorage = record.secretHash !== undefined && record.storageTarget !== undefined && record.platformOrigin !== undefined;
     if (!hasCookie(req, `state${state}`) && viaStorage && proof === undefined) {
-      // The relay page posts the launch again with the proof from platform storage: keep the login for it.
-      await this.#remember(record);
+      // The relay page posts the launch again with the proof from platform storage: keep the login
+      // for it, as it was (its ten minutes count from the login, not from this post).
+      await taken.putBack();
       launchContinues(res);
       res.status(200).type('html').set('Cache-Control', 'no-store').send(
         clientStateLaunchPage({
@@ -221,7 +223,4 @@ export class ClientState {
     await this.#store.Insert(false, LOGIN_COLLECTION, { ...record });
   }
 
-  async #take(state: string): Promise<LoginRecord | undefined> {
-    return (await this.#store.take(LOGIN_COLLECTION, { state })) as LoginRecord | undefined;
-  }
 }

@@ -10,6 +10,7 @@
 // - launches arriving together share one fetch.
 import { createPublicKey, type JsonWebKeyInput, type KeyObject } from 'node:crypto';
 import type { Logger } from '../server/logger.ts';
+import { fetchOutbound, type OutboundPolicy } from './outbound.ts';
 
 export const KEY_SET_TIMING = {
   minTtlMs: 60_000,
@@ -56,21 +57,22 @@ export function cacheLifetimeMs(header: string | null): number | undefined {
   return undefined;
 }
 
+/**
+ * Where key sets are fetched from: the platforms an administrator registered or activated, on the
+ * campus network as often as not, so loopback and private addresses are allowed; link-local ones
+ * (a cloud's metadata service), multicast and unspecified ones never are, at every redirect.
+ */
+const KEY_SET_POLICY: OutboundPolicy = { allowPrivate: () => true, neverLinkLocal: true, timeoutMs: FETCH_TIMEOUT_MS, maxBytes: MAX_BYTES, maxRedirects: 3 };
+
 /** Fetches a key set over HTTP(S): a 2xx JSON document with a `keys` array, at most 512 KiB. */
 export const fetchKeySet: KeySetFetch = async (url) => {
-  const response = await fetch(url, { headers: { accept: 'application/json', 'user-agent': 'Live Classroom' }, redirect: 'follow', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-  if (!response.ok) {
-    await response.body?.cancel().catch(() => {});
-    throw new Error(`Response code ${response.status}`);
-  }
-  const declared = Number(response.headers.get('content-length') ?? 0);
-  if (declared > MAX_BYTES) throw new Error(`the key set is larger than ${MAX_BYTES} bytes`);
-  const text = await response.text();
-  if (text.length > MAX_BYTES) throw new Error(`the key set is larger than ${MAX_BYTES} bytes`);
-  const document = JSON.parse(text) as { keys?: unknown };
+  const response = await fetchOutbound(url, { headers: { accept: 'application/json', 'user-agent': 'Live Classroom' } }, KEY_SET_POLICY);
+  if (response.status < 200 || response.status > 299) throw new Error(`Response code ${response.status}`);
+  const document = JSON.parse(response.text) as { keys?: unknown };
   if (!Array.isArray(document?.keys)) throw new Error('KEYSET_NOT_FOUND');
   const keys = document.keys.filter((k): k is Jwk => k !== null && typeof k === 'object' && !Array.isArray(k));
-  return { keys, maxAgeMs: cacheLifetimeMs(response.headers.get('cache-control')) };
+  const cacheControl = response.headers['cache-control'];
+  return { keys, maxAgeMs: cacheLifetimeMs(typeof cacheControl === 'string' ? cacheControl : null) };
 };
 
 export class KeySets {
@@ -122,12 +124,6 @@ export class KeySets {
       this.#publicKeys.set(jwk, key);
     }
     return key;
-  }
-
-  /** Forgets every set (a platform removed or its URL changed: nothing else needs it). */
-  clear(): void {
-    this.#entries.clear();
-    this.#lastRefetch.clear();
   }
 
   /** Fetches the set (once, however many launches ask meanwhile); falls back to a stale one the LMS could not refresh. */

@@ -188,6 +188,11 @@ export function plainRequest(refused: (req: Request, status: number, why: string
     strings(req.query, 'an address');
     // ltijs reads `state`, `id_token` and `ltik` from any request it serves (a cookie is named after the state).
     checkLaunch(req.body as Record<string, string>);
+    // ...and validates an id_token wherever it arrives: only the launch route binds it to its login
+    // (its nonce, its storage proof), so nowhere else may carry one.
+    if (req.path !== '/launch' && ((req.body as Record<string, unknown>).id_token !== undefined || req.query.id_token !== undefined)) {
+      throw new LtiInputError(400, 'This launch could not be read', `An LMS posts its id_token to the launch address only. ${AGAIN}`);
+    }
     ltijsSkipsParsing(req);
   }, refused);
 }

@@ -36,11 +36,13 @@ never.addAddress('::', 'ipv6');
 never.addSubnet('ff00::', 8, 'ipv6'); // multicast
 
 const privateRanges = new BlockList();
+const linkLocal = new BlockList();
+linkLocal.addSubnet('169.254.0.0', 16, 'ipv4'); // cloud metadata services live here
+linkLocal.addSubnet('fe80::', 10, 'ipv6');
 for (const [network, prefix] of [
   ['10.0.0.0', 8],
   ['100.64.0.0', 10], // carrier-grade NAT
   ['127.0.0.0', 8],
-  ['169.254.0.0', 16], // link-local: cloud metadata services
   ['172.16.0.0', 12],
   ['192.0.0.0', 24],
   ['192.0.2.0', 24],
@@ -55,12 +57,13 @@ for (const [network, prefix] of [
 }
 for (const [network, prefix] of [
   ['::1', 128],
+  ['::', 96], // IPv4-compatible (deprecated): ::a.b.c.d
+  ['64:ff9b:1::', 48], // local-use NAT64
   ['100::', 64], // discard
   ['2001::', 23], // IETF protocol assignments (Teredo, benchmarking, ORCHID)
   ['2001:db8::', 32], // documentation
   ['2002::', 16], // 6to4
   ['fc00::', 7], // unique local
-  ['fe80::', 10], // link-local
   ['fec0::', 10], // site-local (deprecated)
 ] as const) {
   privateRanges.addSubnet(network, prefix, 'ipv6');
@@ -76,8 +79,11 @@ function nat64Embedded(address: string): string | undefined {
   return [high >> 8, high & 255, low >> 8, low & 255].join('.');
 }
 
-/** What an address is: `public` unicast, `private` (loopback, private, link-local, reserved), or `never` (multicast, unspecified). */
-export function classifyAddress(address: string): 'public' | 'private' | 'never' {
+/**
+ * What an address is: `public` unicast, `private` (loopback, private, reserved), `link-local`
+ * (169.254/16, fe80::/10: where clouds serve their metadata), or `never` (multicast, unspecified).
+ */
+export function classifyAddress(address: string): 'public' | 'private' | 'link-local' | 'never' {
   const bare = address.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
   const family = isIP(bare);
   if (family === 0) return 'never';
@@ -86,6 +92,7 @@ export function classifyAddress(address: string): 'public' | 'private' | 'never'
   if (embedded !== undefined) return classifyAddress(embedded);
   if (never.check(bare, type)) return 'never';
   // BlockList matches IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) against the IPv4 rules.
+  if (linkLocal.check(bare, type)) return 'link-local';
   if (privateRanges.check(bare, type)) return 'private';
   return 'public';
 }
@@ -107,8 +114,10 @@ export function hostAllowList(entries: readonly string[]): (host: string) => boo
 }
 
 export interface OutboundPolicy {
-  /** Hosts that may resolve to loopback or private addresses. */
+  /** Hosts that may resolve to loopback, private or link-local addresses. */
   allowPrivate: (host: string) => boolean;
+  /** Link-local addresses refused even for hosts `allowPrivate` allows. */
+  neverLinkLocal?: boolean;
   timeoutMs: number;
   /** Largest response body read. */
   maxBytes: number;
@@ -127,14 +136,28 @@ export interface OutboundResponse {
   text: string;
   /** The URL that answered, after redirects. */
   url: string;
+  headers: Record<string, string | string[] | undefined>;
 }
 
 /** Throws OutboundRefusedError unless `address` may be reached for `host`. */
 function checkAddress(host: string, address: string, policy: OutboundPolicy): void {
   const kind = classifyAddress(address);
   if (kind === 'public') return;
-  if (kind === 'private' && policy.allowPrivate(host)) return;
-  throw new OutboundRefusedError(`${host} resolves to ${address}, ${kind === 'never' ? 'which is never reached' : 'a loopback, private or link-local address (not in LTI_REGISTRATION_PRIVATE_HOSTS)'}`);
+  if (kind === 'never') throw new OutboundRefusedError(`${host} resolves to ${address}, which is never reached`);
+  if (kind === 'link-local' && policy.neverLinkLocal) throw new OutboundRefusedError(`${host} resolves to ${address}, a link-local address (a cloud's metadata service lives there), which is never reached`);
+  if (policy.allowPrivate(host)) return;
+  throw new OutboundRefusedError(`${host} resolves to ${address}, a loopback, private or link-local address (not in LTI_REGISTRATION_PRIVATE_HOSTS)`);
+}
+
+/** Resolves a URL's host and throws OutboundRefusedError unless every address may be reached (nothing is sent). */
+export async function checkReachable(url: string, policy: OutboundPolicy): Promise<void> {
+  const target = new URL(url);
+  if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new OutboundRefusedError(`${target.protocol} URLs are not fetched`);
+  const host = target.hostname.replace(/^\[|\]$/g, '');
+  if (isIP(host) !== 0) return checkAddress(host, host, policy);
+  const addresses = await new Promise<LookupAddress[]>((resolve, reject) => lookup(host, { all: true }, (error, found) => (error ? reject(error) : resolve(found))));
+  if (addresses.length === 0) throw new OutboundFailedError(`${host} has no address`);
+  for (const { address } of addresses) checkAddress(host, address, policy);
 }
 
 type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
@@ -170,6 +193,8 @@ function once(target: URL, init: OutboundRequest, policy: OutboundPolicy, deadli
         method: init.method ?? 'GET',
         headers: { ...(init.headers ?? {}), ...(init.body !== undefined ? { 'content-length': String(Buffer.byteLength(init.body)) } : {}) },
         lookup: checkedLookup(policy) as never,
+        // A connection of its own, opened to a checked address (never one a pool kept from elsewhere).
+        agent: false,
         timeout: remaining,
         signal: AbortSignal.timeout(remaining),
       },
@@ -225,6 +250,6 @@ export async function fetchOutbound(url: string, init: OutboundRequest, policy: 
       target = next;
       continue;
     }
-    return { status, text, url: target.toString() };
+    return { status, text, url: target.toString(), headers: response.headers };
   }
 }

@@ -4,11 +4,12 @@
 // ltijs has its own (dynReg option), but it drops the deployment id the platform returns, checks no
 // issuer, names platforms randomly and answers errors as JSON; so this one is ours.
 import { randomBytes } from 'node:crypto';
+import { isIPv6 } from 'node:net';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../server/logger.ts';
 import { httpUrl } from './admin-api.ts';
-import { fetchOutbound, hostAllowList, type OutboundPolicy, type OutboundRequest } from './outbound.ts';
+import { checkReachable, fetchOutbound, hostAllowList, type OutboundPolicy, type OutboundRequest } from './outbound.ts';
 import { escapeHtml, problemPage } from './pages.ts';
 import { SCOPE } from './services.ts';
 import type { PlatformRegistry, RegisteredPlatform } from './platforms.ts';
@@ -37,9 +38,11 @@ const openIdConfiguration = z.object({
   [PLATFORM_CONFIGURATION]: z.object({ product_family_code: z.string().max(100).optional() }).passthrough().optional(),
 });
 type OpenIdConfiguration = z.infer<typeof openIdConfiguration>;
+/** An identifier an LMS assigns: bounded, without control characters (NUL cannot even be stored). */
+const identifier = z.union([z.string().min(1).max(1000).regex(/^[^\u0000-\u001f\u007f]+$/), z.number()]).transform(String);
 const registrationResponse = z.object({
-  client_id: z.union([z.string().min(1).max(1000), z.number()]).transform(String),
-  [TOOL_CONFIGURATION]: z.object({ deployment_id: z.union([z.string().min(1).max(1000), z.number()]).transform(String).optional() }).passthrough().optional(),
+  client_id: identifier,
+  [TOOL_CONFIGURATION]: z.object({ deployment_id: identifier.optional() }).passthrough().optional(),
 });
 
 /**
@@ -96,7 +99,7 @@ export function toolRegistration(publicUrl: string, productFamily: string | unde
   };
 }
 
-async function fetchJson(target: string, init: OutboundRequest, what: string, policy: OutboundPolicy): Promise<{ status: number; json: unknown }> {
+async function fetchJson(target: string, init: OutboundRequest, what: string, policy: OutboundPolicy): Promise<{ status: number; json: unknown; url: string }> {
   let answer: Awaited<ReturnType<typeof fetchOutbound>>;
   try {
     answer = await fetchOutbound(target, init, policy);
@@ -110,12 +113,12 @@ async function fetchJson(target: string, init: OutboundRequest, what: string, po
   } catch {
     json = undefined;
   }
-  return { status: answer.status, json };
+  return { status: answer.status, json, url: answer.url };
 }
 
 async function fetchConfiguration(configurationUrl: string, token: string | undefined, policy: OutboundPolicy): Promise<OpenIdConfiguration> {
   const what = "The LMS's OpenID configuration";
-  const { status, json } = await fetchJson(configurationUrl, { headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } }, what, policy);
+  const { status, json, url: answeredBy } = await fetchJson(configurationUrl, { headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } }, what, policy);
   if (status < 200 || status > 299) throw new LmsExchangeError(`${what} at ${configurationUrl} answered HTTP ${status}.`);
   if (json === undefined) throw new LmsExchangeError(`${what} at ${configurationUrl} is not JSON.`);
   const parsed = openIdConfiguration.safeParse(json);
@@ -125,10 +128,20 @@ async function fetchConfiguration(configurationUrl: string, token: string | unde
   }
   // LTI Dynamic Registration 1.0, section 3.5.1: the issuer must match the configuration URL's
   // origin, or any site could register itself under another LMS's issuer.
+  // The document that answered must come from there too: a redirect (an open redirect on the LMS's
+  // site, say) must not let another site speak for the issuer.
   const issuerOrigin = new URL(parsed.data.issuer).origin;
-  const configurationOrigin = new URL(configurationUrl).origin;
-  if (issuerOrigin !== configurationOrigin) {
-    throw new LmsExchangeError(`The configuration at ${configurationUrl} names the issuer ${parsed.data.issuer}, which is not on ${configurationOrigin}.`);
+  for (const origin of new Set([new URL(configurationUrl).origin, new URL(answeredBy).origin])) {
+    if (issuerOrigin !== origin) throw new LmsExchangeError(`The configuration at ${configurationUrl} (answered by ${answeredBy}) names the issuer ${parsed.data.issuer}, which is not on ${origin}.`);
+  }
+  // The endpoints the tool will call later (key set, tokens, services) must be reachable under the
+  // same rules as the configuration itself.
+  for (const endpoint of [parsed.data.authorization_endpoint, parsed.data.token_endpoint, parsed.data.jwks_uri, parsed.data.registration_endpoint]) {
+    try {
+      await checkReachable(endpoint, policy);
+    } catch (error) {
+      throw new LmsExchangeError(`The configuration names ${endpoint}, which Live Classroom will not call: ${(error as Error).message}.`, { cause: error });
+    }
   }
   return parsed.data;
 }
@@ -154,6 +167,15 @@ async function postRegistration(configuration: OpenIdConfiguration, token: strin
   return { clientId: parsed.data.client_id, deploymentId: parsed.data[TOOL_CONFIGURATION]?.deployment_id };
 }
 
+/** The first four groups of an IPv6 address (its /64). */
+function ipv6Prefix64(address: string): string {
+  const [head = '', tail = ''] = address.toLowerCase().split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === '' ? [] : tail.split(':');
+  const groups = address.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
 /** At most `count` registrations per client address in `windowMs`. */
 class AddressRate {
   readonly #seen = new Map<string, number[]>();
@@ -161,18 +183,23 @@ class AddressRate {
   constructor(now: () => number) {
     this.#now = now;
   }
-  /** Counts one for `address`; answers how many ms to wait, or 0. */
+  /** Counts one for `address` (an IPv6 address by its /64: one machine holds a whole /64); answers how many ms to wait, or 0. */
   take(address: string): number {
     const now = this.#now();
-    const recent = (this.#seen.get(address) ?? []).filter((at) => now - at < REGISTRATION_RATE.windowMs);
+    const key = isIPv6(address) && !address.startsWith('::ffff:') ? ipv6Prefix64(address) : address;
+    const recent = (this.#seen.get(key) ?? []).filter((at) => now - at < REGISTRATION_RATE.windowMs);
+    this.#seen.delete(key);
     if (recent.length >= REGISTRATION_RATE.count) {
-      this.#seen.set(address, recent);
+      this.#seen.set(key, recent);
       return (recent[0] as number) + REGISTRATION_RATE.windowMs - now;
     }
     recent.push(now);
-    this.#seen.set(address, recent);
-    // Bounded: forget every address once the table is large (a wider window for no one).
-    if (this.#seen.size > 10_000) this.#seen.clear();
+    this.#seen.set(key, recent);
+    // Bounded: the addresses seen longest ago go first (nobody's count is wiped wholesale).
+    for (const oldest of this.#seen.keys()) {
+      if (this.#seen.size <= 10_000) break;
+      this.#seen.delete(oldest);
+    }
     return 0;
   }
 }
@@ -209,7 +236,7 @@ function registeredPage(platform: RegisteredPlatform): string {
 
 export function registrationHandler({ publicUrl, autoActivate, privateHosts, platforms, logger, now = Date.now }: RegistrationOptions): RequestHandler {
   const log = logger.child({ route: 'register' });
-  const policy: OutboundPolicy = { allowPrivate: hostAllowList(privateHosts), timeoutMs: FETCH_TIMEOUT_MS, maxBytes: MAX_BODY_BYTES, maxRedirects: MAX_REDIRECTS };
+  const policy: OutboundPolicy = { allowPrivate: hostAllowList(privateHosts), neverLinkLocal: true, timeoutMs: FETCH_TIMEOUT_MS, maxBytes: MAX_BODY_BYTES, maxRedirects: MAX_REDIRECTS };
   const rate = new AddressRate(now);
   let inFlight = 0;
   const fail = (res: Response, status: number, title: string, message: string, detail?: Record<string, unknown>) => {
@@ -255,9 +282,12 @@ export function registrationHandler({ publicUrl, autoActivate, privateHosts, pla
       const family = configuration[PLATFORM_CONFIGURATION]?.product_family_code;
       const { clientId, deploymentId } = await postRegistration(configuration, token, toolRegistration(publicUrl, family), policy);
       const existing = await platforms.get(configuration.issuer, clientId);
+      // A registration creates a platform; it never changes one that exists (its endpoints, its
+      // key set, its deployments): that is an administrator's to do, with npm run platform.
+      if (existing) throw new LmsExchangeError(`The LMS answered client id ${clientId} of ${configuration.issuer}, which is already registered; a registration does not change it (an administrator can remove it, or change it with npm run platform).`);
       const platform = await platforms.add(
         {
-          name: existing?.name ?? platformName(configuration),
+          name: platformName(configuration),
           issuer: configuration.issuer,
           clientId,
           authUrl: configuration.authorization_endpoint,
@@ -265,8 +295,7 @@ export function registrationHandler({ publicUrl, autoActivate, privateHosts, pla
           jwksUrl: configuration.jwks_uri,
         },
         deploymentId === undefined ? [] : [deploymentId],
-        // A registration never deactivates a platform an administrator activated.
-        { active: autoActivate || existing?.active === true, allowNoDeployment: true },
+        { active: autoActivate, allowNoDeployment: true },
       );
       log.info(
         { issuer: platform.issuer, clientId, deployment: deploymentId ?? null, active: platform.active },

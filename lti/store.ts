@@ -88,7 +88,9 @@ function defined(query: Query | undefined): Query {
 export class LtiStore {
   readonly #db: Orm;
   #sweeper: NodeJS.Timeout | undefined;
-  readonly #cache = new Map<string, { at: number; documents: Document[] | false }>();
+  readonly #cache = new Map<string, { at: number; documents: Document[] }>();
+  /** Writes per cached collection: a read that began before a write must not be kept after it. */
+  readonly #writes = new Map<string, number>();
 
   constructor(db: Orm) {
     this.#db = db;
@@ -113,16 +115,27 @@ export class LtiStore {
     const keyId = encryptionKey ? createHash('sha256').update(encryptionKey).digest('base64url').slice(0, 16) : '';
     const key = `${collection}\u0000${keyId}\u0000${JSON.stringify(defined(query))}`;
     const hit = this.#cache.get(key);
-    if (hit !== undefined && Date.now() - hit.at < STORE_CACHE_MS) return hit.documents === false ? false : structuredClone(hit.documents);
+    if (hit !== undefined && Date.now() - hit.at < STORE_CACHE_MS) return structuredClone(hit.documents);
+    const writesBefore = this.#writes.get(collection) ?? 0;
     const documents = await this.#read(encryptionKey, collection, query);
-    if (this.#cache.size > 1_000) this.#cache.clear();
-    this.#cache.set(key, { at: Date.now(), documents: documents === false ? false : structuredClone(documents) });
+    // Only what exists is kept (a stranger's logins with made-up issuers would otherwise crowd the
+    // cache), and only if no write to the collection happened while it was read.
+    if (documents !== false && (this.#writes.get(collection) ?? 0) === writesBefore) {
+      this.#cache.delete(key);
+      this.#cache.set(key, { at: Date.now(), documents: structuredClone(documents) });
+      // The oldest go first past 1,000 entries.
+      for (const oldest of this.#cache.keys()) {
+        if (this.#cache.size <= 1_000) break;
+        this.#cache.delete(oldest);
+      }
+    }
     return documents;
   }
 
   /** Forgets cached reads of a collection (it was just written). */
   #written(collection: string): void {
     if (!CACHED.has(collection)) return;
+    this.#writes.set(collection, (this.#writes.get(collection) ?? 0) + 1);
     for (const key of this.#cache.keys()) if (key.startsWith(`${collection}\u0000`)) this.#cache.delete(key);
   }
 
@@ -211,15 +224,25 @@ export class LtiStore {
     return ((await this.#db.execute(query)) as unknown as { rows: T[] }).rows;
   }
 
-  /** Removes the documents matching `query` and answers the first of them (a one-time record used up). */
-  async take(collection: string, query: Query): Promise<Document | undefined> {
+  /**
+   * Removes the documents matching `query` and answers the first of them (a one-time record used
+   * up), with `putBack` to store it again as it was, expiry included.
+   */
+  async take(collection: string, query: Query): Promise<{ fields: Document; putBack: () => Promise<void> } | undefined> {
     if (carriesNul(query)) return undefined;
     const rows = await this.#db
       .delete(ltiStore)
       .where(this.#matching(collection, query))
-      .returning({ id: ltiStore.id, fields: ltiStore.fields });
+      .returning({ id: ltiStore.id, fields: ltiStore.fields, createdAt: ltiStore.createdAt, expiresAt: ltiStore.expiresAt });
     rows.sort((a, b) => a.id - b.id);
-    return rows[0]?.fields;
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    return {
+      fields: row.fields,
+      putBack: async () => {
+        await this.#db.insert(ltiStore).values({ collection, fields: row.fields, createdAt: row.createdAt, expiresAt: row.expiresAt });
+      },
+    };
   }
 
   /**

@@ -168,8 +168,10 @@ export class RecordingService {
         onOtherCodec: (other) => logger.warn({ room: roomId, recording: row.id, codec: other, recorded: codec }, `the video on stage is ${other}, which this ${codec} recording cannot take: it records a black picture until the stage changes`),
       });
     } catch (error) {
-      await repositories().recordings.finish(row.id, { status: 'failed', durationMs: 0, sizeBytes: 0, failureReason: (error as Error).message });
-      throw new RecordingError(`the recording could not start: ${(error as Error).message}`);
+      // FFmpeg's and the system's own words (paths, ports) go to the log, not to the room.
+      logger.error({ err: error, room: roomId, recording: row.id }, 'the recording could not start');
+      await repositories().recordings.finish(row.id, { status: 'failed', durationMs: 0, sizeBytes: 0, failureReason: 'FFmpeg could not start' });
+      throw new RecordingError('the recording could not start: FFmpeg could not be started on this server (the reason is in its log)');
     }
     this.#active.set(roomId, active);
     this.#problems.delete(roomId);

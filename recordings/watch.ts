@@ -65,7 +65,12 @@ export async function whyExited(dir: string, outcome: HlsOutcome): Promise<strin
   const reason = outcome.reason ?? 'it exited';
   if (/No space left on device/i.test(outcome.writeError ?? reason)) return 'the disk is full';
   const problem = await notWritten(dir, outcome.writeError);
-  return problem ? couldNotWrite(problem) : `FFmpeg stopped: ${reason}`;
+  return problem ? couldNotWrite(problem) : `FFmpeg stopped: ${withoutPaths(reason)}`;
+}
+
+/** FFmpeg's words without the server's file paths (a host reads them): each path becomes its file name. */
+export function withoutPaths(text: string): string {
+  return text.replace(/(?:\/[^\s/:'"]+)+\/?/g, (path) => path.replace(/\/$/, '').split('/').pop() ?? '');
 }
 
 /** Why `dir` is not written: the write error FFmpeg named, else what a test write finds; undefined if it writes. */

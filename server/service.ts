@@ -257,7 +257,7 @@ export class Service {
     void recordings.init();
     this.#recordings = recordings;
     this.#vod = vodRouter({ recordings: () => this.#recordings, signer, decide: (userId, roomId) => access.decide(userId, roomId, 'replay') });
-    this.#hostApi = createHostApi({ seats: lti.seats, access: () => this.#access, repositories: () => this.#repositories });
+    this.#hostApi = createHostApi({ seats: lti.seats, access: () => this.#access, repositories: () => this.#repositories, logger: this.#logger.child({ module: 'host-api' }) });
     this.#lti = lti;
     if (this.#adminToken !== undefined) this.#adminApi = createAdminApi(this.#lti.platforms, this.#adminToken);
     this.#databaseProblem = undefined;

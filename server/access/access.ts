@@ -74,6 +74,9 @@ export class PersonNotFoundError extends Error {
   }
 }
 
+/** Why someone whose account no longer exists is refused. */
+export const ACCOUNT_REMOVED = 'your account is no longer known to Live Classroom; open the class again from the course page';
+
 /** How often a standing payment's verification time is written again (the grace period counts from it). */
 const PAID_VERIFICATION_REFRESH_MS = 3600_000;
 
@@ -131,15 +134,7 @@ export class AccessService {
     const services = courseServices(course);
     if (services && this.#isPaid(room, course) && course.paidLineItemUrl) this.#facts.readAllResults(services, course.paidLineItemUrl, round);
     const decisions = new Map<string, Decision>();
-    for (const userId of userIds) {
-      try {
-        decisions.set(userId, await this.#decideAndRecord(repos, userId, room, course, 'recheck', round));
-      } catch (error) {
-        if (!(error instanceof PersonNotFoundError)) throw error;
-        // Nothing to store a decision against: the account is gone.
-        decisions.set(userId, { grant: 'denied', reason: 'your account was removed from Live Classroom', code: 'notEnrolled', source: 'launch', decidedAt: new Date(this.#now()) });
-      }
-    }
+    for (const userId of userIds) decisions.set(userId, await this.#decideAndRecord(repos, userId, room, course, 'recheck', round));
     return decisions;
   }
 
@@ -156,7 +151,16 @@ export class AccessService {
   }
 
   async #decideAndRecord(repos: Repositories, userId: string, room: Room, course: Course, trigger: Trigger, round: Round, person?: Person): Promise<Decision> {
-    const decision = await this.#decide(repos, userId, room, course, round, person);
+    let decision: Decision;
+    try {
+      decision = await this.#decide(repos, userId, room, course, round, person);
+    } catch (error) {
+      if (!(error instanceof PersonNotFoundError)) throw error;
+      // The account is gone (removed with its course, or by an administrator): a refusal, with
+      // nothing to store it against.
+      this.#logger.info({ room: room.id, user: userId, trigger }, 'refused a user who no longer exists');
+      return { grant: 'denied', reason: ACCOUNT_REMOVED, code: 'notEnrolled', source: 'launch', decidedAt: new Date(this.#now()) };
+    }
     if (decision.grant === 'host' && this.#isPaid(room, course) && !course.paidLineItemUrl) {
       // The instructor's launch creates the "Course fee paid" column before any student needs it.
       this.paidLineItem(course).catch((error: unknown) => this.#logger.warn({ err: error, course: course.id }, 'the course fee line item could not be created yet'));

@@ -5,10 +5,12 @@ import { z } from 'zod';
 import type { AccessService } from '../access/index.ts';
 import type { Repositories, Refusal } from '../db/index.ts';
 import { exportInteraction } from '../realtime/index.ts';
+import type { Logger } from '../logger.ts';
 import { HttpError } from './errors.ts';
 
 export interface HostApiDependencies {
   seats: { verify(token: string): { userId: string; roomId: string } };
+  logger?: Logger;
   access: () => AccessService | undefined;
   repositories: () => Repositories | undefined;
 }
@@ -144,7 +146,9 @@ export function createHostApi(deps: HostApiDependencies): Router {
         try {
           settings.feeLineItem = await access.paidLineItem(course);
         } catch (error) {
-          res.status(200).json({ ...settings, warning: `The gate is on, but the "Course fee paid" grade item could not be created yet: ${(error as Error).message}` });
+          // The LMS's own words (and its URLs) go to the log; the instructor is told what to expect.
+          deps.logger?.warn({ err: error, room: room.id }, 'the course fee line item could not be created');
+          res.status(200).json({ ...settings, warning: 'The gate is on, but the "Course fee paid" grade item could not be created yet: the LMS refused or did not answer. Live Classroom tries again at the next launch; check that the tool may manage grade items (AGS) in the LMS.' });
           return;
         }
       }

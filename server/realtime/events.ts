@@ -2,7 +2,7 @@
 // sees it, every handler's outcome (or failure) becomes the acknowledgement, and events nobody
 // handles are refused by name rather than ignored.
 import type { Socket } from 'socket.io';
-import { AccessRefusedError } from '../access/index.ts';
+import { AccessRefusedError, RoomNotFoundError } from '../access/index.ts';
 import type { Logger } from '../logger.ts';
 import { clientEvents, parseClientEvent, type Ack } from '../protocol.ts';
 import { InteractionError, type Bind } from './interaction.ts';
@@ -61,6 +61,7 @@ export function eventBinder(socket: Socket, logger: Logger, seat: { roomId: stri
 export function failureAck(error: unknown, logger: Logger, where: Record<string, unknown>): Ack {
   if (error instanceof InteractionError) return error.toAck();
   if (error instanceof AccessRefusedError || error instanceof SignalingError) return { ok: false, error: error.message };
+  if (error instanceof RoomNotFoundError) return { ok: false, error: 'this live class was removed from the course' };
   logger.error({ err: error, ...where }, 'socket event failed');
   return { ok: false, error: 'something went wrong on our side; it has been logged' };
 }

@@ -4,7 +4,7 @@
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import type { AccessService, AttendanceReporter, Decision } from '../access/index.ts';
-import { AccessRefusedError, PersonNotFoundError, RoomNotFoundError } from '../access/index.ts';
+import { AccessRefusedError, RoomNotFoundError } from '../access/index.ts';
 import type { Repositories } from '../db/index.ts';
 import type { Logger } from '../logger.ts';
 import type { MediaServer } from '../media/index.ts';
@@ -72,11 +72,12 @@ export type LiveSocket = Socket<Record<string, never>, ServerEvents, Record<stri
 const GRANT_CHANGED = 'lc:grant-changed';
 
 /**
- * socket.io closes a connection whose message is larger than this (it cannot be answered), so it
- * is well above what any event may carry (an SDP is at most 60 KiB): an oversized payload within it
- * is refused by the event's schema, with an answer.
+ * socket.io closes a connection whose message is larger than this (it cannot be answered). It is
+ * above what any event may carry (an SDP is at most 60 KiB), so a payload past its field's limit
+ * within it is refused by the event's schema, with an answer; it is read before the seat token is
+ * checked, so it stays small.
  */
-const MAX_MESSAGE_BYTES = 1024 * 1024;
+export const MAX_MESSAGE_BYTES = 128 * 1024;
 
 /** A silent network drop is noticed by missing pings in 10 to 20 s (socket.io's default: 25 to 45 s). */
 const HEARTBEAT = { pingInterval: 10_000, pingTimeout: 10_000 };
@@ -95,6 +96,8 @@ export class Realtime {
   readonly placement: Placement;
   #closing: Promise<void> | undefined;
   #checking = false;
+  /** Each socket's answer to events sent before it was admitted (removed once it is). */
+  readonly #earlyAnswers = new WeakMap<object, (...args: unknown[]) => void>();
 
   constructor(deps: RealtimeDependencies) {
     this.#deps = deps;
@@ -150,15 +153,25 @@ export class Realtime {
       );
     });
     this.io.on('connection', (socket) => {
+      // Events sent before the socket is admitted (its handlers are set up after the access check)
+      // are answered, not dropped: the client asked too early.
+      const early = (_event: unknown, ...args: unknown[]) => {
+        const ack = args.at(-1);
+        if (typeof ack !== 'function') return;
+        try {
+          (ack as (answer: { ok: false; error: string }) => void)({ ok: false, error: 'you are still joining the class; try again in a moment' });
+        } catch (error) {
+          deps.logger.warn({ err: error }, 'answering an early socket event failed');
+        }
+      };
+      socket.onAny(early);
+      this.#earlyAnswers.set(socket, early);
       this.#admit(socket).catch((error: unknown) => {
         const where = { room: socket.data.roomId, user: socket.data.userId };
         let reason = 'Live Classroom could not check your access just now; reload the page to try again';
         if (error instanceof RoomNotFoundError) {
           deps.logger.info(where, 'a seat for a room that no longer exists was refused');
           reason = 'this live class was removed from the course; open the course page again';
-        } else if (error instanceof PersonNotFoundError) {
-          deps.logger.info(where, 'a seat for a user who no longer exists was refused');
-          reason = 'your account is no longer known to Live Classroom; open the class again from the course page';
         } else {
           deps.logger.error({ err: error, ...where }, 'admitting a socket failed');
         }
@@ -209,6 +222,8 @@ export class Realtime {
     if (!socket.connected) return;
     await this.interaction.attach(socket);
     this.#handle(socket);
+    const early = this.#earlyAnswers.get(socket);
+    if (early) socket.offAny(early);
     // A class in progress is live whatever the room row says; only without one is the row read.
     const status: ClassStatus = session ? 'live' : ((await repos.rooms.get(roomId))?.status ?? 'scheduled');
     const participants = await this.#count(roomId);

@@ -70,7 +70,7 @@ export class MediaSignaling {
       logger.info({ room: roomId, user: tab?.userId, participant: userId, side: role, reason: error.message }, 'media connection failed');
       if (!tab) return;
       if (role === 'publisher') this.#setState(tab, { camera: false, microphone: false, screen: false });
-      tab.seat.emit('media:failed', { side: role ?? 'subscriber', reason: error.message });
+      tab.seat.emit('media:failed', { side: role ?? 'subscriber', reason: spoken(error, role ?? 'subscriber') });
     });
     media.on('worker-exit', ({ worker, threadId, exitCode, error, subscribers, restartInMs }) => {
       logger.error({ worker, thread: threadId, exitCode, error, subscribers, restartInMs }, `media worker ${worker} (thread ${threadId}) stopped with exit code ${exitCode}; its ${subscribers} receiving connections reconnect, a fresh worker takes its place`);
@@ -267,13 +267,37 @@ export class MediaSignaling {
     });
   }
 
-  /** Media refusals reach the browser as they are; anything else is ours. */
+  /** Media refusals reach the browser in words for it (the media module's own text, with its ids and causes, goes to the log); anything else is ours. */
   async #media<T>(call: () => Promise<T>): Promise<T> {
     try {
       return await call();
     } catch (error) {
-      if (error instanceof MediaError) throw new SignalingError(error.message);
-      throw error;
+      if (!(error instanceof MediaError)) throw error;
+      if (error.cause !== undefined) this.#options.logger.info({ err: error.cause, code: error.code }, `media refused: ${error.message}`);
+      throw new SignalingError(spoken(error));
+    }
+  }
+}
+
+/**
+ * What a participant is told of a media refusal. The SDP checks (sdp.ts, and the media module's
+ * own checks of what was offered) describe the participant's own session description and are
+ * told as they are; a library's exception, ids and internal states are not.
+ */
+export function spoken(error: MediaError, side?: 'publisher' | 'subscriber'): string {
+  const sentence = (text: string) => text.replace(/^The /, 'the ').replace(/\.$/, '');
+  switch (error.code) {
+    case 'invalid-sdp':
+      return error.cause === undefined ? sentence(error.message) : 'the media server could not use this session description';
+    case 'wrong-state':
+      return 'there is no offer waiting for this answer: ask for a fresh one with media:subscribe';
+    case 'not-found':
+      return 'you have no media connection for this: ask for one with media:subscribe or media:publish';
+    case 'closed':
+      return 'the media connection closed before the negotiation finished: try again';
+    case 'timeout': {
+      const seconds = /within (\d+) s/.exec(error.message)?.[1];
+      return `your ${side === 'publisher' ? 'sending' : 'receiving'} connection did not connect${seconds ? ` within ${seconds} s` : ''} (ICE or DTLS never completed), so it was closed`;
     }
   }
 }

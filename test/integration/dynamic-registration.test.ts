@@ -284,6 +284,66 @@ describe('dynamic registration', () => {
     }
   });
 
+  it('takes a configuration only from the issuer\'s own origin, endpoints that may be reached, and never changes a registered platform', async () => {
+    const logs = captureLogs('info');
+    const tool = await startService(dataDir, { LTI_REGISTRATION_PRIVATE_HOSTS: '127.0.0.1' }, logs);
+    service = tool;
+    const configOf = (issuer: string, endpoints: Partial<Record<'auth' | 'token' | 'jwks' | 'register', string>> = {}) =>
+      JSON.stringify({
+        issuer,
+        authorization_endpoint: endpoints.auth ?? `${issuer}/auth`,
+        token_endpoint: endpoints.token ?? `${issuer}/token`,
+        jwks_uri: endpoints.jwks ?? `${issuer}/jwks`,
+        registration_endpoint: endpoints.register ?? `${issuer}/register`,
+      });
+    // Another site (another origin) answers for the issuer after a redirect from the issuer's site.
+    let other = '';
+    const issuerSite = await countingServer((req, res, base) => {
+      if (req.url === '/redirected') return void res.writeHead(302, { location: `${other}/config` }).end();
+      res.setHeader('content-type', 'application/json');
+      if (req.url === '/metadata-jwks') return void res.end(configOf(base, { jwks: 'http://169.254.169.254/latest/keys' }));
+      res.end(configOf(base));
+    });
+    const otherSite = await countingServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(configOf(issuerSite.base));
+    });
+    other = otherSite.base;
+    try {
+      const register = (configuration: string) => fetch(`${tool.settings.publicUrl}/lti/register?${new URLSearchParams({ openid_configuration: configuration })}`);
+      const redirected = await register(`${issuerSite.base}/redirected`);
+      assert.equal(redirected.status, 502);
+      assert.match(String(referenced(logs, await redirected.text()).detail), /answered by http:\/\/127\.0\.0\.1:\d+\/config\) names the issuer .* which is not on/);
+      const metadata = await register(`${issuerSite.base}/metadata-jwks`);
+      assert.equal(metadata.status, 502);
+      assert.match(String(referenced(logs, await metadata.text()).detail), /names http:\/\/169\.254\.169\.254\/latest\/keys, which Live Classroom will not call: .*link-local/);
+      assert.deepEqual(await tool.lti.platforms.list(), []);
+    } finally {
+      await issuerSite.close();
+      await otherSite.close();
+    }
+
+    // A platform an administrator registered and activated: a registration that answers its client
+    // id (its registration endpoint in someone else's hands, say) changes nothing of it.
+    const lms = await countingServer((req, res, base) => {
+      res.setHeader('content-type', 'application/json');
+      if (req.method === 'POST') return void res.end(JSON.stringify({ client_id: 'admin-registered' }));
+      res.end(configOf(base, { jwks: `${base}/rogue-keys` }));
+    });
+    try {
+      const existing = { name: 'Campus Moodle', issuer: lms.base, clientId: 'admin-registered', authUrl: `${lms.base}/auth`, tokenUrl: `${lms.base}/token`, jwksUrl: `${lms.base}/jwks` };
+      await tool.lti.platforms.add(existing, ['deployment-1']);
+      const before = await tool.lti.platforms.get(lms.base, 'admin-registered');
+      const again = await fetch(`${tool.settings.publicUrl}/lti/register?${new URLSearchParams({ openid_configuration: `${lms.base}/config` })}`);
+      assert.equal(again.status, 502);
+      assert.match(String(referenced(logs, await again.text()).detail), /client id admin-registered of .* is already registered; a registration does not change it/);
+      assert.deepEqual(await tool.lti.platforms.get(lms.base, 'admin-registered'), before);
+      assert.equal(before?.jwksUrl, `${lms.base}/jwks`);
+    } finally {
+      await lms.close();
+    }
+  });
+
   it('refuses an oversized configuration document', async () => {
     const logs = captureLogs('info');
     service = await startService(dataDir, {}, logs);

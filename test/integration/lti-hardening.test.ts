@@ -61,6 +61,21 @@ describe('LTI routes against a stranger', () => {
     assert.equal(own.response.status, 200, own.response.body.slice(-500));
   });
 
+  it('takes an id_token only at the launch address, where its nonce is bound to its login', async () => {
+    // A deep-linking id_token of someone else, posted with the attacker's own login to another LTI route.
+    const prepared = await platform.prepareLaunch({ roles: 'instructor', user: { id: 'dl-victim' }, messageType: 'LtiDeepLinkingRequest' });
+    for (const path of ['/lti/deep-link', '/lti/login']) {
+      const response = await prepared.userAgent.navigate(`${service.url}${path}`, { method: 'POST', form: prepared.fields });
+      assert.equal(response.status, 400, `${path}: ${response.body.slice(-300)}`);
+      assert.match(response.body, /An LMS posts its id_token to the launch address only/);
+      assert.doesNotMatch(response.body, /Add a live class|deep-link-form/);
+    }
+    // Any other address does not even read the form.
+    const elsewhere = await prepared.userAgent.navigate(`${service.url}/lti/elsewhere`, { method: 'POST', form: prepared.fields });
+    assert.equal(elsewhere.status, 401);
+    assert.doesNotMatch(elsewhere.body, /Add a live class|deep-link-form/);
+  });
+
   it('refuses a never-used nonce that is not its login\'s, with the page of a mismatched state', async () => {
     const result = await platform.launch({ roles: 'learner', user: { id: 'nonce-1' }, tamper: (c) => void (c.nonce = `never-seen-${randomUUID()}`) });
     assert.equal(result.response.status, 401);

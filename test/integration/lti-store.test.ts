@@ -90,8 +90,13 @@ for (const backend of storageBackends()) {
       await store.Insert(false, 'lc_login', { state: 'st-1', iss: 'https://p' });
       const [first, second] = await Promise.all([store.take('lc_login', { state: 'st-1' }), store.take('lc_login', { state: 'st-1' })]);
       assert.equal([first, second].filter((r) => r !== undefined).length, 1);
-      assert.equal((first ?? second)?.iss, 'https://p');
+      const taken = (first ?? second)!;
+      assert.equal(taken.fields.iss, 'https://p');
       assert.equal(await store.Get(false, 'lc_login', { state: 'st-1' }), false);
+      const [before] = await db.rows<{ expires_at: Date }>(sql`select now() as expires_at`);
+      await taken.putBack();
+      const [row] = await db.rows<{ expires_at: Date; created_at: Date }>(sql`select expires_at, created_at from lti_store where collection = 'lc_login' and fields @> '{"state":"st-1"}'`);
+      assert.ok(row && new Date(row.created_at) < new Date(before!.expires_at), 'put back as it was, not as a new record');
     });
 
     it('serves platform reads from memory, and forgets them when this store writes', async () => {

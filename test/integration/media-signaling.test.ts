@@ -86,13 +86,13 @@ describe('media signaling', () => {
     // Nothing was left behind by the refusals.
     assert.equal(c.service.realtime.media.counts().tabs, 0);
 
-    // A payload past the schema's limit is answered; a message over socket.io's 1 MiB limit (which
+    // A payload past the schema's limit is answered; a message over socket.io's 128 KiB limit (which
     // cannot be answered) closes that socket only, and the class goes on.
     const flooder = await join('bad-input', 'flooder', 'learner');
     const oversized = await request<Reply>(flooder.socket, 'media:answer', { sdp: 'x'.repeat(70 * 1024) });
     assert.match((oversized as { error: string }).error, /invalid media:answer: sdp: Too big/i);
     const closed = new Promise<string>((resolve) => flooder.socket.once('disconnect', resolve));
-    flooder.socket.emit('media:answer', { sdp: 'x'.repeat(1100 * 1024) });
+    flooder.socket.emit('media:answer', { sdp: 'x'.repeat(130 * 1024) });
     assert.equal(await closed, 'transport close');
     assert.equal((await request<Reply>(host.socket, 'seat:refresh', {})).ok, true, 'the host is still served');
 

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
+import { io } from 'socket.io-client';
 import { connect, launchAs, request, startClassroom, type Classroom } from '../helpers/classroom.ts';
 import { captureLogs, LEVEL, type CapturedLogs } from '../helpers/logs.ts';
 
@@ -14,7 +15,8 @@ describe('the live connection against odd input', () => {
   let course = 0;
   before(async () => {
     logs = captureLogs('info');
-    c = await startClassroom('moodle', { logger: logs.logger, env: { LOG_LEVEL: 'info' } });
+    // Every admission reads the LMS afresh (ACCESS_CACHE_SECONDS=0): a slow LMS makes it last.
+    c = await startClassroom('moodle', { logger: logs.logger, env: { LOG_LEVEL: 'info', ACCESS_CACHE_SECONDS: '0' } });
   });
   after(() => c?.close());
 
@@ -81,6 +83,26 @@ describe('the live connection against odd input', () => {
     assert.deepEqual(logs.atLeast(LEVEL.error), []);
   });
 
+  it('answers events sent before the socket is admitted', async () => {
+    const room = place();
+    const student = await room.as('early');
+    // The admission reads the LMS's membership list afresh, and the LMS takes a second to answer.
+    c.platform.nrpsMode('slow');
+    for (let i = 0; i < 2; i++) {
+      const socket = io(c.service.url, { auth: { seat: student.seat }, transports: ['websocket'], reconnection: false, forceNew: true });
+      try {
+        // Sent the moment the connection opens, while the server is still checking the seat.
+        const answer = await new Promise<{ ok: boolean; error?: string }>((resolve, reject) => {
+          socket.once('connect', () => socket.timeout(5_000).emit('chat:send', { body: 'first!' }, (error: Error | null, ack: { ok: boolean; error?: string }) => (error ? reject(error) : resolve(ack))));
+        });
+        assert.deepEqual(answer, { ok: false, error: 'you are still joining the class; try again in a moment' });
+      } finally {
+        socket.close();
+      }
+    }
+    c.platform.nrpsMode('ok');
+  });
+
   it('refuses text with control characters in what it stores, by name', async () => {
     const room = place();
     const teacher = await room.as('teacher', 'instructor');
@@ -117,12 +139,15 @@ describe('the live connection against odd input', () => {
     assert.match(noAccount.kind === 'revoked' ? noAccount.reason : '', /your account is no longer known to Live Classroom/);
     const roomRow = await c.service.repositories.rooms.get(seat.roomId);
     await c.service.repositories.courses.delete(roomRow!.courseId);
+    // The same seat at the hosts' API and a recording link is a refusal, not a failure.
+    const api = await fetch(`${c.service.url}/api/rooms/${goneSeat.roomId}/settings`, { headers: { authorization: `Bearer ${gone.seat}` } });
+    assert.equal(api.status, 403);
     const noRoom = await connect(c.service, student.seat);
     assert.equal(noRoom.kind, 'revoked');
     assert.match(noRoom.kind === 'revoked' ? noRoom.reason : '', /this live class was removed from the course/);
     const logged = logs.lines.slice(before);
     assert.ok(logged.some((l) => /a seat for a room that no longer exists/.test(String(l.msg)) && l.level === LEVEL.info));
-    assert.ok(logged.some((l) => /a seat for a user who no longer exists/.test(String(l.msg)) && l.level === LEVEL.info));
+    assert.ok(logged.some((l) => /refused a user who no longer exists/.test(String(l.msg)) && l.level === LEVEL.info));
     assert.deepEqual(logs.atLeast(LEVEL.error), []);
   });
 });

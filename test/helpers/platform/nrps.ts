@@ -40,8 +40,9 @@ export class Nrps {
 
   router(site: Site, tokens: AccessTokens): Router {
     const router = express.Router();
-    router.get(site.layout.memberships, requireScope(tokens, [SCOPES.nrps]), (req, res) => {
+    router.get(site.layout.memberships, requireScope(tokens, [SCOPES.nrps]), async (req, res) => {
       this.requests++;
+      if (this.mode === 'slow') await new Promise((resolve) => setTimeout(resolve, 1_000));
       if (this.mode === 'down') throw new HttpError(503, 'temporarily_unavailable', 'the membership service is down');
       const course = site.courses.byNumber(Number(req.params.course));
       if (!course) throw new HttpError(404, 'not_found', `no course ${String(req.params.course)}`);

@@ -175,7 +175,8 @@ export interface SetMembersOptions {
   label?: string;
 }
 
-export type NrpsMode = 'ok' | 'down' | 'loop' | 'huge';
+/** `slow`: every answer after a second. */
+export type NrpsMode = 'ok' | 'down' | 'loop' | 'huge' | 'slow';
 export type AgsMode = 'ok' | 'down' | 'garbage';
 
 export interface LineItem {
