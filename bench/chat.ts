@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import { parseSettings } from '../config/index.ts';
 import { createLogger } from '../server/logger.ts';
-import type { ChatView } from '../server/protocol.ts';
+import type { ChatView } from '../server/protocol/index.ts';
 import { Service } from '../server/service.ts';
 import { Platform } from '../test/helpers/platform/index.ts';
 import { listeningUrl, startTool } from '../test/helpers/tool-process.ts';

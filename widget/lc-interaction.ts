@@ -5,7 +5,7 @@
 // text (Lit escapes it), never as HTML.
 import { css, html, nothing, type PropertyValues } from 'lit';
 import type { Socket } from 'socket.io-client';
-import type { Ack, ChatMutesView, ChatView, ClientEvent, ClientPayload, HandsView, InteractionSnapshot, PollView, QuestionView, ServerEvents } from '../server/protocol.ts';
+import type { Ack, ChatMutesView, ChatView, ClientEvent, ClientPayload, HandsView, InteractionSnapshot, PollView, QuestionView, ServerEvents } from '../server/protocol/index.ts';
 import { renderChat } from './panels/chat.ts';
 import { renderHands } from './panels/hands.ts';
 import { panelStyles } from './panels/styles.ts';

@@ -4,7 +4,7 @@
 // played in place. Playback uses the browser's own HLS where it has it, else hls.js, fetched only
 // when a recording is opened.
 import { css, html, nothing } from 'lit';
-import type { Ack, RecordingStateView, RecordingView } from '../server/protocol.ts';
+import type { Ack, RecordingStateView, RecordingView } from '../server/protocol/index.ts';
 import type { MessageKey } from './i18n.ts';
 import { RoomPanel, type RoomSocket } from './room-panel.ts';
 

@@ -4,7 +4,7 @@
 // controls: go live, end, camera, microphone, share screen.
 import { css, html, LitElement, nothing } from 'lit';
 import { io, type Socket } from 'socket.io-client';
-import type { Ack, ClassStatus, ClientEvent, ClientEmits, Grant, MediaState, NodeRedirect, ServerEvents } from '../server/protocol.ts';
+import type { Ack, ClassStatus, ClientEvent, ClientEvents, Grant, MediaState, NodeRedirect, ServerEvents } from '../server/protocol/index.ts';
 import { followFrameHeight } from './frame-resize.ts';
 import { languageOf, translator, type Translate } from './i18n.ts';
 import './lc-interaction.ts';
@@ -78,7 +78,7 @@ export class LiveClassroom extends LitElement {
   /** Counts welcomes: the interaction panel synchronises at each one. */
   declare _session: number;
 
-  #socket: Socket<ServerEvents, ClientEmits> | undefined;
+  #socket: Socket<ServerEvents, ClientEvents> | undefined;
   #media: MediaSession | undefined;
   #levels: ReturnType<typeof setInterval> | undefined;
   #welcomed = false;
@@ -143,9 +143,9 @@ export class LiveClassroom extends LitElement {
    * A socket to the tool at `node` (a NODE_URL the server sent us to), or beside the launch page
    * when undefined: /lti/launch -> /socket.io/.
    */
-  #open(node: string | undefined): Socket<ServerEvents, ClientEmits> {
+  #open(node: string | undefined): Socket<ServerEvents, ClientEvents> {
     const base = node === undefined ? new URL('../socket.io/', document.baseURI) : new URL(`${node.replace(/\/+$/, '')}/socket.io/`);
-    const socket: Socket<ServerEvents, ClientEmits> = io(base.origin, {
+    const socket: Socket<ServerEvents, ClientEvents> = io(base.origin, {
       path: base.pathname,
       transports: ['websocket', 'polling'],
       // A function, so every reconnection presents the freshest seat token.
@@ -171,7 +171,7 @@ export class LiveClassroom extends LitElement {
     this.requestUpdate();
   }
 
-  #bind(socket: Socket<ServerEvents, ClientEmits>): void {
+  #bind(socket: Socket<ServerEvents, ClientEvents>): void {
     const media = (): MediaSession => this.#media as MediaSession;
     socket.on('welcome', (state) => {
       const again = this.#welcomed;

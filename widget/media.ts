@@ -3,7 +3,7 @@
 // microphone and screen (we offer, the server answers). Either connection is made afresh when it
 // fails or stays disconnected, and after the socket comes back from a network drop.
 import type { Socket } from 'socket.io-client';
-import type { Ack, ClientEmits, IceServerInfo, MediaSource, ServerEvents, StageTrack } from '../server/protocol.ts';
+import type { Ack, ClientEvents, IceServerInfo, MediaSource, ServerEvents, StageTrack } from '../server/protocol/index.ts';
 import { mediaTotals, receivedLevels, sendingLevel, type MediaTotals } from './media-stats.ts';
 
 export type { MediaTotals } from './media-stats.ts';
@@ -20,7 +20,7 @@ export interface Publisher {
   audio?: MediaStream;
 }
 
-type LiveSocket = Socket<ServerEvents, ClientEmits>;
+type LiveSocket = Socket<ServerEvents, ClientEvents>;
 
 interface Received {
   info: StageTrack;
@@ -373,7 +373,7 @@ export class MediaSession {
     return result;
   }
 
-  async #emit<E extends 'media:subscribe' | 'media:answer' | 'media:publish' | 'media:unpublish' | 'media:state'>(event: E, payload: Parameters<ClientEmits[E]>[0]): Promise<Ack<Record<string, unknown>>> {
+  async #emit<E extends 'media:subscribe' | 'media:answer' | 'media:publish' | 'media:unpublish' | 'media:state'>(event: E, payload: Parameters<ClientEvents[E]>[0]): Promise<Ack<Record<string, unknown>>> {
     const socket = this.#socket as unknown as Socket;
     return (await socket.timeout(SIGNAL_TIMEOUT_MS).emitWithAck(event, payload)) as Ack<Record<string, unknown>>;
   }

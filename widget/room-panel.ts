@@ -3,10 +3,10 @@
 // once per welcome (`session` goes up at each one: the first connection and every reconnection).
 import { LitElement, type PropertyValues } from 'lit';
 import type { Socket } from 'socket.io-client';
-import type { ClassStatus, ClientEmits, Grant, ServerEvents } from '../server/protocol.ts';
+import type { ClassStatus, ClientEvents, Grant, ServerEvents } from '../server/protocol/index.ts';
 import { languageOf, translator, type Translate } from './i18n.ts';
 
-export type RoomSocket = Socket<ServerEvents, ClientEmits>;
+export type RoomSocket = Socket<ServerEvents, ClientEvents>;
 
 export abstract class RoomPanel extends LitElement {
   static override properties = {

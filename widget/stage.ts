@@ -2,7 +2,7 @@
 // camera), the presenter's camera small beside a screen share, other speakers as tiles, our own
 // camera as a muted preview, and one audio element per person heard.
 import { css, html, nothing, type TemplateResult } from 'lit';
-import type { MediaState } from '../server/protocol.ts';
+import type { MediaState } from '../server/protocol/index.ts';
 import type { Translate } from './i18n.ts';
 import type { Publisher } from './media.ts';
 

@@ -4,7 +4,7 @@
 import type { Socket } from 'socket.io';
 import { AccessRefusedError, RoomNotFoundError } from '../access/index.ts';
 import type { Logger } from '../logger.ts';
-import { clientEvents, parseClientEvent, type Ack } from '../protocol.ts';
+import { clientEvents, parseClientEvent, type Ack } from '../protocol/index.ts';
 import { InteractionError, type Bind } from './interaction.ts';
 import { SignalingError } from './media.ts';
 

@@ -8,7 +8,7 @@ import { AccessRefusedError, RoomNotFoundError } from '../access/index.ts';
 import type { Repositories } from '../db/index.ts';
 import type { Logger } from '../logger.ts';
 import type { MediaServer } from '../media/index.ts';
-import { PROTOCOL_VERSION, type ClassStatus, type Grant, type ServerEvents } from '../protocol.ts';
+import { PROTOCOL_VERSION, type ClassStatus, type Grant, type ServerEvents } from '../protocol/index.ts';
 import { roomChannel } from './channels.ts';
 import { eventBinder } from './events.ts';
 import { Interaction } from './interaction.ts';

@@ -1,7 +1,7 @@
 // What the room's chat, questions, hands and polls look like on the wire, per recipient: hosts see
 // who asked an anonymous question and a poll's live results; students do not.
 import type { ChatEntry, ChatMutes, PollEntry, QuestionEntry, RaisedHand, Repositories } from '../db/index.ts';
-import type { ChatView, ChatMutesView, Grant, HandsView, InteractionRole, InteractionSnapshot, PollView, QuestionView } from '../protocol.ts';
+import type { ChatView, ChatMutesView, Grant, HandsView, InteractionRole, InteractionSnapshot, PollView, QuestionView } from '../protocol/index.ts';
 
 /** Messages sent after a reconnection's `chatAfter`, at most, in one snapshot. */
 export const CATCH_UP_LIMIT = 500;

@@ -7,7 +7,7 @@ import type { Server } from 'socket.io';
 import { AccessRefusedError, type Decision } from '../access/index.ts';
 import type { Repositories } from '../db/index.ts';
 import type { Logger } from '../logger.ts';
-import { MESSAGE_RATE, type Ack, type ClientEvent, type ClientPayload, type ServerEvents } from '../protocol.ts';
+import { MESSAGE_RATE, type Ack, type ClientEvent, type ClientPayload, type ServerEvents } from '../protocol/index.ts';
 import { hostsChannel, roomChannel, userChannel } from './channels.ts';
 import type { LiveSocket, SocketData } from './index.ts';
 import { audienceOf, chatView, handsView, pollView, questionView, roleOf, snapshot } from './interaction-views.ts';

@@ -5,7 +5,7 @@
 import { createHmac } from 'node:crypto';
 import type { Logger } from '../logger.ts';
 import { MediaError, type MediaServer, type PublishedTrackInfo, type SubscribedTrackInfo } from '../media/index.ts';
-import type { IceServerInfo, MediaSource, MediaState, StageTrack } from '../protocol.ts';
+import type { IceServerInfo, MediaSource, MediaState, StageTrack } from '../protocol/index.ts';
 
 /** The part of a socket the media signaling needs. */
 export interface MediaSeat {

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'socket.io';
 import { throttledWarn, type Logger } from '../logger.ts';
-import type { NodeRedirect } from '../protocol.ts';
+import type { NodeRedirect } from '../protocol/index.ts';
 
 export interface NodeIdentity {
   /** NODE_ID: unique among the nodes sharing REDIS_URL. */

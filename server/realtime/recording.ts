@@ -4,7 +4,7 @@
 // recordings/ (RecordingControl is what realtime needs of it).
 import type { Repositories } from '../db/index.ts';
 import type { Logger } from '../logger.ts';
-import type { Ack, ClientEvent, ClientPayload, RecordingStateView, RecordingView } from '../protocol.ts';
+import type { Ack, ClientEvent, ClientPayload, RecordingStateView, RecordingView } from '../protocol/index.ts';
 import { SignalingError, type PublishedTrackView } from './media.ts';
 
 export interface RecordingControl {

@@ -13,7 +13,7 @@ import { join as joinPath } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Socket } from 'socket.io-client';
 import { parseSettings } from '../../config/index.ts';
-import type { ChatView, HandsView, PollView, QuestionView } from '../../server/protocol.ts';
+import type { ChatView, HandsView, PollView, QuestionView } from '../../server/protocol/index.ts';
 import { createLogger } from '../../server/logger.ts';
 import { Service } from '../../server/service.ts';
 import { connect, introduce, launchAs, request } from '../helpers/classroom.ts';

@@ -12,7 +12,7 @@ import { io, type Socket } from 'socket.io-client';
 import { parseSettings } from '../../config/index.ts';
 import { SeatTokens } from '../../lti/index.ts';
 import { createLogger } from '../../server/logger.ts';
-import { clientEvents } from '../../server/protocol.ts';
+import { clientEvents } from '../../server/protocol/index.ts';
 import { Service } from '../../server/service.ts';
 import { launchAs } from '../helpers/classroom.ts';
 import { INTERNAL_DETAIL, mutations, NASTY_STRINGS, nastyValues, pick, prng } from '../helpers/fuzz.ts';

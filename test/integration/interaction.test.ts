@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Socket } from 'socket.io-client';
-import type { ChatView, HandsView, InteractionSnapshot, PollView, QuestionView } from '../../server/protocol.ts';
+import type { ChatView, HandsView, InteractionSnapshot, PollView, QuestionView } from '../../server/protocol/index.ts';
 import { exportInteraction } from '../../server/realtime/index.ts';
 import { connect, request, startClassroom, type Classroom } from '../helpers/classroom.ts';
 import { collect, join as joinRoom, next, type Participant, type Reply } from '../helpers/interaction.ts';

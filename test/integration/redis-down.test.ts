@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Socket } from 'socket.io-client';
-import type { ChatView, HandsView } from '../../server/protocol.ts';
+import type { ChatView, HandsView } from '../../server/protocol/index.ts';
 import { request, startClassroom, type Classroom } from '../helpers/classroom.ts';
 import { join as joinRoom, next, type Reply } from '../helpers/interaction.ts';
 import { freePort } from '../helpers/ports.ts';

@@ -1,7 +1,7 @@
 // The chat panel: messages with author, role badge and time; a box to write; for hosts, delete a
 // message, mute one participant, or mute the whole room.
 import { html, nothing, type TemplateResult } from 'lit';
-import type { ChatMutesView, ChatView, Grant } from '../../server/protocol.ts';
+import type { ChatMutesView, ChatView, Grant } from '../../server/protocol/index.ts';
 import type { Translate } from '../i18n.ts';
 import type { Send } from '../lc-interaction.ts';
 

@@ -1,7 +1,7 @@
 // Raised hands: students raise or lower theirs and see their place in line; hosts see the queue
 // in order, bring the first (or anyone in it) on stage, lower a hand, and take speakers off stage.
 import { html, nothing, type TemplateResult } from 'lit';
-import type { Grant, HandsView } from '../../server/protocol.ts';
+import type { Grant, HandsView } from '../../server/protocol/index.ts';
 import type { Translate } from '../i18n.ts';
 import type { Send } from '../lc-interaction.ts';
 

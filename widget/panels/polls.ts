@@ -1,7 +1,7 @@
 // Polls: a host asks a question with 2 to 6 options and sees the results live, closes the poll and
 // may share the results; students choose one option, once, and see the results once shared.
 import { html, nothing, type TemplateResult } from 'lit';
-import type { Grant, PollView } from '../../server/protocol.ts';
+import type { Grant, PollView } from '../../server/protocol/index.ts';
 import type { Translate } from '../i18n.ts';
 import type { Send } from '../lc-interaction.ts';
 

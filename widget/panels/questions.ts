@@ -2,7 +2,7 @@
 // else upvotes once; hosts mark questions answered and pin them. Pinned first, then open before
 // answered, then by votes, then oldest first (the server's order too).
 import { html, nothing, type TemplateResult } from 'lit';
-import type { Grant, QuestionView } from '../../server/protocol.ts';
+import type { Grant, QuestionView } from '../../server/protocol/index.ts';
 import type { Translate } from '../i18n.ts';
 import type { Send } from '../lc-interaction.ts';
 import { timeOf } from './chat.ts';
