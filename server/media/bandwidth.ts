@@ -26,24 +26,26 @@ export function noteReceiverEstimate(subscriber: Subscriber, packet: RtcpPacket,
 }
 
 /**
- * What the publisher should send: the lowest fresh estimate among the subscribers of its video,
- * within the limits; the ceiling while no subscriber has said anything. Undefined without video.
- * `othersLowest`: the lowest fresh estimate of the receivers in subscriber workers, which report
- * through the main thread (worker-pool.ts).
+ * What the publisher should send: `lowest`, the lowest fresh estimate among the receivers of its
+ * video (Subscribers.lowestEstimate), within the limits; the ceiling while no receiver has said
+ * anything (Infinity). Undefined without video.
  */
-export function targetBitrate(publisher: Publisher, limits: BitrateLimits, now = Date.now(), othersLowest = Number.POSITIVE_INFINITY): number | undefined {
+export function targetBitrate(publisher: Publisher, limits: BitrateLimits, lowest: number): number | undefined {
   let video = false;
-  let lowest = othersLowest;
-  for (const track of publisher.tracks.values()) {
-    if (track.info.kind !== 'video') continue;
-    video = true;
-    for (const forward of track.forwards) {
-      const estimate = forward.subscriber.estimate;
-      if (estimate && now - estimate.at <= FRESH_MS && estimate.bps < lowest) lowest = estimate.bps;
-    }
-  }
+  for (const track of publisher.tracks.values()) if (track.info.kind === 'video') video = true;
   if (!video) return undefined;
   return Math.round(Math.min(limits.max, Math.max(limits.min, lowest)));
+}
+
+export interface ReceiverEstimate {
+  bps: number;
+  /** When it arrived (ms since the epoch). */
+  at: number;
+}
+
+/** Whether a receiver's estimate is still believed at `now`. */
+export function isFresh(estimate: ReceiverEstimate | undefined, now: number): estimate is ReceiverEstimate {
+  return estimate !== undefined && now - estimate.at <= FRESH_MS;
 }
 
 /** Sends the publisher a REMB for all its video SSRCs. */

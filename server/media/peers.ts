@@ -16,6 +16,7 @@ import {
   type RTCRtpSender,
   type RTCRtpTransceiver,
 } from 'werift';
+import { useKeyObjects } from './srtp-keys.ts';
 import { VIDEO_CODECS, type Counters, type IceServer, type PublishedTrackInfo, type VideoCodec } from './types.ts';
 
 export const noop = () => {};
@@ -114,6 +115,29 @@ export class Peer {
     for (const transport of this.transports) stopTransport(transport);
     this.transports.clear();
   }
+}
+
+/**
+ * Follows a connection until it closes: `onTimeout` once if ICE and DTLS have not completed within
+ * `timeoutMs` (a browser gone, blocked, or not a browser), `onState` on each state change. Once
+ * connected, werift's SRTP keys become KeyObjects (srtp-keys.ts).
+ */
+export function watchConnection(peer: Peer, timeoutMs: number, onTimeout: () => void, onState: (state: string) => void): void {
+  let connectTimer: NodeJS.Timeout | undefined = setTimeout(() => {
+    connectTimer = undefined;
+    if (!peer.closed && peer.pc.connectionState !== 'connected') onTimeout();
+  }, timeoutMs);
+  peer.onClose(() => clearTimeout(connectTimer));
+  const { unSubscribe } = peer.pc.connectionStateChange.subscribe((state) => {
+    if (peer.closed) return;
+    if (state === 'connected') {
+      clearTimeout(connectTimer);
+      connectTimer = undefined;
+      useKeyObjects(peer.pc);
+    }
+    onState(state);
+  });
+  peer.onClose(unSubscribe);
 }
 
 /**

@@ -16,27 +16,21 @@ export interface WorkerSetup {
   connectTimeoutMs: number;
 }
 
-/** A published track as a worker knows it: its info and the number its packets carry. */
+/** A published track as a worker knows it: its info (`info.userId` is its publisher) and the number its packets carry. */
 export interface RelayTrack {
   num: number;
-  publisherId: string;
   info: PublishedTrackInfo;
 }
 
+/**
+ * The calls of the Subscribers interface (subscribers.ts), run by the worker's LocalSubscribers of
+ * the room. Results: subscribe → SubscriberOffer, answer → SubscribedTrackInfo[], close → null.
+ */
 export type WorkerRequest =
-  | { op: 'subscribe'; roomId: string; userId: string }
+  /** `tracks`: the room's tracks, with the first subscriber of the room in this worker (set before the offer is made). */
+  | { op: 'subscribe'; roomId: string; userId: string; tracks?: RelayTrack[] }
   | { op: 'answer'; roomId: string; userId: string; sdp: string }
   | { op: 'close'; roomId: string; userId: string };
-
-export interface SubscribeResult {
-  sdp: string;
-  tracks: SubscribedTrackInfo[];
-}
-
-export interface AnswerResult {
-  tracks: SubscribedTrackInfo[];
-  refused: Array<{ trackId: string; codec: string }>;
-}
 
 /** Main thread → worker. */
 export type ToWorker =
@@ -45,15 +39,23 @@ export type ToWorker =
   | { kind: 'tracks'; roomId: string; tracks: RelayTrack[] }
   | { kind: 'rtp'; meta: Uint32Array; data: Uint8Array };
 
-/** Worker → main thread. */
-export type FromWorker =
-  | { kind: 'response'; id: number; result?: unknown; error?: { code: MediaErrorCode; message: string } }
+/**
+ * Worker → main thread, about one room: its LocalSubscribers' reports (SubscriberReports in
+ * subscribers.ts), a keyframe request from a subscriber, and a subscriber's latest REMB.
+ */
+export type RoomEvent =
   | { kind: 'renegotiate'; roomId: string; userId: string; offerSdp: string; tracks: SubscribedTrackInfo[] }
   | { kind: 'state'; roomId: string; userId: string; state: string }
-  /** The worker closed the user's connection on its own (it never connected in time). */
+  | { kind: 'codec-refused'; roomId: string; userId: string; trackId: string; codec: string }
+  /** `closed`: the worker closed the user's connection (it never connected in time). */
   | { kind: 'failure'; roomId: string; userId: string; code: MediaErrorCode; message: string; closed: boolean }
   | { kind: 'keyframe'; roomId: string; trackId: string }
-  | { kind: 'estimate'; roomId: string; userId: string; bps: number }
+  | { kind: 'estimate'; roomId: string; userId: string; bps: number };
+
+/** Worker → main thread. */
+export type FromWorker =
+  | RoomEvent
+  | { kind: 'response'; id: number; result?: unknown; error?: { code: MediaErrorCode; message: string } }
   /**
    * The worker now needs (on) or no longer needs (off) this track's packets: it has, or no longer
    * has, a subscriber with the track in an answered offer (refused forwards do not count). The main

@@ -1,52 +1,46 @@
 // A room: everything published in it is forwarded to everyone subscribed in it (but the
-// publisher); subscribers are renegotiated when the room's tracks change.
+// publisher). The room owns the publishing connections and their tracks; its subscribers (the
+// Subscribers interface: in process, or in worker threads) are told whenever the tracks change.
+import type { EventEmitter } from 'node:events';
 import type { RTCPeerConnectionConfig } from 'werift';
 import { sendEstimate, targetBitrate, type BitrateLimits } from './bandwidth.ts';
 import { describeCause, MediaError } from './errors.ts';
-import { acceptSubscribeAnswer, dropForward, dropTrack, makeSubscribeOffer, requestKeyframes, subscribedTracks, subscribeOffer, syncForwards } from './forwarding.ts';
-import { codecName, Peer, PublishedTrack, Publisher, Subscriber } from './peers.ts';
+import { dropTrack } from './forwarding.ts';
+import { codecName, PublishedTrack, Publisher, watchConnection, type Peer } from './peers.ts';
 import { checkSdp, keepOneVideoCodec, mediaKinds } from './sdp.ts';
-import { useKeyObjects } from './srtp-keys.ts';
-import type { MediaServer } from './server.ts';
-import type { Counters, PublishedTrackInfo, SubscribedTrackInfo, VideoCodec } from './types.ts';
-import type { RemoteSubscribers } from './worker-pool.ts';
+import type { SubscriberReports, Subscribers } from './subscribers.ts';
+import type { Counters, MediaServerEvents, PublishedTrackInfo, SubscribedTrackInfo, VideoCodec } from './types.ts';
 
 /** A room: everything published in it is forwarded to everyone subscribed in it (but the publisher). */
 export class MediaRoom {
   private readonly publishers = new Map<string, Publisher>();
-  private readonly subscribers = new Map<string, Subscriber>();
+  private readonly subscribers: Subscribers;
   private closed = false;
   readonly id: string;
-  private readonly server: MediaServer;
   private readonly host: RoomHost;
-  /** The room's subscribers when worker threads serve them (then `subscribers` stays empty). */
-  private readonly remote: RemoteSubscribers | undefined;
 
-  constructor(id: string, server: MediaServer, host: RoomHost) {
+  constructor(id: string, host: RoomHost) {
     this.id = id;
-    this.server = server;
     this.host = host;
-    this.remote = host.remoteSubscribers?.(id);
+    this.subscribers = host.subscribers(id, this.subscriberReports());
   }
 
   /** Sizes, for MediaServer.stats() (which also brings each published track's loss count up to date). */
   counts(): { publishers: number; subscribers: number; tracks: number; forwards: number } {
     let tracks = 0;
-    let forwards = 0;
     for (const publisher of this.publishers.values()) {
       tracks += publisher.tracks.size;
       for (const track of publisher.tracks.values()) track.noteLoss();
     }
-    for (const subscriber of this.subscribers.values()) forwards += subscriber.forwards.size;
-    const remote = this.remote?.counts() ?? { subscribers: 0, forwards: 0 };
-    return { publishers: this.publishers.size, subscribers: this.subscribers.size + remote.subscribers, tracks, forwards: forwards + remote.forwards };
+    const subscribers = this.subscribers.counts();
+    return { publishers: this.publishers.size, subscribers: subscribers.subscribers, tracks, forwards: subscribers.forwards };
   }
 
   /** Asks each publisher for the video bitrate its receivers can take (a REMB each; see bandwidth.ts). */
   adaptBitrates(limits: BitrateLimits, now = Date.now()) {
     for (const [userId, publisher] of this.publishers) {
       if (publisher.peer.closed || publisher.peer.pc.connectionState !== 'connected') continue;
-      const bps = targetBitrate(publisher, limits, now, this.remote?.lowestEstimate(userId, now));
+      const bps = targetBitrate(publisher, limits, this.subscribers.lowestEstimate(userId, now));
       if (bps !== undefined) sendEstimate(publisher, bps);
     }
   }
@@ -63,7 +57,7 @@ export class MediaRoom {
   }
 
   get isEmpty(): boolean {
-    return this.publishers.size === 0 && this.subscribers.size === 0 && !this.remote?.size;
+    return this.publishers.size === 0 && this.subscribers.size === 0;
   }
 
   get isClosed(): boolean {
@@ -78,9 +72,7 @@ export class MediaRoom {
 
   /** The tracks a subscriber's session carries, with their mids (after its latest offer). */
   subscribedTracks(userId: string): SubscribedTrackInfo[] {
-    if (this.remote) return this.remote.subscribedTracks(userId);
-    const subscriber = this.subscribers.get(userId);
-    return subscriber ? subscribedTracks(subscriber) : [];
+    return this.subscribers.subscribedTracks(userId);
   }
 
   /** Asks the track's publisher for a keyframe (a viewer's picture froze), rate-limited as the server's own. False if no such video track. */
@@ -108,7 +100,7 @@ export class MediaRoom {
       publisher = new Publisher(this.host.peerConfig());
       this.publishers.set(userId, publisher);
       this.host.peerOpened(publisher.peer);
-      this.watchConnection(publisher.peer, userId, 'publisher');
+      this.watchPublisher(userId, publisher.peer);
     }
     const current = publisher;
     return current.peer.run(async () => {
@@ -144,34 +136,14 @@ export class MediaRoom {
   /** Creates (or refreshes) the user's receiving connection; returns an offer of every track others publish. Answer: acceptAnswer(). */
   async subscribe(userId: string): Promise<string> {
     this.assertOpen();
-    if (this.remote) return this.remote.subscribe(userId);
-    let subscriber = this.subscribers.get(userId);
-    if (!subscriber) {
-      subscriber = new Subscriber(this.host.peerConfig());
-      this.subscribers.set(userId, subscriber);
-      this.host.peerOpened(subscriber.peer);
-      this.watchConnection(subscriber.peer, userId, 'subscriber');
-    }
-    const current = subscriber;
-    return current.peer.run(async () => this.host.finishSdp(await subscribeOffer(this.publishers, userId, current, () => this.closedError(userId))));
+    const { sdp } = await this.subscribers.subscribe(userId);
+    return this.host.finishSdp(sdp);
   }
 
   /** Applies the browser's answer to our latest subscribe (or renegotiate) offer. */
   async acceptAnswer(userId: string, answerSdp: string): Promise<void> {
     this.assertOpen();
-    if (this.remote) return this.remote.acceptAnswer(userId, answerSdp);
-    const subscriber = this.subscribers.get(userId);
-    if (!subscriber) throw new MediaError('not-found', `User "${userId}" has not subscribed in room "${this.id}": call subscribe() first.`);
-    const sdp = checkSdp(answerSdp, 'subscribe answer', true);
-    await subscriber.peer.run(async () => {
-      for (const forward of await acceptSubscribeAnswer(subscriber, userId, sdp, () => this.closedError(userId))) {
-        this.server.emit('codec-refused', { roomId: this.id, userId, trackId: forward.track.info.id, codec: forward.track.info.codec ?? 'unknown' });
-      }
-      if (subscriber.dirty) {
-        subscriber.dirty = false;
-        this.renegotiate(userId, subscriber, true);
-      }
-    });
+    await this.subscribers.acceptAnswer(userId, answerSdp);
   }
 
   /** Closes only the user's publishing connection (a new publish starts a fresh one, e.g. after a network change). */
@@ -182,39 +154,29 @@ export class MediaRoom {
 
   /** Closes only the user's receiving connection; subscribe() again makes a fresh one. */
   async unsubscribe(userId: string): Promise<void> {
-    await this.remote?.unsubscribe(userId);
-    const subscriber = this.subscribers.get(userId);
-    if (!subscriber) return this.remote && this.isEmpty ? this.host.roomEmpty(this) : undefined;
-    this.subscribers.delete(userId);
-    for (const forward of [...subscriber.forwards.values()]) dropForward(forward);
-    await this.host.peerClosed(subscriber.peer);
+    await this.subscribers.unsubscribe(userId);
     if (this.isEmpty) this.host.roomEmpty(this);
   }
 
   /** Whether the user has a publishing / receiving connection here. */
   has(userId: string): { publisher: boolean; subscriber: boolean } {
-    return { publisher: this.publishers.has(userId), subscriber: this.subscribers.has(userId) || !!this.remote?.has(userId) };
+    return { publisher: this.publishers.has(userId), subscriber: this.subscribers.has(userId) };
   }
 
   /** Closes the user's connections; others stop receiving the user's tracks (with a renegotiation). */
   async leave(userId: string): Promise<void> {
+    await this.subscribers.unsubscribe(userId);
     const publisher = this.publishers.get(userId);
-    const subscriber = this.subscribers.get(userId);
-    await this.remote?.unsubscribe(userId);
-    if (subscriber) {
-      this.subscribers.delete(userId);
-      for (const forward of [...subscriber.forwards.values()]) dropForward(forward);
-      await this.host.peerClosed(subscriber.peer);
-    }
     if (publisher) await this.dropPublisher(userId, publisher);
     if (this.isEmpty) this.host.roomEmpty(this);
   }
 
+  /** Closes every connection in the room (subscribers first, then publishers); safe to call twice. */
   async close(): Promise<void> {
     if (this.closed) return;
-    const users = new Set([...this.publishers.keys(), ...this.subscribers.keys(), ...(this.remote?.userIds() ?? [])]);
     this.closed = true;
-    for (const userId of users) await this.leave(userId);
+    await this.subscribers.close();
+    for (const [userId, publisher] of [...this.publishers]) await this.dropPublisher(userId, publisher);
     this.host.roomEmpty(this);
   }
 
@@ -263,66 +225,38 @@ export class MediaRoom {
   }
 
   private tracksChanged() {
-    this.server.emit('tracks', { roomId: this.id, tracks: this.tracks() });
-    this.remote?.tracksChanged([...this.publishers.values()].flatMap((publisher) => [...publisher.tracks.values()]));
-    for (const [userId, subscriber] of this.subscribers) this.renegotiate(userId, subscriber);
+    this.host.emit('tracks', { roomId: this.id, tracks: this.tracks() });
+    this.subscribers.tracksChanged([...this.publishers.values()].flatMap((publisher) => [...publisher.tracks.values()]));
   }
 
-  /** Offers the subscriber its new set of tracks, if it changed; the offer goes out as an event. */
-  private renegotiate(userId: string, subscriber: Subscriber, force = false) {
-    subscriber.peer
-      .run(async () => {
-        if (subscriber.peer.closed || this.closed) return;
-        if (subscriber.peer.pc.signalingState !== 'stable') {
-          subscriber.dirty = true;
-          return;
-        }
-        // Forced: senders were added or stopped while the previous offer was out.
-        if (!syncForwards(this.publishers, userId, subscriber) && !force) return;
-        const offerSdp = this.host.finishSdp(await makeSubscribeOffer(subscriber, userId, () => this.closedError(userId)));
-        if (subscriber.peer.closed) return;
-        this.server.emit('renegotiate', { roomId: this.id, userId, offerSdp, tracks: this.subscribedTracks(userId) });
-      })
-      .catch((error: unknown) => {
-        if (subscriber.peer.closed) return;
-        const failure = error instanceof MediaError ? error : new MediaError('wrong-state', `Renegotiating user "${userId}"'s subscription failed: ${describeCause(error)}.`, { cause: error });
-        this.server.emit('failure', { roomId: this.id, userId, role: 'subscriber', error: failure });
-      });
+  /** What the room's subscribers report, emitted from the server with the room's id. */
+  private subscriberReports(): SubscriberReports {
+    const { host, id: roomId } = this;
+    return {
+      renegotiate: (userId, offerSdp, tracks) => host.emit('renegotiate', { roomId, userId, offerSdp: host.finishSdp(offerSdp), tracks }),
+      connectionState: (userId, state) => host.emit('connection-state', { roomId, userId, role: 'subscriber', state }),
+      codecRefused: (userId, trackId, codec) => host.emit('codec-refused', { roomId, userId, trackId, codec }),
+      failure: (userId, error, closed) => {
+        if (closed && this.isEmpty) host.roomEmpty(this);
+        host.emit('failure', { roomId, userId, role: 'subscriber', error });
+      },
+    };
   }
 
-  private watchConnection(peer: Peer, userId: string, role: 'publisher' | 'subscriber') {
-    // A browser that never completes ICE and DTLS (gone, blocked, or not a browser) is dropped.
-    let connectTimer: NodeJS.Timeout | undefined = setTimeout(() => {
-      connectTimer = undefined;
-      if (peer.closed || peer.pc.connectionState === 'connected') return;
-      const error = new MediaError('timeout', `User "${userId}"'s ${role === 'publisher' ? 'sending' : 'receiving'} connection did not connect within ${Math.round(this.host.connectTimeoutMs / 1000)} s (ICE or DTLS never completed), so it was closed.`);
-      void this.dropPeerOf(userId, peer, role).then(() => this.server.emit('failure', { roomId: this.id, userId, role, error }));
-    }, this.host.connectTimeoutMs);
-    peer.onClose(() => clearTimeout(connectTimer));
-    const { unSubscribe } = peer.pc.connectionStateChange.subscribe((state) => {
-      if (peer.closed) return;
-      if (state === 'connected' && connectTimer) {
-        clearTimeout(connectTimer);
-        connectTimer = undefined;
-      }
-      if (state === 'connected') useKeyObjects(peer.pc);
-      if (role === 'subscriber' && state === 'connected') {
-        const subscriber = this.subscribers.get(userId);
-        if (subscriber?.peer === peer) requestKeyframes(subscriber);
-      }
-      this.server.emit('connection-state', { roomId: this.id, userId, role, state });
-    });
-    peer.onClose(unSubscribe);
-  }
-
-  /** Drops this peer if it is still the user's current one on that side. */
-  private async dropPeerOf(userId: string, peer: Peer, role: 'publisher' | 'subscriber') {
-    if (role === 'publisher') {
-      const publisher = this.publishers.get(userId);
-      if (publisher?.peer === peer) await this.dropPublisher(userId, publisher);
-    } else if (this.subscribers.get(userId)?.peer === peer) {
-      await this.unsubscribe(userId);
-    }
+  /** A publishing connection that never completes ICE and DTLS is closed. */
+  private watchPublisher(userId: string, peer: Peer) {
+    const timeoutMs = this.host.connectTimeoutMs;
+    watchConnection(
+      peer,
+      timeoutMs,
+      () => {
+        const error = new MediaError('timeout', `User "${userId}"'s sending connection did not connect within ${Math.round(timeoutMs / 1000)} s (ICE or DTLS never completed), so it was closed.`);
+        const publisher = this.publishers.get(userId);
+        const dropped = publisher?.peer === peer ? this.dropPublisher(userId, publisher) : Promise.resolve();
+        void dropped.then(() => this.host.emit('failure', { roomId: this.id, userId, role: 'publisher', error }));
+      },
+      (state) => this.host.emit('connection-state', { roomId: this.id, userId, role: 'publisher', state }),
+    );
   }
 
   private assertOpen() {
@@ -347,8 +281,10 @@ export interface RoomHost {
   peerOpened(peer: Peer): void;
   peerClosed(peer: Peer): Promise<void>;
   finishSdp(sdp: string): string;
+  /** Emits one of the server's events (the room names itself in each). */
+  readonly emit: EventEmitter<MediaServerEvents>['emit'];
   roomEmpty(room: MediaRoom): void;
   roomActive(room: MediaRoom): void;
-  /** Set when subscriber workers serve the rooms' subscribers. */
-  remoteSubscribers?(roomId: string): RemoteSubscribers;
+  /** The room's subscriber side: in process (LocalSubscribers) or in the worker threads (RemoteSubscribers). */
+  subscribers(roomId: string, reports: SubscriberReports): Subscribers;
 }

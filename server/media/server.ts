@@ -5,14 +5,13 @@
 import { EventEmitter } from 'node:events';
 import type { RTCPeerConnectionConfig } from 'werift';
 import { MediaError } from './errors.ts';
+import { LocalSubscribers } from './local-subscribers.ts';
 import { peerConfig, type Peer } from './peers.ts';
 import { MediaRoom, type RoomHost } from './room.ts';
 import { announceAddress } from './sdp.ts';
 import { MediaTap, type TapTarget } from './tap.ts';
-import { WorkerPool, type PoolHost } from './worker-pool.ts';
+import { WorkerPool } from './worker-pool.ts';
 import { newCounters, VIDEO_CODECS, type Counters, type MediaServerEvents, type MediaServerOptions, type MediaStats, type VideoCodec, type WorkerStats } from './types.ts';
-
-type WorkerPoolHostEmit = PoolHost['emit'];
 
 export class MediaServer extends EventEmitter<MediaServerEvents> {
   private readonly rooms = new Map<string, MediaRoom>();
@@ -21,6 +20,7 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
   private readonly options: MediaServerOptions;
   private readonly host: RoomHost;
   private closed = false;
+  private closing: Promise<void> | undefined;
   private readonly bitrateTimer: NodeJS.Timeout;
   private readonly taps = new Set<MediaTap>();
   /** Subscriber worker threads (options.workers > 0), and the main thread's share of the port range. */
@@ -46,7 +46,7 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
     const ranges = range && workers > 0 ? splitPorts(range, workers + 1) : undefined;
     this.mainPorts = ranges ? ranges[0] : range;
     const server = this;
-    this.host = {
+    const host: RoomHost = {
       counters: this.counters,
       keyframeIntervalMs: options.keyframeIntervalMs ?? 500,
       connectTimeoutMs: options.connectTimeoutMs ?? 20_000,
@@ -63,7 +63,8 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
       roomEmpty: (room) => {
         if (server.rooms.get(room.id) === room) server.rooms.delete(room.id);
       },
-      ...(workers > 0 ? { remoteSubscribers: (roomId: string) => server.pool!.room(roomId) } : {}),
+      emit: this.emit.bind(this),
+      subscribers: (roomId, reports) => server.pool?.subscribers(roomId, reports) ?? new LocalSubscribers(roomId, host, reports),
       roomActive: (room) => {
         if (server.closed) throw new MediaError('closed', 'The media server is closed.');
         const known = server.rooms.get(room.id);
@@ -71,6 +72,7 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
         else if (known !== room) throw new MediaError('closed', `This handle on room "${room.id}" is stale (the room emptied and was made again): use MediaServer.room("${room.id}").`);
       },
     };
+    this.host = host;
     if (workers > 0) {
       const setups = Array.from({ length: workers }, (_, index) => ({
         index,
@@ -81,12 +83,7 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
         videoCodecs: [...video],
         connectTimeoutMs: this.host.connectTimeoutMs,
       }));
-      this.pool = new WorkerPool(setups, {
-        counters: this.counters,
-        emit: this.emit.bind(this) as WorkerPoolHostEmit,
-        finishSdp: this.host.finishSdp,
-        requestKeyframe: (roomId, trackId) => void this.rooms.get(roomId)?.requestKeyframe(trackId),
-      });
+      this.pool = new WorkerPool(setups, { counters: this.counters, workerExit: (event) => this.emit('worker-exit', event) });
     }
     const limits = { min: options.videoBitrate?.min ?? 150_000, max: options.videoBitrate?.max ?? 2_500_000 };
     if (!(limits.min > 0 && limits.min <= limits.max)) throw new RangeError(`videoBitrate needs 0 < min <= max (got ${JSON.stringify(limits)}).`);
@@ -101,7 +98,7 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
     if (this.closed) throw new MediaError('closed', 'The media server is closed.');
     let room = this.rooms.get(roomId);
     if (!room || room.isClosed) {
-      room = new MediaRoom(roomId, this, this.host);
+      room = new MediaRoom(roomId, this.host);
       this.rooms.set(roomId, room);
     }
     return room;
@@ -176,11 +173,21 @@ export class MediaServer extends EventEmitter<MediaServerEvents> {
     return this.pool?.stats() ?? [];
   }
 
-  async close(): Promise<void> {
+  /**
+   * Closes every tap, room, connection and worker thread, and stops the timers. Safe to call
+   * twice: a second call waits for the first.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
     this.closed = true;
     clearInterval(this.bitrateTimer);
     for (const tap of [...this.taps]) tap.close();
-    for (const room of [...this.rooms.values()]) await room.close();
+    // A room's close() closes its own connections; one that fails must not keep the others open.
+    for (const room of [...this.rooms.values()]) await room.close().catch(() => {});
     this.rooms.clear();
     for (const peer of [...this.peers]) await this.host.peerClosed(peer);
     await this.pool?.close();

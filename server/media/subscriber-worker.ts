@@ -1,22 +1,29 @@
 // A subscriber worker thread (MediaServerOptions.workers): it owns some subscribers' werift
-// connections (on its own share of the UDP ports) and does their negotiation, SRTP and sending.
-// The main thread keeps the publishers and posts each received packet here once (relay-protocol.ts);
-// keyframe requests, REMB estimates, connection states and counters go back as events.
+// connections (on its own share of the UDP ports). Per room, the same LocalSubscribers as the main
+// thread's in-process rooms (local-subscribers.ts) does their negotiation, SRTP and sending; this
+// file only feeds it: the room's tracks (as mirrors of the main thread's), the relayed packets, the
+// requests of the room's RemoteSubscribers (relay-protocol.ts), and posts its reports back, with
+// keyframe requests, REMB estimates, the tracks this worker needs and counters.
 import { parentPort, workerData } from 'node:worker_threads';
 import { RtpHeader, RtpPacket } from 'werift';
 import { describeCause, MediaError } from './errors.ts';
-import { acceptSubscribeAnswer, dropForward, dropTrack, makeSubscribeOffer, requestKeyframes, subscribedTracks, subscribeOffer, syncForwards } from './forwarding.ts';
-import { peerConfig, sendToForwards, Subscriber, type Forward, type ForwardedTrack } from './peers.ts';
+import { dropTrack } from './forwarding.ts';
+import { LocalSubscribers, type SubscriberSetup } from './local-subscribers.ts';
+import { noop, peerConfig, sendToForwards, type Forward, type ForwardedTrack } from './peers.ts';
 import { META_FIELDS, type FromWorker, type RelayTrack, type ToWorker, type WorkerRequest, type WorkerSetup } from './relay-protocol.ts';
-import { checkSdp } from './sdp.ts';
-import { useKeyObjects } from './srtp-keys.ts';
+import type { SubscriberReports } from './subscribers.ts';
 import { newCounters, type Counters, type PublishedTrackInfo } from './types.ts';
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
 const post = (message: FromWorker) => port.postMessage(message);
 const counters: Counters = newCounters();
-const config = () => peerConfig(setup, setup.videoCodecs);
+const subscriberSetup: SubscriberSetup = {
+  connectTimeoutMs: setup.connectTimeoutMs,
+  peerConfig: () => peerConfig(setup, setup.videoCodecs),
+  peerOpened: noop,
+  peerClosed: (peer) => peer.close(),
+};
 
 /** A published track as this worker sees it: the main thread's packets, sent on to its forwards. */
 class MirrorTrack implements ForwardedTrack {
@@ -50,8 +57,8 @@ const rooms = new Map<string, WorkerRoom>();
  * Tells the main thread which tracks this worker now needs the packets of: those with a forward in
  * an answered offer (a forward the browser refused is not in its track's forwards; one not yet
  * answered cannot be sent on). The main thread posts a track's packets only to the workers that
- * need them. Called after each change (a request handled, new tracks, a connection timed out),
- * before the response to the request that made it.
+ * need them. Called after each change (a request handled, new tracks, a renegotiation, a connection
+ * closed on its own), before the response or report that follows it.
  */
 function syncWants() {
   for (const track of tracksByNum.values()) {
@@ -67,126 +74,59 @@ function syncWants() {
   }
 }
 
+/** One room in this worker: its subscribers here, and mirrors of the room's tracks while it has any. */
 class WorkerRoom {
   readonly id: string;
-  readonly publishers = new Map<string, { tracks: Map<string, MirrorTrack> }>();
-  readonly subscribers = new Map<string, Subscriber>();
+  readonly subscribers: LocalSubscribers;
+  private readonly tracks = new Map<number, MirrorTrack>();
+
   constructor(id: string) {
     this.id = id;
+    this.subscribers = new LocalSubscribers(id, subscriberSetup, this.reports());
   }
 
+  /** The room's tracks now: mirrors of the gone ones dropped (with their forwards), then every subscriber renegotiated. */
   setTracks(relays: RelayTrack[]) {
     const keep = new Set(relays.map((relay) => relay.num));
-    for (const publisher of this.publishers.values()) {
-      for (const [mid, track] of publisher.tracks) {
-        if (keep.has(track.num)) continue;
-        publisher.tracks.delete(mid);
-        dropTrack(track);
-      }
+    for (const [num, track] of this.tracks) {
+      if (keep.has(num)) continue;
+      this.tracks.delete(num);
+      dropTrack(track);
     }
     for (const relay of relays) {
-      if (tracksByNum.has(relay.num)) continue;
+      if (this.tracks.has(relay.num)) continue;
       const track = new MirrorTrack(this.id, relay);
+      this.tracks.set(relay.num, track);
       tracksByNum.set(relay.num, track);
-      let publisher = this.publishers.get(relay.publisherId);
-      if (!publisher) this.publishers.set(relay.publisherId, (publisher = { tracks: new Map() }));
-      publisher.tracks.set(relay.info.id, track);
     }
-    for (const [id, publisher] of this.publishers) if (publisher.tracks.size === 0) this.publishers.delete(id);
-    for (const [userId, subscriber] of this.subscribers) this.renegotiate(userId, subscriber);
+    this.subscribers.tracksChanged([...this.tracks.values()]);
   }
 
-  async subscribe(userId: string) {
-    let subscriber = this.subscribers.get(userId);
-    if (!subscriber) {
-      subscriber = new Subscriber(config());
-      this.subscribers.set(userId, subscriber);
-      this.watchConnection(subscriber, userId);
-    }
-    const current = subscriber;
-    return current.peer.run(async () => {
-      const sdp = await subscribeOffer(this.publishers, userId, current, () => closedError(userId));
-      return { sdp, tracks: subscribedTracks(current) };
-    });
+  /** Forgotten with its last subscriber here: the main thread sends the tracks again with the next one. */
+  forgetIfEmpty() {
+    if (this.subscribers.size > 0 || rooms.get(this.id) !== this) return;
+    rooms.delete(this.id);
+    void this.subscribers.close();
+    for (const track of this.tracks.values()) dropTrack(track);
+    this.tracks.clear();
   }
 
-  async answer(userId: string, answerSdp: string) {
-    const subscriber = this.subscribers.get(userId);
-    if (!subscriber) throw new MediaError('not-found', `User "${userId}" has not subscribed in room "${this.id}": call subscribe() first.`);
-    const sdp = checkSdp(answerSdp, 'subscribe answer', true);
-    return subscriber.peer.run(async () => {
-      const refused = (await acceptSubscribeAnswer(subscriber, userId, sdp, () => closedError(userId))).map((forward) => ({ trackId: forward.track.info.id, codec: forward.track.info.codec ?? 'unknown' }));
-      if (subscriber.dirty) {
-        subscriber.dirty = false;
-        this.renegotiate(userId, subscriber, true);
-      }
-      return { tracks: subscribedTracks(subscriber), refused };
-    });
-  }
-
-  async close(userId: string) {
-    const subscriber = this.subscribers.get(userId);
-    if (!subscriber) return;
-    this.subscribers.delete(userId);
-    for (const forward of [...subscriber.forwards.values()]) dropForward(forward);
-    await subscriber.peer.close();
-    if (this.subscribers.size === 0) {
-      for (const publisher of this.publishers.values()) for (const track of publisher.tracks.values()) dropTrack(track);
-      rooms.delete(this.id);
-    }
-  }
-
-  private renegotiate(userId: string, subscriber: Subscriber, force = false) {
-    subscriber.peer
-      .run(async () => {
-        if (subscriber.peer.closed) return;
-        if (subscriber.peer.pc.signalingState !== 'stable') {
-          subscriber.dirty = true;
-          return;
-        }
-        const changed = syncForwards(this.publishers, userId, subscriber);
-        if (changed) syncWants(); // a forward dropped here (one added waits for the answer)
-        if (!changed && !force) return;
-        const offerSdp = await makeSubscribeOffer(subscriber, userId, () => closedError(userId));
-        if (subscriber.peer.closed) return;
-        post({ kind: 'renegotiate', roomId: this.id, userId, offerSdp, tracks: subscribedTracks(subscriber) });
-      })
-      .catch((error: unknown) => {
-        if (subscriber.peer.closed) return;
-        const code = error instanceof MediaError ? error.code : 'wrong-state';
-        post({ kind: 'failure', roomId: this.id, userId, code, message: `Renegotiating user "${userId}"'s subscription failed: ${describeCause(error)}.`, closed: false });
-      });
-  }
-
-  private watchConnection(subscriber: Subscriber, userId: string) {
-    const peer = subscriber.peer;
-    let timer: NodeJS.Timeout | undefined = setTimeout(() => {
-      timer = undefined;
-      if (peer.closed || peer.pc.connectionState === 'connected') return;
-      const message = `User "${userId}"'s receiving connection did not connect within ${Math.round(setup.connectTimeoutMs / 1000)} s (ICE or DTLS never completed), so it was closed.`;
-      if (this.subscribers.get(userId) !== subscriber) return;
-      void this.close(userId).then(() => {
+  private reports(): SubscriberReports {
+    const roomId = this.id;
+    return {
+      renegotiate: (userId, offerSdp, tracks) => {
+        syncWants(); // forwards may have been dropped
+        post({ kind: 'renegotiate', roomId, userId, offerSdp, tracks });
+      },
+      connectionState: (userId, state) => post({ kind: 'state', roomId, userId, state }),
+      codecRefused: (userId, trackId, codec) => post({ kind: 'codec-refused', roomId, userId, trackId, codec }),
+      failure: (userId, error, closed) => {
+        if (closed) this.forgetIfEmpty();
         syncWants();
-        post({ kind: 'failure', roomId: this.id, userId, code: 'timeout', message, closed: true });
-      });
-    }, setup.connectTimeoutMs);
-    peer.onClose(() => clearTimeout(timer));
-    const { unSubscribe } = peer.pc.connectionStateChange.subscribe((state) => {
-      if (peer.closed) return;
-      if (state === 'connected') {
-        clearTimeout(timer);
-        timer = undefined;
-        useKeyObjects(peer.pc);
-        requestKeyframes(subscriber);
-      }
-      post({ kind: 'state', roomId: this.id, userId, state });
-    });
-    peer.onClose(unSubscribe);
+        post({ kind: 'failure', roomId, userId, code: error.code, message: error.message, closed });
+      },
+    };
   }
-}
-
-function closedError(userId: string) {
-  return new MediaError('closed', `User "${userId}" left (or the server closed) before the negotiation finished.`);
 }
 
 /** The hot path: one RtpPacket per received packet, shared by the track's senders here (each clones it). */
@@ -202,52 +142,64 @@ function relay(meta: Uint32Array, data: Uint8Array) {
   }
 }
 
+function roomOf(roomId: string): WorkerRoom {
+  let room = rooms.get(roomId);
+  if (!room) rooms.set(roomId, (room = new WorkerRoom(roomId)));
+  return room;
+}
+
 async function handle(request: WorkerRequest): Promise<unknown> {
-  let room = rooms.get(request.roomId);
-  if (request.op === 'subscribe') {
-    if (!room) rooms.set(request.roomId, (room = new WorkerRoom(request.roomId)));
-    return room.subscribe(request.userId);
+  const room = rooms.get(request.roomId);
+  switch (request.op) {
+    case 'subscribe': {
+      const target = roomOf(request.roomId);
+      if (request.tracks) target.setTracks(request.tracks);
+      return target.subscribers.subscribe(request.userId);
+    }
+    case 'answer':
+      if (!room) throw new MediaError('not-found', `User "${request.userId}" has not subscribed in room "${request.roomId}": call subscribe() first.`);
+      return room.subscribers.acceptAnswer(request.userId, request.sdp);
+    case 'close':
+      await room?.subscribers.unsubscribe(request.userId);
+      room?.forgetIfEmpty();
+      return null;
+    default:
+      return request satisfies never;
   }
-  if (!room) {
-    if (request.op === 'close') return null;
-    throw new MediaError('not-found', `User "${request.userId}" has not subscribed in room "${request.roomId}": call subscribe() first.`);
-  }
-  if (request.op === 'answer') return room.answer(request.userId, request.sdp);
-  await room.close(request.userId);
-  return null;
 }
 
 port.on('message', (message: ToWorker) => {
-  if (message.kind === 'rtp') relay(message.meta, message.data);
-  else if (message.kind === 'tracks') {
-    let room = rooms.get(message.roomId);
-    if (!room) rooms.set(message.roomId, (room = new WorkerRoom(message.roomId)));
-    room.setTracks(message.tracks);
-    syncWants();
-  } else {
-    handle(message.request)
-      .then(
-        (result): FromWorker => ({ kind: 'response', id: message.id, result }),
-        (error: unknown): FromWorker => ({ kind: 'response', id: message.id, error: { code: error instanceof MediaError ? error.code : 'wrong-state', message: describeCause(error) } }),
-      )
-      .then((response) => {
-        syncWants();
-        post(response);
-      });
+  switch (message.kind) {
+    case 'rtp':
+      return relay(message.meta, message.data);
+    case 'tracks':
+      roomOf(message.roomId).setTracks(message.tracks);
+      return syncWants();
+    case 'request':
+      return void handle(message.request)
+        .then(
+          (result): FromWorker => ({ kind: 'response', id: message.id, result }),
+          (error: unknown): FromWorker => ({ kind: 'response', id: message.id, error: { code: error instanceof MediaError ? error.code : 'wrong-state', message: describeCause(error) } }),
+        )
+        .then((response) => {
+          syncWants();
+          post(response);
+        });
+    default:
+      return message satisfies never;
   }
 });
 
 // Counters and receivers' estimates go to the main thread twice a second (stats() and REMB read them).
 const sent = { packetsForwarded: 0, bytesForwarded: 0, packetsLostBySubscribers: 0 };
-const estimatesSent = new WeakMap<Subscriber, number>();
+/** The estimates already posted (each REMB makes a new one). */
+const estimatesSent = new WeakSet<object>();
 setInterval(() => {
   for (const room of rooms.values()) {
-    for (const [userId, subscriber] of room.subscribers) {
-      const estimate = subscriber.estimate;
-      if (estimate && estimatesSent.get(subscriber) !== estimate.at) {
-        estimatesSent.set(subscriber, estimate.at);
-        post({ kind: 'estimate', roomId: room.id, userId, bps: estimate.bps });
-      }
+    for (const [userId, estimate] of room.subscribers.estimates()) {
+      if (estimatesSent.has(estimate)) continue;
+      estimatesSent.add(estimate);
+      post({ kind: 'estimate', roomId: room.id, userId, bps: estimate.bps });
     }
   }
   post({

@@ -4,7 +4,7 @@
 // stopped with a fresh one.
 import { Worker } from 'node:worker_threads';
 import { MediaError } from './errors.ts';
-import { PacketBatch, type FromWorker, type WorkerRequest, type WorkerSetup } from './relay-protocol.ts';
+import { PacketBatch, type FromWorker, type ToWorker, type WorkerRequest, type WorkerSetup } from './relay-protocol.ts';
 import type { TrackKind } from './types.ts';
 
 export class WorkerLink {
@@ -59,8 +59,13 @@ export class WorkerLink {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      this.worker.postMessage({ kind: 'request', id, request });
+      this.worker.postMessage({ kind: 'request', id, request } satisfies ToWorker);
     });
+  }
+
+  /** A message that needs no answer (the room's tracks); dropped once the thread has stopped. */
+  post(message: ToWorker) {
+    if (!this.dead) this.worker.postMessage(message);
   }
 
   /** Sends the queued packets at the end of this turn of the event loop, in one message. */

@@ -320,10 +320,14 @@ describe('media: the SFU forwards a browser’s camera and microphone to another
     assert.match(offer, /^v=0/);
     await media.publish('course-102', 'late-teacher', await call<string>(teacher, 'makeOffer')).catch(() => {});
     assert.ok(media.stats().peers >= 1);
-    await media.close();
+    const closing = media.close();
+    await media.close(); // a second call waits for the first
     stats = media.stats();
     assert.equal(stats.peers, 0);
     assert.equal(stats.rooms, 0);
+    assert.ok(media.workerStats().every((worker) => !worker.running), 'no worker thread left running');
+    await closing;
+    await media.close();
     assert.throws(() => media.room('course-103'), { name: 'MediaError', code: 'closed' });
   });
 });
