@@ -1,24 +1,23 @@
 // <lc-interaction>: the class's side panel: chat, questions (Q&A), raised hands and polls. It shares
-// the socket of <live-classroom>, asks for everything once per welcome (`interaction:sync`, with
+// the connection of <live-classroom>, asks for everything once per welcome (`interaction:sync`, with
 // the last message id it holds after a reconnection, so nothing is missed) and then follows the
 // server's events. Every control is a real button, input or radio with a label; text is bound as
 // text (Lit escapes it), never as HTML.
 import { css, html, nothing, type PropertyValues } from 'lit';
-import type { Socket } from 'socket.io-client';
-import type { Ack, ChatMutesView, ChatView, ClientEvent, ClientPayload, HandsView, InteractionSnapshot, PollView, QuestionView, ServerEvents } from '../server/protocol/index.ts';
+import type { ChatMutesView, ChatView, HandsView, PollView, QuestionView } from '../server/protocol/index.ts';
+import type { ServerHandlers } from './class-connection.ts';
 import { renderChat } from './panels/chat.ts';
 import { renderHands } from './panels/hands.ts';
-import { panelStyles } from './panels/styles.ts';
+import type { Send } from './panels/panel.ts';
 import { renderPolls } from './panels/polls.ts';
 import { renderQuestions, sortQuestions } from './panels/questions.ts';
-import { RoomPanel, type RoomSocket } from './room-panel.ts';
+import { panelStyles } from './panels/styles.ts';
+import { RoomPanel } from './room-panel.ts';
 
 type Tab = 'chat' | 'questions' | 'hands' | 'polls';
 const TABS: readonly Tab[] = ['chat', 'questions', 'hands', 'polls'];
 /** Messages kept in the page; older ones are dropped from view (they stay in the room's history). */
 const KEEP_MESSAGES = 500;
-
-export type Send = <E extends ClientEvent>(event: E, payload: ClientPayload<E>) => Promise<Ack<Record<string, unknown>> | undefined>;
 
 export class LcInteraction extends RoomPanel {
   static override properties = {
@@ -29,9 +28,7 @@ export class LcInteraction extends RoomPanel {
     _hands: { state: true },
     _polls: { state: true },
     _mutes: { state: true },
-    _notice: { state: true },
     _unread: { state: true },
-    _busy: { state: true },
   };
 
   static override styles = [panelStyles, css`
@@ -51,9 +48,7 @@ export class LcInteraction extends RoomPanel {
   declare _hands: HandsView;
   declare _polls: PollView[];
   declare _mutes: ChatMutesView;
-  declare _notice: string | undefined;
   declare _unread: number;
-  declare _busy: boolean;
 
   #userId = '';
   #stick = true;
@@ -70,7 +65,6 @@ export class LcInteraction extends RoomPanel {
     this._polls = [];
     this._mutes = { room: false, users: [] };
     this._unread = 0;
-    this._busy = false;
   }
 
   override willUpdate(changed: PropertyValues<this>): void {
@@ -85,8 +79,8 @@ export class LcInteraction extends RoomPanel {
     if (log && this.#stick) log.scrollTop = log.scrollHeight;
   }
 
-  protected override listen(socket: RoomSocket): () => void {
-    const handlers: Partial<{ [E in keyof ServerEvents]: ServerEvents[E] }> = {
+  protected override events(): ServerHandlers {
+    return {
       'chat:message': (message) => {
         this.#addMessages([message]);
         if (this._tab !== 'chat' && message.userId !== this.#userId) this._unread += 1;
@@ -104,11 +98,6 @@ export class LcInteraction extends RoomPanel {
       },
       'poll:updated': (poll) => this.#putPoll(poll),
     };
-    const entries = Object.entries(handlers) as Array<[keyof ServerEvents, (...args: unknown[]) => void]>;
-    for (const [event, handler] of entries) (socket as unknown as Socket).on(event, handler);
-    return () => {
-      for (const [event, handler] of entries) (socket as unknown as Socket).off(event, handler);
-    };
   }
 
   protected override async sync(): Promise<void> {
@@ -117,8 +106,8 @@ export class LcInteraction extends RoomPanel {
       const last = this._messages.at(-1)?.id;
       const first = this._messages[0]?.id;
       const payload = last === undefined ? {} : { chatAfter: last, ...(first === undefined ? {} : { chatFrom: first }) };
-      const ack = (await this.send('interaction:sync', payload)) as Ack<InteractionSnapshot> | undefined;
-      if (!ack?.ok) return;
+      const ack = await this.send('interaction:sync', payload);
+      if (!ack.ok) return;
       this.#userId = ack.userId;
       const deleted = new Set(ack.chatDeleted);
       if (deleted.size > 0) this._messages = this._messages.filter((m) => !deleted.has(m.id));
@@ -153,25 +142,8 @@ export class LcInteraction extends RoomPanel {
     this._polls = found ? this._polls.map((p) => (p.id === poll.id ? poll : p)) : [poll, ...this._polls];
   }
 
-  /** Emits a client event; a refusal is shown in the panel. */
-  readonly send: Send = async (event, payload) => {
-    const socket = this.socket;
-    if (!socket?.connected) {
-      this._notice = this.t('failed', { reason: this.t('offline') });
-      return undefined;
-    }
-    this._busy = true;
-    try {
-      const ack = (await (socket as unknown as Socket).timeout(10_000).emitWithAck(event, payload)) as Ack<Record<string, unknown>>;
-      this._notice = ack.ok ? undefined : this.t('failed', { reason: ack.error });
-      return ack;
-    } catch (error) {
-      this._notice = this.t('failed', { reason: (error as Error).message });
-      return undefined;
-    } finally {
-      this._busy = false;
-    }
-  };
+  /** What the panels send with: the element's `send()`, a refusal shown above them. */
+  readonly #send: Send = (event, payload) => this.send(event, payload);
 
   #select(tab: Tab, focus = false): void {
     this._tab = tab;
@@ -198,7 +170,7 @@ export class LcInteraction extends RoomPanel {
       hands: host ? this._hands.queue.length : 0,
       polls: host ? 0 : this._polls.filter((p) => p.state === 'open' && !this.#choices.has(p.id)).length,
     };
-    const me = { userId: this.#userId, grant: this.grant, t, send: this.send, busy: this._busy };
+    const me = { userId: this.#userId, grant: this.grant, t, send: this.#send, busy: this._busy };
     return html`
       <div role="tablist" aria-label=${t('interaction')} @keydown=${(e: KeyboardEvent) => this.#onTabKey(e)}>
         ${TABS.map(

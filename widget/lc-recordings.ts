@@ -4,9 +4,11 @@
 // played in place. Playback uses the browser's own HLS where it has it, else hls.js, fetched only
 // when a recording is opened.
 import { css, html, nothing } from 'lit';
-import type { Ack, RecordingStateView, RecordingView } from '../server/protocol/index.ts';
+import type { ClientEvent, ClientPayload, RecordingStateView, RecordingView } from '../server/protocol/index.ts';
+import { LIMITS } from '../server/protocol/limits.ts';
+import type { ServerHandlers } from './class-connection.ts';
 import type { MessageKey } from './i18n.ts';
-import { RoomPanel, type RoomSocket } from './room-panel.ts';
+import { RoomPanel } from './room-panel.ts';
 
 interface HlsPlayer {
   loadSource(url: string): void;
@@ -17,6 +19,10 @@ interface HlsPlayer {
 interface HlsModule {
   default: { new (): HlsPlayer; isSupported(): boolean; Events: { ERROR: string } };
 }
+
+/** Recording actions are given more time than the panels' other requests. */
+const ACTION_TIMEOUT_MS = 30_000;
+const LIST_TIMEOUT_MS = 10_000;
 
 const STATUS_KEY: Record<RecordingView['status'], MessageKey> = {
   recording: 'recordingStatusRecording',
@@ -39,8 +45,6 @@ export class LcRecordings extends RoomPanel {
     _list: { state: true },
     _playing: { state: true },
     _renaming: { state: true },
-    _notice: { state: true },
-    _busy: { state: true },
     _auto: { state: true },
   };
 
@@ -68,8 +72,6 @@ export class LcRecordings extends RoomPanel {
   declare _list: RecordingView[] | undefined;
   declare _playing: string | undefined;
   declare _renaming: string | undefined;
-  declare _notice: string | undefined;
-  declare _busy: boolean;
   /** The room records itself when the class goes live (hosts see and change it). */
   declare _auto: boolean;
   #player: HlsPlayer | undefined;
@@ -77,7 +79,6 @@ export class LcRecordings extends RoomPanel {
   constructor() {
     super();
     this._state = { recording: false };
-    this._busy = false;
     this._auto = false;
   }
 
@@ -86,40 +87,27 @@ export class LcRecordings extends RoomPanel {
     this.#stopPlayer();
   }
 
-  protected override listen(socket: RoomSocket): () => void {
-    const onState = (state: RecordingStateView) => {
-      this._state = state;
-      this._notice = state.problem ? this.t('recordingProblem', { reason: state.problem }) : undefined;
-    };
-    const onChanged = () => void this.sync();
-    socket.on('recording:state', onState);
-    socket.on('recordings:changed', onChanged);
-    return () => {
-      socket.off('recording:state', onState);
-      socket.off('recordings:changed', onChanged);
+  protected override events(): ServerHandlers {
+    return {
+      'recording:state': (state) => {
+        this._state = state;
+        this._notice = state.problem ? this.t('recordingProblem', { reason: state.problem }) : undefined;
+      },
+      'recordings:changed': () => void this.sync(),
     };
   }
 
   /** The course's recordings, with links signed for this user. */
   protected override async sync(): Promise<void> {
-    const ack = (await this.socket?.timeout(10_000).emitWithAck('recordings:list', {}).catch(() => undefined)) as Ack<{ recordings: RecordingView[]; autoRecord: boolean }> | undefined;
+    const ack = await this.connection?.request('recordings:list', {}, LIST_TIMEOUT_MS);
     if (!ack?.ok) return;
     this._list = ack.recordings;
     this._auto = ack.autoRecord;
   }
 
-  async #send(event: 'recording:start' | 'recording:stop' | 'recording:rename' | 'recording:delete' | 'recording:auto', payload: Record<string, string | boolean>): Promise<boolean> {
-    this._busy = true;
-    try {
-      const ack = (await this.socket?.timeout(30_000).emitWithAck(event, payload as never)) as Ack<Record<string, unknown>> | undefined;
-      this._notice = ack && !ack.ok ? this.t('failed', { reason: ack.error }) : undefined;
-      return ack?.ok === true;
-    } catch (error) {
-      this._notice = this.t('failed', { reason: (error as Error).message });
-      return false;
-    } finally {
-      this._busy = false;
-    }
+  /** A host's action; answers whether the server accepted it (a refusal shows as the alert). */
+  async #act<E extends Extract<ClientEvent, `recording:${string}`>>(event: E, payload: ClientPayload<E>): Promise<boolean> {
+    return (await this.send(event, payload, ACTION_TIMEOUT_MS)).ok;
   }
 
   async #play(recording: RecordingView): Promise<void> {
@@ -174,8 +162,8 @@ export class LcRecordings extends RoomPanel {
         ? html`<form @submit=${async (e: Event) => {
             e.preventDefault();
             const title = (new FormData(e.target as HTMLFormElement).get('title') as string).trim();
-            if (title && (await this.#send('recording:rename', { id: r.id, title }))) this._renaming = undefined;
-          }}><label>${t('recordingTitle')} <input name="title" .value=${r.title} maxlength="200" required /></label>
+            if (title && (await this.#act('recording:rename', { id: r.id, title }))) this._renaming = undefined;
+          }}><label>${t('recordingTitle')} <input name="title" .value=${r.title} maxlength=${LIMITS.recordingTitle} required /></label>
             <button type="submit" ?disabled=${this._busy}>${t('recordingSave')}</button>
             <button type="button" @click=${() => (this._renaming = undefined)}>${t('recordingCancel')}</button></form>`
         : html`<div class="title">${r.title}</div>`}
@@ -189,7 +177,7 @@ export class LcRecordings extends RoomPanel {
         ${host && !renaming ? html`<button @click=${() => (this._renaming = r.id)}>${t('recordingRename')}</button>` : nothing}
         ${host
           ? html`<button class="danger" ?disabled=${this._busy} @click=${() => {
-              if (confirm(t('recordingDeleteConfirm', { title: r.title }))) void this.#send('recording:delete', { id: r.id });
+              if (confirm(t('recordingDeleteConfirm', { title: r.title }))) void this.#act('recording:delete', { id: r.id });
             }}>${t('recordingDelete')}</button>`
           : nothing}
       </div>
@@ -208,13 +196,13 @@ export class LcRecordings extends RoomPanel {
         ${recording ? html`<span class="rec" role="status" data-recording-indicator title=${t('recordingNotice')}>${t('recordingNow')}</span>` : nothing}
         ${host && live
           ? recording
-            ? html`<button class="danger" ?disabled=${this._busy} @click=${() => void this.#send('recording:stop', {})}>${t('stopRecording')}</button>`
-            : html`<button ?disabled=${this._busy} @click=${() => void this.#send('recording:start', {})}>${t('record')}</button>`
+            ? html`<button class="danger" ?disabled=${this._busy} @click=${() => void this.#act('recording:stop', {})}>${t('stopRecording')}</button>`
+            : html`<button ?disabled=${this._busy} @click=${() => void this.#act('recording:start', {})}>${t('record')}</button>`
           : nothing}
         ${host
           ? html`<label class="auto" title=${t('recordAutomaticallyHint')}><input type="checkbox" data-auto-record .checked=${this._auto} ?disabled=${this._busy} @change=${async (e: Event) => {
               const box = e.target as HTMLInputElement;
-              if (await this.#send('recording:auto', { autoRecord: box.checked })) this._auto = box.checked;
+              if (await this.#act('recording:auto', { autoRecord: box.checked })) this._auto = box.checked;
               else box.checked = this._auto;
             }} /> ${t('recordAutomatically')}</label>`
           : nothing}
@@ -228,6 +216,12 @@ export class LcRecordings extends RoomPanel {
             : html`<ul>${this._list.map((r) => this.#item(r, host))}</ul>`}
       </section>
     `;
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'lc-recordings': LcRecordings;
   }
 }
 

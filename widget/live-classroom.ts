@@ -1,10 +1,11 @@
 // <live-classroom>: the class as a participant sees it inside the LMS page. It connects to the
 // tool with the seat token of the launch, shows the class status, the participant count and the
 // connection state, the stage (what the instructor shows), and gives hosts and speakers their
-// controls: go live, end, camera, microphone, share screen.
+// controls: go live, end, camera, microphone, share screen. It owns the connection (ClassConnection)
+// and the media (MediaSession), both reactive controllers, and hands the connection to its panels.
 import { css, html, LitElement, nothing } from 'lit';
-import { io, type Socket } from 'socket.io-client';
-import type { Ack, ClassStatus, ClientEvent, ClientEvents, Grant, MediaState, NodeRedirect, ServerEvents } from '../server/protocol/index.ts';
+import type { ClassStatus, ClientEvent, Grant, MediaState } from '../server/protocol/index.ts';
+import { ClassConnection } from './class-connection.ts';
 import { followFrameHeight } from './frame-resize.ts';
 import { languageOf, translator, type Translate } from './i18n.ts';
 import './lc-interaction.ts';
@@ -12,10 +13,8 @@ import './lc-recordings.ts';
 import { MediaSession, type MediaTotals, type Publisher } from './media.ts';
 import { renderStage, stageStyles } from './stage.ts';
 
-type Connection = 'connecting' | 'connected' | 'reconnecting' | 'closed';
-
-/** A seat token lives 5 minutes; a fresh one is fetched well before, for reconnecting. */
-const SEAT_REFRESH_MS = 2 * 60_000;
+/** Class start and end may take the server a while (attendance goes to the gradebook). */
+const CLASS_REQUEST_TIMEOUT_MS = 15_000;
 /** Above this audio level (0..1) someone counts as speaking. */
 const SPEAKING_LEVEL = 0.02;
 const LEVEL_POLL_MS = 300;
@@ -26,7 +25,6 @@ export class LiveClassroom extends LitElement {
     role: { type: String },
     locale: { type: String },
     seatToken: { type: String, attribute: 'seat-token' },
-    _connection: { state: true },
     _status: { state: true },
     _grant: { state: true },
     _participants: { state: true },
@@ -38,7 +36,6 @@ export class LiveClassroom extends LitElement {
     _selfSpeaking: { state: true },
     _needsSound: { state: true },
     _mediaProblem: { state: true },
-    _session: { state: true },
   };
 
   static override styles = [stageStyles, css`
@@ -63,7 +60,6 @@ export class LiveClassroom extends LitElement {
   declare role: string;
   declare locale: string;
   declare seatToken: string;
-  declare _connection: Connection;
   declare _status: ClassStatus | undefined;
   declare _grant: Grant | undefined;
   declare _participants: number;
@@ -75,29 +71,30 @@ export class LiveClassroom extends LitElement {
   declare _selfSpeaking: boolean;
   declare _needsSound: boolean;
   declare _mediaProblem: string | undefined;
-  /** Counts welcomes: the interaction panel synchronises at each one. */
-  declare _session: number;
 
-  #socket: Socket<ServerEvents, ClientEvents> | undefined;
-  #media: MediaSession | undefined;
+  #t: Translate = translator('en');
+  /** Opens when the element is on the page, closes when it leaves (added first: media signals through it). */
+  readonly #connection = new ClassConnection(this, {
+    seat: () => this.seatToken,
+    seatRefreshed: (seat) => {
+      this.seatToken = seat;
+    },
+    refused: (reason) => {
+      this._notice = this.#t('refused', { reason });
+    },
+  });
+  readonly #media = new MediaSession(this, this.#connection, {
+    changed: () => this.#mediaChanged(),
+    problem: (reason) => {
+      this._mediaProblem = reason === undefined ? undefined : this.#t('mediaProblem', { reason });
+    },
+  });
   #levels: ReturnType<typeof setInterval> | undefined;
   #welcomed = false;
-  /** This tab, so the server keeps its media across a reconnection. */
-  readonly #client = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
-  #refresh: ReturnType<typeof setInterval> | undefined;
   #unfollow: (() => void) | undefined;
-  /** Redirects to another node followed since the last welcome. */
-  #redirects = 0;
-  /** The NODE_URL we were sent to, if any, and how many times in a row it could not be reached. */
-  #node: string | undefined;
-  #unreachable = 0;
-  /** The node is draining: the disconnect that follows is not the end. */
-  #moving = false;
-  #t: Translate = translator('en');
 
   constructor() {
     super();
-    this._connection = 'connecting';
     this._participants = 0;
     this._busy = false;
     this._publishers = [];
@@ -105,168 +102,82 @@ export class LiveClassroom extends LitElement {
     this._speaking = new Set();
     this._selfSpeaking = false;
     this._needsSound = false;
-    this._session = 0;
   }
 
   override connectedCallback(): void {
-    super.connectedCallback();
     this.#t = translator(languageOf(this.locale));
-    this.#connect();
+    // Opens the connection and the media (the controllers' hostConnected).
+    super.connectedCallback();
+    this.#follow();
+    this.#levels = setInterval(() => void this.#pollLevels(), LEVEL_POLL_MS);
     this.#unfollow = followFrameHeight();
   }
 
   override disconnectedCallback(): void {
+    // Closes the connection and the media, and releases the subscriptions.
     super.disconnectedCallback();
     this.#unfollow?.();
-    clearInterval(this.#refresh);
     clearInterval(this.#levels);
-    this.#media?.close();
-    this.#media = undefined;
-    this.#socket?.close();
-    this.#socket = undefined;
   }
 
-  #connect(): void {
-    const socket = this.#open(undefined);
-    this.#media = new MediaSession(
-      socket,
-      () => this.#mediaChanged(),
-      (reason) => {
-        this._mediaProblem = reason === undefined ? undefined : this.#t('mediaProblem', { reason });
+  /** The room's state, as the server tells it (the connection has seen each event first). */
+  #follow(): void {
+    const media = this.#media;
+    this.#connection.on(this, {
+      welcome: (state) => {
+        const again = this.#welcomed;
+        this.#welcomed = true;
+        this._grant = state.grant;
+        this._status = state.status;
+        this._participants = state.participants;
+        this._notice = undefined;
+        media.iceServers = state.iceServers;
+        if (state.status !== 'live') return;
+        if (again) void media.resume();
+        else void media.receive();
       },
-    );
-    this.#refresh = setInterval(() => void this.#refreshSeat(), SEAT_REFRESH_MS);
-    this.#levels = setInterval(() => void this.#pollLevels(), LEVEL_POLL_MS);
-  }
-
-  /**
-   * A socket to the tool at `node` (a NODE_URL the server sent us to), or beside the launch page
-   * when undefined: /lti/launch -> /socket.io/.
-   */
-  #open(node: string | undefined): Socket<ServerEvents, ClientEvents> {
-    const base = node === undefined ? new URL('../socket.io/', document.baseURI) : new URL(`${node.replace(/\/+$/, '')}/socket.io/`);
-    const socket: Socket<ServerEvents, ClientEvents> = io(base.origin, {
-      path: base.pathname,
-      transports: ['websocket', 'polling'],
-      // A function, so every reconnection presents the freshest seat token.
-      auth: (cb) => cb({ seat: this.seatToken, client: this.#client }),
-      reconnectionDelay: 500,
-      reconnectionDelayMax: 5_000,
-    });
-    this.#socket = socket;
-    this.#node = node;
-    this.#unreachable = 0;
-    this.#bind(socket);
-    return socket;
-  }
-
-  /** Leaves this socket for one to `node` (undefined: the tool's public address); media follows. */
-  #moveTo(node: string | undefined): void {
-    const old = this.#socket;
-    old?.removeAllListeners();
-    old?.io.removeAllListeners();
-    old?.close();
-    const socket = this.#open(node);
-    this.#media?.useSocket(socket);
-    this.requestUpdate();
-  }
-
-  #bind(socket: Socket<ServerEvents, ClientEvents>): void {
-    const media = (): MediaSession => this.#media as MediaSession;
-    socket.on('welcome', (state) => {
-      const again = this.#welcomed;
-      this.#welcomed = true;
-      this._connection = 'connected';
-      this._grant = state.grant;
-      this._status = state.status;
-      this._participants = state.participants;
-      this._notice = undefined;
-      this._session += 1;
-      this.#redirects = 0;
-      media().iceServers = state.iceServers;
-      if (state.status !== 'live') return;
-      if (again) void media().resume();
-      else void media().receive();
-    });
-    socket.on('class:status', ({ status }) => {
-      const was = this._status;
-      this._status = status;
-      if (status === 'live' && was !== 'live') void media().receive();
-      if (status !== 'live') {
-        media().stopAll();
-        this._states = new Map();
-      }
-    });
-    socket.on('media:state', (state) => {
-      const states = new Map(this._states);
-      states.set(state.userId, state);
-      this._states = states;
-    });
-    socket.on('participants:count', ({ count }) => {
-      this._participants = count;
-    });
-    socket.on('grant:changed', ({ grant }) => {
-      this._grant = grant;
-      if (grant !== 'host' && grant !== 'speaker') void media().stopSending();
-    });
-    socket.on('access:revoked', ({ reason: english, code }) => {
-      const reason = code ? this.#t(`reason_${code}`) : english;
-      this._notice = this._grant ? this.#t('removed', { reason }) : this.#t('refused', { reason });
-      this._connection = 'closed';
-      socket.io.opts.reconnection = false;
-      media().close();
-      this.#mediaChanged();
-    });
-    socket.on('disconnect', (why) => {
-      if (this._connection === 'closed' || this.#moving) return;
-      // The server closing us on purpose came with access:revoked; anything else is the network.
-      this._connection = why === 'io server disconnect' ? 'closed' : 'reconnecting';
-    });
-    socket.on('server:draining', ({ reconnectInMs }) => {
-      // This node is going away; another takes the class over when we come back through the public address.
-      this._connection = 'reconnecting';
-      this.#moving = true;
-      setTimeout(() => {
-        this.#moving = false;
-        if (this.#socket === socket) this.#moveTo(undefined);
-      }, reconnectInMs);
-    });
-    socket.on('connect_error', (error) => {
-      const redirect = (error as Error & { data?: Partial<NodeRedirect> }).data?.node;
-      if (typeof redirect === 'string' && this.#redirects < 3) {
-        // The class is served by another node of the tool: go there (a few times at most, never in a loop).
-        this.#redirects += 1;
-        this.#moveTo(redirect);
-        return;
-      }
-      if (this.#node !== undefined && socket.active && ++this.#unreachable >= 3) {
-        // The node we were sent to does not answer: the public address finds the room a new one.
-        this.#moveTo(undefined);
-        return;
-      }
-      if (socket.active) {
-        this._connection = 'reconnecting';
-      } else {
-        this._connection = 'closed';
-        this._notice = this.#t('refused', { reason: error.message });
-      }
+      'class:status': ({ status }) => {
+        const was = this._status;
+        this._status = status;
+        if (status === 'live' && was !== 'live') void media.receive();
+        if (status !== 'live') {
+          media.stopAll();
+          this._states = new Map();
+        }
+      },
+      'media:state': (state) => {
+        const states = new Map(this._states);
+        states.set(state.userId, state);
+        this._states = states;
+      },
+      'participants:count': ({ count }) => {
+        this._participants = count;
+      },
+      'grant:changed': ({ grant }) => {
+        this._grant = grant;
+        if (grant !== 'host' && grant !== 'speaker') void media.stopSending();
+      },
+      'access:revoked': ({ reason: english, code }) => {
+        const reason = code ? this.#t(`reason_${code}`) : english;
+        this._notice = this._grant ? this.#t('removed', { reason }) : this.#t('refused', { reason });
+        media.close();
+        this.#mediaChanged();
+      },
     });
   }
-
   /** Video frames decoded, audio packets received and connection states: for diagnostics and tests. */
-  async mediaStats(): Promise<MediaTotals | undefined> {
-    return this.#media?.totals();
+  async mediaStats(): Promise<MediaTotals> {
+    return this.#media.totals();
   }
 
   #mediaChanged(): void {
-    const media = this.#media;
-    this._publishers = media?.publishers() ?? [];
+    this._publishers = this.#media.publishers();
     this.requestUpdate();
   }
 
   async #pollLevels(): Promise<void> {
     const media = this.#media;
-    if (!media || this._status !== 'live') return;
+    if (this._status !== 'live') return;
     const speaking = new Set<string>();
     for (const [userId, level] of await media.levels()) if (level > SPEAKING_LEVEL) speaking.add(userId);
     if (speaking.size !== this._speaking.size || [...speaking].some((u) => !this._speaking.has(u))) this._speaking = speaking;
@@ -292,13 +203,12 @@ export class LiveClassroom extends LitElement {
   async #goLive(): Promise<void> {
     await this.#request('class:start');
     // Going live turns the camera and microphone on, as a meeting does; both can be switched off.
-    if (this._status === 'live' && !this.#media?.sending) await this.#toggleDevice('camera');
+    if (this._status === 'live' && !this.#media.sending) await this.#toggleDevice('camera');
   }
 
   /** The first press asks for camera and microphone together, keeping only the one pressed on. */
   async #toggleDevice(device: 'camera' | 'microphone'): Promise<void> {
     const media = this.#media;
-    if (!media) return;
     try {
       if (!media.camera) {
         await media.startCamera();
@@ -313,7 +223,6 @@ export class LiveClassroom extends LitElement {
 
   async #toggleScreen(): Promise<void> {
     const media = this.#media;
-    if (!media) return;
     try {
       if (media.screen) await media.stopScreen();
       else await media.shareScreen();
@@ -323,22 +232,11 @@ export class LiveClassroom extends LitElement {
     this.#mediaChanged();
   }
 
-  async #refreshSeat(): Promise<void> {
-    const socket = this.#socket;
-    if (!socket?.connected) return;
-    const ack = (await socket.timeout(10_000).emitWithAck('seat:refresh', {}).catch(() => undefined)) as Ack<{ seat: string }> | undefined;
-    if (ack?.ok) this.seatToken = ack.seat;
-  }
-
   async #request(event: Extract<ClientEvent, 'class:start' | 'class:end'>): Promise<void> {
-    const socket = this.#socket;
-    if (!socket) return;
     this._busy = true;
     try {
-      const ack = (await socket.timeout(15_000).emitWithAck(event, {})) as Ack<Record<string, unknown>>;
+      const ack = await this.#connection.request(event, {}, CLASS_REQUEST_TIMEOUT_MS);
       this._notice = ack.ok ? undefined : this.#t('failed', { reason: ack.error });
-    } catch (error) {
-      this._notice = this.#t('failed', { reason: (error as Error).message });
     } finally {
       this._busy = false;
     }
@@ -350,22 +248,22 @@ export class LiveClassroom extends LitElement {
     const onStage = host || this._grant === 'speaker';
     const status = this._status;
     const live = status === 'live';
-    const ready = !this._busy && this._connection === 'connected';
+    const state = this.#connection.state;
+    const ready = !this._busy && state === 'connected';
     const media = this.#media;
-    const connection =
-      this._connection === 'connected' ? t('connected') : this._connection === 'connecting' ? t('connecting') : this._connection === 'reconnecting' ? t('reconnecting') : t('offline');
+    const connection = state === 'connected' ? t('connected') : state === 'connecting' ? t('connecting') : state === 'reconnecting' ? t('reconnecting') : t('offline');
     const role = this._grant === 'host' ? t('roleHost') : this._grant === 'speaker' ? t('roleSpeaker') : this._grant === 'attendee' ? t('roleAttendee') : '';
     const empty = live ? (host ? t('stageEmpty') : t('waitingForVideo')) : status === 'ended' ? t('ended') : status === 'scheduled' ? (host ? t('waitingHost') : t('waiting')) : t('connecting');
-    const self = media && (media.camera || media.screen) ? { ...(media.camera ? { camera: media.camera } : {}), ...(media.screen ? { screen: media.screen } : {}), cameraOn: media.cameraOn, microphoneOn: media.microphoneOn, speaking: this._selfSpeaking } : undefined;
+    const self = media.camera || media.screen ? { ...(media.camera ? { camera: media.camera } : {}), ...(media.screen ? { screen: media.screen } : {}), cameraOn: media.cameraOn, microphoneOn: media.microphoneOn, speaking: this._selfSpeaking } : undefined;
     return html`
       ${this._notice ? html`<p class="notice" role="alert">${this._notice}</p>` : nothing}
       ${this._mediaProblem && live ? html`<p class="notice" role="alert" data-media-problem>${this._mediaProblem}</p>` : nothing}
-      ${live && !this._mediaProblem && this._connection === 'connected' && media?.interrupted ? html`<p class="notice" role="status" data-media-interrupted>${t('mediaInterrupted')}</p>` : nothing}
+      ${live && !this._mediaProblem && state === 'connected' && media.interrupted ? html`<p class="notice" role="status" data-media-interrupted>${t('mediaInterrupted')}</p>` : nothing}
       <header>
         <span class="badge ${live ? 'live' : ''}" aria-label=${t('status')} data-status=${status ?? ''}>${live ? t('live') : status === 'ended' ? t('ended') : status === 'scheduled' ? t('notStarted') : '…'}</span>
         ${role ? html`<span class="badge" data-grant=${this._grant ?? ''}>${role}</span>` : nothing}
         <span class="badge" data-participants=${this._participants}>${this._participants === 1 ? t('participantsOne') : t('participantsMany', { count: this._participants })}</span>
-        <span class="badge ${this._connection === 'connected' ? '' : 'offline'}" role="status" aria-live="polite" aria-label=${t('connection')} data-connection=${this._connection}>${connection}</span>
+        <span class="badge ${state === 'connected' ? '' : 'offline'}" role="status" aria-live="polite" aria-label=${t('connection')} data-connection=${state}>${connection}</span>
       </header>
       <div class="room"><div>
       ${live ? renderStage({ publishers: this._publishers, states: this._states, speaking: this._speaking, ...(self ? { self } : {}), empty, t }) : html`<section class="stage" aria-label=${t('stage')} data-stage="empty"><p aria-live="polite">${empty}</p></section>`}
@@ -379,16 +277,22 @@ export class LiveClassroom extends LitElement {
         : nothing}
       ${onStage && live
         ? html`<div class="controls" role="group" aria-label=${t('mediaControls')}>
-            <button class="toggle" aria-pressed=${String(!!media?.camera && media.cameraOn)} ?disabled=${!ready} @click=${() => this.#toggleDevice('camera')}>${t('camera')}</button>
-            <button class="toggle" aria-pressed=${String(!!media?.camera && media.microphoneOn)} ?disabled=${!ready} @click=${() => this.#toggleDevice('microphone')}>${t('microphone')}</button>
-            <button class="toggle" aria-pressed=${String(!!media?.screen)} ?disabled=${!ready} @click=${() => this.#toggleScreen()}>${t('shareScreen')}</button>
+            <button class="toggle" aria-pressed=${String(!!media.camera && media.cameraOn)} ?disabled=${!ready} @click=${() => this.#toggleDevice('camera')}>${t('camera')}</button>
+            <button class="toggle" aria-pressed=${String(!!media.camera && media.microphoneOn)} ?disabled=${!ready} @click=${() => this.#toggleDevice('microphone')}>${t('microphone')}</button>
+            <button class="toggle" aria-pressed=${String(!!media.screen)} ?disabled=${!ready} @click=${() => this.#toggleScreen()}>${t('shareScreen')}</button>
           </div>`
         : nothing}
-      ${this._grant ? html`<lc-recordings .socket=${this.#socket} .session=${this._session} .grant=${this._grant} .status=${this._status} .locale=${this.locale}></lc-recordings>` : nothing}
+      ${this._grant ? html`<lc-recordings .connection=${this.#connection} .grant=${this._grant} .status=${this._status} .locale=${this.locale}></lc-recordings>` : nothing}
       </div>
-      ${this._grant ? html`<lc-interaction .socket=${this.#socket} .session=${this._session} .grant=${this._grant} .status=${this._status} .locale=${this.locale}></lc-interaction>` : nothing}
+      ${this._grant ? html`<lc-interaction .connection=${this.#connection} .grant=${this._grant} .status=${this._status} .locale=${this.locale}></lc-interaction>` : nothing}
       </div>
     `;
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'live-classroom': LiveClassroom;
   }
 }
 

@@ -1,9 +1,12 @@
 // The browser's side of the live class's media: one RTCPeerConnection to receive what is on
 // stage (the server offers, we answer) and, for hosts and speakers, one to send camera,
 // microphone and screen (we offer, the server answers). Either connection is made afresh when it
-// fails or stays disconnected, and after the socket comes back from a network drop.
-import type { Socket } from 'socket.io-client';
-import type { Ack, ClientEvents, IceServerInfo, MediaSource, ServerEvents, StageTrack } from '../server/protocol/index.ts';
+// fails or stays disconnected, and after the socket comes back from a network drop. A reactive
+// controller of <live-classroom>: it signals through the element's ClassConnection, and removing the
+// element from the page closes both connections and releases the camera.
+import type { ReactiveController, ReactiveControllerHost } from 'lit';
+import type { IceServerInfo, MediaSource, StageTrack } from '../server/protocol/index.ts';
+import type { ClassConnection } from './class-connection.ts';
 import { mediaTotals, receivedLevels, sendingLevel, type MediaTotals } from './media-stats.ts';
 
 export type { MediaTotals } from './media-stats.ts';
@@ -20,17 +23,22 @@ export interface Publisher {
   audio?: MediaStream;
 }
 
-type LiveSocket = Socket<ServerEvents, ClientEvents>;
+export interface MediaCallbacks {
+  /** What is received or sent changed (tracks, connection states, camera or microphone on or off). */
+  changed(): void;
+  /** A negotiation failed (with why) or, with undefined, one succeeded again. */
+  problem(reason: string | undefined): void;
+}
 
 interface Received {
   info: StageTrack;
   track: MediaStreamTrack;
 }
 
-export class MediaSession {
-  #socket: LiveSocket;
+export class MediaSession implements ReactiveController {
+  readonly #host: ReactiveControllerHost;
+  readonly #connection: ClassConnection;
   readonly #changed: () => void;
-  /** A negotiation failed (with why) or, with undefined, one succeeded again. */
   readonly #problem: (reason: string | undefined) => void;
   #iceServers: IceServerInfo[] = [];
   #rx: RTCPeerConnection | undefined;
@@ -48,31 +56,33 @@ export class MediaSession {
   #closed = false;
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
 
-  constructor(socket: LiveSocket, changed: () => void, problem: (reason: string | undefined) => void) {
-    this.#socket = socket;
-    this.#changed = changed;
-    this.#problem = problem;
-    this.#listen(socket);
+  /** Signals through `connection`, which `host` owns and adds before this (so it opens first). */
+  constructor(host: ReactiveControllerHost, connection: ClassConnection, callbacks: MediaCallbacks) {
+    this.#host = host;
+    this.#connection = connection;
+    this.#changed = () => callbacks.changed();
+    this.#problem = (reason) => callbacks.problem(reason);
+    host.addController(this);
   }
 
   /**
-   * Signals over another socket from now on: the room moved to another node (or this one is
-   * draining). The next `resume()` finds the new node without our connections and makes fresh ones,
-   * sending again what we were sending.
+   * The element is on the page (again): follow the server's offers. The connection keeps these
+   * across a move to another node; the next `resume()` finds that node without our connections and
+   * makes fresh ones, sending again what we were sending.
    */
-  useSocket(socket: LiveSocket): void {
-    this.#socket.off('media:offer');
-    this.#socket.off('media:failed');
-    this.#socket = socket;
-    this.#listen(socket);
+  hostConnected(): void {
+    this.#closed = false;
+    this.#connection.on(this.#host, {
+      'media:offer': ({ sdp, tracks }) => void this.#serial(() => this.#answer(sdp, tracks)).catch((e: unknown) => this.#problem(message(e))),
+      'media:failed': ({ side }) => {
+        if (side === 'subscriber') void this.receive(true);
+        else if (this.#local || this.#screen) void this.#republish();
+      },
+    });
   }
 
-  #listen(socket: LiveSocket): void {
-    socket.on('media:offer', ({ sdp, tracks }) => void this.#serial(() => this.#answer(sdp, tracks)).catch((e: unknown) => this.#problem(message(e))));
-    socket.on('media:failed', ({ side }) => {
-      if (side === 'subscriber') void this.receive(true);
-      else if (this.#local || this.#screen) void this.#republish();
-    });
+  hostDisconnected(): void {
+    this.close();
   }
 
   set iceServers(servers: IceServerInfo[]) {
@@ -113,9 +123,9 @@ export class MediaSession {
       if (this.#closed) return false;
       const fresh = restart || !this.#rx || this.#rx.connectionState === 'failed' || this.#rx.connectionState === 'closed';
       if (fresh) this.#closeRx();
-      const ack = await this.#emit('media:subscribe', fresh ? { restart: true } : {});
+      const ack = await this.#connection.request('media:subscribe', fresh ? { restart: true } : {}, SIGNAL_TIMEOUT_MS);
       if (!ack.ok) throw new Error(ack.error);
-      const { sdp, tracks, created, publishing } = ack as unknown as { sdp: string; tracks: StageTrack[]; created: boolean; publishing: boolean };
+      const { sdp, tracks, created, publishing } = ack;
       // The server forgot our connection (we were away too long): ours cannot continue with its new one.
       if (created && this.#rx) this.#closeRx();
       await this.#answer(sdp, tracks);
@@ -175,7 +185,7 @@ export class MediaSession {
     this.#microphoneOn = false;
     this.#closeTx();
     this.#changed();
-    if (this.#socket.connected) await this.#emit('media:unpublish', {}).catch(() => undefined);
+    if (this.#connection.connected) await this.#connection.request('media:unpublish', {}, SIGNAL_TIMEOUT_MS);
   }
 
   /** After the socket came back: refresh receiving, and send again if our connection did not survive. */
@@ -213,6 +223,7 @@ export class MediaSession {
     return mediaTotals(this.#rx, this.#tx, (mid) => this.#received.get(mid)?.info.userId);
   }
 
+  /** Closes both connections and stops camera, microphone and screen (until the element is on the page again). */
   close(): void {
     this.#closed = true;
     for (const timer of this.#timers) clearTimeout(timer);
@@ -236,7 +247,7 @@ export class MediaSession {
     await rx.setRemoteDescription({ type: 'offer', sdp });
     const answer = await rx.createAnswer();
     await rx.setLocalDescription(answer);
-    const ack = await this.#emit('media:answer', { sdp: rx.localDescription?.sdp ?? answer.sdp ?? '' });
+    const ack = await this.#connection.request('media:answer', { sdp: rx.localDescription?.sdp ?? answer.sdp ?? '' }, SIGNAL_TIMEOUT_MS);
     if (!ack.ok) throw new Error(ack.error);
     this.#problem(undefined);
     this.#syncReceived();
@@ -289,12 +300,12 @@ export class MediaSession {
       }
       const offer = await tx.createOffer();
       await tx.setLocalDescription(offer);
-      const ack = await this.#emit('media:publish', { sdp: tx.localDescription?.sdp ?? offer.sdp ?? '', sources, ...(fresh ? { restart: true } : {}) });
+      const ack = await this.#connection.request('media:publish', { sdp: tx.localDescription?.sdp ?? offer.sdp ?? '', sources, ...(fresh ? { restart: true } : {}) }, SIGNAL_TIMEOUT_MS);
       if (!ack.ok) {
         await tx.setLocalDescription({ type: 'rollback' }).catch(() => undefined);
         throw new Error(ack.error);
       }
-      await tx.setRemoteDescription({ type: 'answer', sdp: (ack as unknown as { sdp: string }).sdp });
+      await tx.setRemoteDescription({ type: 'answer', sdp: ack.sdp });
       // Muted before this renegotiation: tell the room again, the server counted the tracks as on.
       if (!this.#cameraOn || !this.#microphoneOn) this.#sendState();
       this.#problem(undefined);
@@ -325,12 +336,12 @@ export class MediaSession {
       }
       this.#changed();
       const state = pc.connectionState;
-      if (this.#closed || (pc !== this.#rx && pc !== this.#tx) || !this.#socket.connected) return;
+      if (this.#closed || (pc !== this.#rx && pc !== this.#tx) || !this.#connection.connected) return;
       if (state === 'failed') replace();
       else if (state === 'disconnected') {
         timer = setTimeout(() => {
           this.#timers.delete(timer as ReturnType<typeof setTimeout>);
-          if (pc.connectionState === 'disconnected' && (pc === this.#rx || pc === this.#tx) && this.#socket.connected) replace();
+          if (pc.connectionState === 'disconnected' && (pc === this.#rx || pc === this.#tx) && this.#connection.connected) replace();
         }, DISCONNECTED_RESTART_MS);
         this.#timers.add(timer);
       }
@@ -339,8 +350,8 @@ export class MediaSession {
 
   #sendState(): void {
     this.#changed();
-    if (!this.#tx || !this.#socket.connected) return;
-    void this.#emit('media:state', { camera: this.#cameraOn && !!this.#local, microphone: this.#microphoneOn && !!this.#local, screen: !!this.#screen });
+    if (!this.#tx || !this.#connection.connected) return;
+    void this.#connection.request('media:state', { camera: this.#cameraOn && !!this.#local, microphone: this.#microphoneOn && !!this.#local, screen: !!this.#screen }, SIGNAL_TIMEOUT_MS);
   }
 
   #stream(key: string, track: MediaStreamTrack): MediaStream {
@@ -371,11 +382,6 @@ export class MediaSession {
     const result = this.#chain.then(task);
     this.#chain = result.catch(() => undefined);
     return result;
-  }
-
-  async #emit<E extends 'media:subscribe' | 'media:answer' | 'media:publish' | 'media:unpublish' | 'media:state'>(event: E, payload: Parameters<ClientEvents[E]>[0]): Promise<Ack<Record<string, unknown>>> {
-    const socket = this.#socket as unknown as Socket;
-    return (await socket.timeout(SIGNAL_TIMEOUT_MS).emitWithAck(event, payload)) as Ack<Record<string, unknown>>;
   }
 }
 

@@ -1,24 +1,13 @@
 // The chat panel: messages with author, role badge and time; a box to write; for hosts, delete a
 // message, mute one participant, or mute the whole room.
 import { html, nothing, type TemplateResult } from 'lit';
-import type { ChatMutesView, ChatView, Grant } from '../../server/protocol/index.ts';
-import type { Translate } from '../i18n.ts';
-import type { Send } from '../lc-interaction.ts';
+import type { ChatMutesView, ChatView } from '../../server/protocol/index.ts';
+import { LIMITS } from '../../server/protocol/limits.ts';
+import { timeOf, type Panel } from './panel.ts';
 
-export interface ChatPanel {
-  userId: string;
-  grant: Grant | undefined;
-  t: Translate;
-  send: Send;
-  busy: boolean;
+export interface ChatPanel extends Panel {
   messages: ChatView[];
   mutes: ChatMutesView;
-}
-
-export const CHAT_MAX = 1000;
-
-export function timeOf(at: string, t: Translate): string {
-  return new Date(at).toLocaleTimeString(t('timeLocale'), { hour: '2-digit', minute: '2-digit' });
 }
 
 async function submit(event: SubmitEvent, panel: ChatPanel): Promise<void> {
@@ -28,7 +17,7 @@ async function submit(event: SubmitEvent, panel: ChatPanel): Promise<void> {
   const body = field.value.trim();
   if (!body) return;
   const ack = await panel.send('chat:send', { body });
-  if (ack?.ok) {
+  if (ack.ok) {
     field.value = '';
     field.focus();
   }
@@ -81,7 +70,7 @@ export function renderChat(panel: ChatPanel): TemplateResult {
       ${blocked ? html`<p class="muted-note" role="status">${mutedMe ? t('chatMutedYou') : t('chatMutedRoom')}</p>` : nothing}
       <div class="row">
         <label class="visually-hidden" for="chat-body">${t('chatLabel')}</label>
-        <textarea id="chat-body" name="body" rows="2" maxlength=${CHAT_MAX} placeholder=${t('chatPlaceholder')} ?disabled=${blocked} @keydown=${onKey}></textarea>
+        <textarea id="chat-body" name="body" rows="2" maxlength=${LIMITS.chat} placeholder=${t('chatPlaceholder')} ?disabled=${blocked} @keydown=${onKey}></textarea>
         <button type="submit" ?disabled=${blocked}>${t('chatSend')}</button>
       </div>
     </form>

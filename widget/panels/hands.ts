@@ -1,16 +1,10 @@
 // Raised hands: students raise or lower theirs and see their place in line; hosts see the queue
 // in order, bring the first (or anyone in it) on stage, lower a hand, and take speakers off stage.
 import { html, nothing, type TemplateResult } from 'lit';
-import type { Grant, HandsView } from '../../server/protocol/index.ts';
-import type { Translate } from '../i18n.ts';
-import type { Send } from '../lc-interaction.ts';
+import type { HandsView } from '../../server/protocol/index.ts';
+import type { Panel } from './panel.ts';
 
-export interface HandsPanel {
-  userId: string;
-  grant: Grant | undefined;
-  t: Translate;
-  send: Send;
-  busy: boolean;
+export interface HandsPanel extends Panel {
   hands: HandsView;
 }
 

@@ -1,23 +1,17 @@
 // Polls: a host asks a question with 2 to 6 options and sees the results live, closes the poll and
 // may share the results; students choose one option, once, and see the results once shared.
 import { html, nothing, type TemplateResult } from 'lit';
-import type { Grant, PollView } from '../../server/protocol/index.ts';
+import type { PollView } from '../../server/protocol/index.ts';
+import { LIMITS } from '../../server/protocol/limits.ts';
 import type { Translate } from '../i18n.ts';
-import type { Send } from '../lc-interaction.ts';
+import type { Panel } from './panel.ts';
 
-export interface PollsPanel {
-  userId: string;
-  grant: Grant | undefined;
-  t: Translate;
-  send: Send;
-  busy: boolean;
+export interface PollsPanel extends Panel {
   polls: PollView[];
   choices: ReadonlyMap<number, number>;
   onVoted(pollId: number, option: number): void;
   update(): void;
 }
-
-const OPTIONS_MAX = 6;
 
 async function create(event: SubmitEvent, panel: PollsPanel): Promise<void> {
   event.preventDefault();
@@ -26,7 +20,7 @@ async function create(event: SubmitEvent, panel: PollsPanel): Promise<void> {
   const question = String(data.get('question') ?? '').trim();
   const options = data.getAll('option').map((o) => String(o).trim()).filter((o) => o !== '');
   const ack = await panel.send('poll:create', { question, options });
-  if (ack?.ok) form.reset();
+  if (ack.ok) form.reset();
 }
 
 async function vote(event: SubmitEvent, panel: PollsPanel, poll: PollView): Promise<void> {
@@ -35,7 +29,7 @@ async function vote(event: SubmitEvent, panel: PollsPanel, poll: PollView): Prom
   if (chosen === null) return;
   const option = Number(chosen);
   const ack = await panel.send('poll:vote', { pollId: poll.id, option });
-  if (ack?.ok) {
+  if (ack.ok) {
     panel.onVoted(poll.id, option);
     panel.update();
   }
@@ -64,8 +58,11 @@ export function renderPolls(panel: PollsPanel): TemplateResult {
   const creator = host
     ? html`<form class="card" @submit=${(e: SubmitEvent) => create(e, panel)} data-poll-form>
         <h3>${t('pollNew')}</h3>
-        <label class="field">${t('pollQuestion')}<input type="text" name="question" required maxlength="300" /></label>
-        ${Array.from({ length: OPTIONS_MAX }, (_, i) => html`<label class="field">${i < 2 ? t('pollOption', { number: i + 1 }) : t('pollOptionOptional', { number: i + 1 })}<input type="text" name="option" maxlength="120" ?required=${i < 2} /></label>`)}
+        <label class="field">${t('pollQuestion')}<input type="text" name="question" required maxlength=${LIMITS.pollQuestion} /></label>
+        ${Array.from({ length: LIMITS.pollOptionsMax }, (_, i) => {
+          const required = i < LIMITS.pollOptionsMin;
+          return html`<label class="field">${required ? t('pollOption', { number: i + 1 }) : t('pollOptionOptional', { number: i + 1 })}<input type="text" name="option" maxlength=${LIMITS.pollOption} ?required=${required} /></label>`;
+        })}
         <div class="actions"><button type="submit" ?disabled=${panel.busy}>${t('pollStart')}</button></div>
       </form>`
     : nothing;

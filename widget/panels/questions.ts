@@ -2,25 +2,17 @@
 // else upvotes once; hosts mark questions answered and pin them. Pinned first, then open before
 // answered, then by votes, then oldest first (the server's order too).
 import { html, nothing, type TemplateResult } from 'lit';
-import type { Grant, QuestionView } from '../../server/protocol/index.ts';
-import type { Translate } from '../i18n.ts';
-import type { Send } from '../lc-interaction.ts';
-import { timeOf } from './chat.ts';
+import type { QuestionView } from '../../server/protocol/index.ts';
+import { LIMITS } from '../../server/protocol/limits.ts';
+import { timeOf, type Panel } from './panel.ts';
 
-export interface QuestionsPanel {
-  userId: string;
-  grant: Grant | undefined;
-  t: Translate;
-  send: Send;
-  busy: boolean;
+export interface QuestionsPanel extends Panel {
   questions: QuestionView[];
   mine: ReadonlySet<number>;
   voted: ReadonlySet<number>;
   onAsked(id: number): void;
   onVoted(id: number): void;
 }
-
-export const QUESTION_MAX = 500;
 
 export function sortQuestions(questions: QuestionView[]): QuestionView[] {
   const rank = (q: QuestionView) => (q.state === 'open' ? 0 : 1);
@@ -35,15 +27,15 @@ async function ask(event: SubmitEvent, panel: QuestionsPanel): Promise<void> {
   const body = field.value.trim();
   if (!body) return;
   const ack = await panel.send('question:ask', { body, anonymous });
-  if (ack?.ok) {
-    panel.onAsked((ack as unknown as { question: QuestionView }).question.id);
+  if (ack.ok) {
+    panel.onAsked(ack.question.id);
     form.reset();
   }
 }
 
 async function vote(panel: QuestionsPanel, id: number): Promise<void> {
   const ack = await panel.send('question:vote', { questionId: id });
-  if (ack?.ok) panel.onVoted(id);
+  if (ack.ok) panel.onVoted(id);
 }
 
 export function renderQuestions(panel: QuestionsPanel): TemplateResult {
@@ -87,7 +79,7 @@ export function renderQuestions(panel: QuestionsPanel): TemplateResult {
     </ul>
     <form class="compose" @submit=${(e: SubmitEvent) => ask(e, panel)}>
       <label class="visually-hidden" for="question-body">${t('questionLabel')}</label>
-      <textarea id="question-body" name="body" rows="2" maxlength=${QUESTION_MAX} placeholder=${t('questionLabel')}></textarea>
+      <textarea id="question-body" name="body" rows="2" maxlength=${LIMITS.question} placeholder=${t('questionLabel')}></textarea>
       <div class="row" style="justify-content: space-between; align-items: center">
         ${host ? html`<span></span>` : html`<label class="check"><input type="checkbox" name="anonymous" /> ${t('questionAnonymous')}</label>`}
         <button type="submit">${t('questionAsk')}</button>
