@@ -1,7 +1,7 @@
 // One room's recording while it runs: the SFU's tap sends the room's RTP to FFmpeg on loopback
 // UDP, FFmpeg writes HLS into the recording's folder. A marker file says which process owns it, so
-// the next start after a crash can tell an orphan from another node's live recording. The watch
-// over it is in watch.ts.
+// the next start after a crash can tell an orphan from another node's live recording. The
+// recording it becomes (recording.ts) watches it and ends it.
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -9,7 +9,6 @@ import { kill } from 'node:process';
 import { join } from 'node:path';
 import type { MediaTap, TapSources } from '../server/media/index.ts';
 import { startHls, videoPathOf, type HlsProcess, type RecorderInput, type VideoPath } from './ffmpeg.ts';
-import type { RecordingWatch } from './watch.ts';
 
 export const OWNER_FILE = 'recorder.json';
 
@@ -64,9 +63,6 @@ export interface ActiveRecording {
   tap: MediaTap;
   /** H.264 copied from the browser, or VP8 transcoded. */
   videoPath: VideoPath;
-  stopping: boolean;
-  /** Set by the service once the recording runs. */
-  watch?: RecordingWatch;
 }
 
 export interface RecorderStart {
@@ -109,7 +105,7 @@ export async function startRecorder(options: RecorderStart): Promise<ActiveRecor
     await hls.stop(2000); // FFmpeg would otherwise wait on its ports for ever
     throw error;
   }
-  return { id: options.id, roomId: options.roomId, dir: options.dir, startedAt: new Date(), hls, tap, videoPath: videoPathOf(input), stopping: false };
+  return { id: options.id, roomId: options.roomId, dir: options.dir, startedAt: new Date(), hls, tap, videoPath: videoPathOf(input) };
 }
 
 /** Whether a process runs: an exited one left as a zombie (no init to reap it) does not. */

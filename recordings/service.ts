@@ -1,19 +1,21 @@
 // Recording as the rest of the tool sees it: start and stop a room's recording, tell the room, list
 // the course's recordings, rename and delete them, close what a crash left open, and remove old
 // ones (RECORDING_RETENTION_DAYS). A recording that cannot go on (FFmpeg died, the disk filled,
-// RECORDINGS_DIR cannot be written) stops alone: the live class is never touched.
+// RECORDINGS_DIR cannot be written) stops alone: the live class is never touched. Each running
+// recording is a Recording (recording.ts) with one way to end; the service keeps the room's
+// current one, and forgets it only when that one (not a newer one of the same room) has ended.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, statfs } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
-import type { Recording, Repositories } from '../server/db/index.ts';
+import type { Recording as RecordingRow, Repositories } from '../server/db/index.ts';
 import type { Logger } from '../server/logger.ts';
 import { TAP_CODECS, type MediaServer, type TapSources, type VideoCodec } from '../server/media/index.ts';
 import { checkFfmpeg, makeSlate, type VideoPath } from './ffmpeg.ts';
 import { measure, settle, type PlaylistFacts } from './playlist.ts';
 import { alive, OWNER_FILE, startRecorder, stopOrphan, type ActiveRecording, type Owner } from './recorder.ts';
+import { Recording, type RecordingOutcome } from './recording.ts';
 import { summarize, type LinkOptions, type RecordingSummary } from './summary.ts';
-import { stallAfterMs, watchRecording, whyExited } from './watch.ts';
 
 export type { RecordingSummary };
 
@@ -61,9 +63,13 @@ export class RecordingService {
   readonly #options: RecordingServiceOptions;
   /** Written in each recording's owner file; recovery closes only this node's. */
   readonly #node: string;
-  readonly #active = new Map<string, ActiveRecording>();
+  /** Each room's current recording (the newest; one that is ending may still be closing). */
+  readonly #active = new Map<string, Recording>();
+  /** Why a room's last recording stopped on its own, until the class ends (forget). */
   readonly #problems = new Map<string, string>();
   readonly #starting = new Map<string, Promise<RecordingState>>();
+  /** Every recording not yet closed, the ending ones included: close() waits for them. */
+  readonly #open = new Set<Recording>();
   /** Rooms an arrival is resuming: the others arriving meanwhile leave it to that one. */
   readonly #resuming = new Set<string>();
   /** A black keyframe in each codec the recording's video can be in. */
@@ -120,15 +126,16 @@ export class RecordingService {
 
   state(roomId: string): RecordingState {
     const active = this.#active.get(roomId);
-    if (active && !active.stopping) return { recording: true, recordingId: active.id, startedAt: active.startedAt.toISOString(), videoPath: active.videoPath };
+    if (active && !active.ending) return { recording: true, recordingId: active.id, startedAt: active.startedAt.toISOString(), videoPath: active.videoPath };
     const problem = this.#problems.get(roomId);
     return { recording: false, ...(problem ? { problem } : {}) };
   }
 
   /** Starts the room's recording; a second press (another tab, another host) gets the same one. */
   start(roomId: string): Promise<RecordingState> {
+    if (this.#closed) return Promise.reject(new RecordingError('this server is shutting down: the recording starts where the class goes on'));
     const existing = this.#active.get(roomId);
-    if (existing && !existing.stopping) return Promise.resolve(this.state(roomId));
+    if (existing && !existing.ending) return Promise.resolve(this.state(roomId));
     let starting = this.#starting.get(roomId);
     if (!starting) {
       starting = this.#start(roomId).finally(() => this.#starting.delete(roomId));
@@ -152,9 +159,9 @@ export class RecordingService {
     const sources = this.#options.sourcesFor(roomId);
     const codec = this.#videoCodec(roomId, sources);
     const segmentSeconds = this.#options.segmentSeconds ?? 2;
-    let active: ActiveRecording;
+    let started: ActiveRecording;
     try {
-      active = await startRecorder({
+      started = await startRecorder({
         id: row.id,
         roomId,
         dir,
@@ -173,22 +180,26 @@ export class RecordingService {
       await repositories().recordings.finish(row.id, { status: 'failed', durationMs: 0, sizeBytes: 0, failureReason: 'FFmpeg could not start' });
       throw new RecordingError('the recording could not start: FFmpeg could not be started on this server (the reason is in its log)');
     }
-    this.#active.set(roomId, active);
+    const recording = new Recording(
+      started,
+      {
+        logger,
+        finish: (id, folder, written, reason, remembered) => this.#finish(id, folder, written, reason, remembered),
+        intended: (room, recorded) => this.#intended(room, recorded),
+      },
+      { segmentSeconds, lowFreeBytes: LOW_FREE_BYTES },
+    );
+    this.#open.add(recording);
+    recording.once('ended', (outcome) => this.#ended(recording, outcome));
+    this.#active.set(roomId, recording);
     this.#problems.delete(roomId);
+    if (this.#closed) {
+      // The node began to shut down while FFmpeg started: hand the class over at once.
+      await recording.end({ kind: 'handed-over' });
+      throw new RecordingError('this server is shutting down: the recording starts where the class goes on');
+    }
     await this.#intended(roomId, true);
-    void active.hls.exited.then(async (outcome) => {
-      if (!active.stopping) void this.#failed(active, await whyExited(dir, outcome));
-    });
-    // FFmpeg goes on without writing on a full disk, over a quota, after an I/O error.
-    active.watch = watchRecording(dir, {
-      intervalMs: 1000,
-      minFreeBytes: LOW_FREE_BYTES,
-      onLowDisk: (left) => void this.#failed(active, `the disk is full (${megabytes(left)} MB free in RECORDINGS_DIR)`),
-      stallMs: stallAfterMs(segmentSeconds),
-      writeError: () => active.hls.writeError,
-      onStalled: (why) => void this.#failed(active, why),
-    });
-    logger.info({ room: roomId, recording: row.id, video: codec, videoPath: active.videoPath }, 'recording started');
+    logger.info({ room: roomId, recording: row.id, video: codec, videoPath: recording.videoPath }, 'recording started');
     const state = this.state(roomId);
     this.#options.announce(roomId, state);
     return state;
@@ -200,20 +211,23 @@ export class RecordingService {
    */
   async stop(roomId: string, { handOver = false } = {}): Promise<RecordingState> {
     await this.#starting.get(roomId)?.catch(() => {});
-    const active = this.#active.get(roomId);
-    if (!active || active.stopping) return this.state(roomId);
-    active.stopping = true;
-    if (!handOver) await this.#intended(roomId, false);
-    active.watch?.stop();
-    // FFmpeg first, while the RTP still flows (it finishes promptly), then the tap.
-    await active.hls.stop();
-    active.tap.close();
-    const facts = await this.#finish(active.id, active.dir, 'ready', undefined, active.watch?.playlist);
-    this.#active.delete(roomId);
-    this.#options.logger.info({ room: roomId, recording: active.id, durationMs: facts.durationMs, sizeBytes: facts.sizeBytes }, 'recording stopped');
-    const state = this.state(roomId);
-    this.#options.announce(roomId, state);
-    return state;
+    const recording = this.#active.get(roomId);
+    if (recording && !recording.ending) await recording.end(handOver ? { kind: 'handed-over' } : { kind: 'stopped' });
+    return this.state(roomId);
+  }
+
+  /** A recording ended (however): the room forgets it unless a newer one took its place, and is told. */
+  #ended(recording: Recording, outcome: RecordingOutcome): void {
+    this.#open.delete(recording);
+    if (this.#active.get(recording.roomId) !== recording) return;
+    this.#active.delete(recording.roomId);
+    if (outcome.ending.kind === 'failed') this.#problems.set(recording.roomId, `The recording stopped: ${outcome.ending.why}. The class goes on; what was recorded until then is kept.`);
+    this.#options.announce(recording.roomId, this.state(recording.roomId));
+  }
+
+  /** The class ended (or left this node): what its recording's problem was is no longer the room's news. */
+  forget(roomId: string): void {
+    this.#problems.delete(roomId);
   }
 
   /**
@@ -262,8 +276,7 @@ export class RecordingService {
 
   /** What is on stage changed: the recording follows. */
   sourcesChanged(roomId: string): void {
-    const active = this.#active.get(roomId);
-    if (active && !active.stopping) active.tap.setSources(this.#options.sourcesFor(roomId));
+    this.#active.get(roomId)?.setSources(this.#options.sourcesFor(roomId));
   }
 
   async list(courseId: string, userId: string, now = Date.now()): Promise<RecordingSummary[]> {
@@ -271,7 +284,7 @@ export class RecordingService {
     return rows.map((row) => summarize(row, this.#options, userId, now));
   }
 
-  async get(recordingId: string): Promise<Recording | undefined> {
+  async get(recordingId: string): Promise<RecordingRow | undefined> {
     return this.#options.repositories().recordings.get(recordingId);
   }
 
@@ -283,13 +296,14 @@ export class RecordingService {
   async remove(recordingId: string): Promise<void> {
     const row = await this.get(recordingId);
     if (!row) return;
-    if (this.#active.get(row.roomId)?.id === recordingId) await this.stop(row.roomId);
+    const running = [...this.#open].find((recording) => recording.id === recordingId);
+    if (running) await running.end({ kind: 'stopped' });
     await this.#options.repositories().recordings.remove(recordingId);
     await rm(this.folder(row), { recursive: true, force: true });
   }
 
   /** The recording's folder, never outside RECORDINGS_DIR. */
-  folder(row: Pick<Recording, 'path'>): string {
+  folder(row: Pick<RecordingRow, 'path'>): string {
     const root = this.#root();
     const dir = resolve(root, row.path);
     if (!dir.startsWith(root + sep)) throw new RecordingError('a recording path points outside RECORDINGS_DIR');
@@ -305,7 +319,7 @@ export class RecordingService {
     const repos = this.#options.repositories();
     let recovered = 0;
     for (const row of await repos.recordings.listUnfinished()) {
-      if ([...this.#active.values()].some((a) => a.id === row.id)) continue;
+      if ([...this.#open].some((recording) => recording.id === row.id)) continue;
       const dir = this.folder(row);
       // Not in this node's RECORDINGS_DIR (not shared): the node that has the folder closes it.
       if (!existsSync(dir)) continue;
@@ -330,37 +344,32 @@ export class RecordingService {
     return old.length;
   }
 
-  /** Stops every recording cleanly (shutdown, drain). */
+  /**
+   * Stops every recording cleanly (shutdown, drain), handing each class over to the node that takes
+   * it: no new recording starts from now on, those starting finish starting and are closed too.
+   * Safe to call twice.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     await this.#ready;
     clearInterval(this.#sweeper);
-    await Promise.all([...this.#active.keys()].map((roomId) => this.stop(roomId, { handOver: true }).catch(() => {})));
+    await Promise.all([...this.#starting.values()].map((starting) => starting.catch(() => {})));
+    await Promise.all([...this.#open].map((recording) => recording.end({ kind: 'handed-over' })));
   }
 
+  /** Recordings running on this node (a recording that is closing is not). */
   get running(): number {
-    return this.#active.size;
+    return [...this.#active.values()].filter((recording) => !recording.ending).length;
+  }
+
+  /** FFmpeg processes this node still has: running recordings and those closing. */
+  get open(): number {
+    return this.#open.size;
   }
 
   /** The rooms this node is recording. */
   runningRooms(): string[] {
-    return [...this.#active.keys()];
-  }
-
-  /** The recording cannot go on (FFmpeg died, the disk is full, nothing is written): it stops alone; the class goes on. */
-  async #failed(active: ActiveRecording, why: string): Promise<void> {
-    if (active.stopping) return;
-    active.stopping = true;
-    active.watch?.stop();
-    await this.#intended(active.roomId, false);
-    // Gone already if it died; on a full disk FFmpeg is still running (it ignores failed writes).
-    await active.hls.stop(3000);
-    active.tap.close();
-    await this.#finish(active.id, active.dir, 'interrupted', why, active.watch?.playlist).catch((error: unknown) => this.#options.logger.error({ err: error, room: active.roomId, recording: active.id }, 'marking a failed recording failed'));
-    if (this.#active.get(active.roomId) === active) this.#active.delete(active.roomId);
-    this.#problems.set(active.roomId, `The recording stopped: ${why}. The class goes on; what was recorded until then is kept.`);
-    this.#options.logger.error({ room: active.roomId, recording: active.id, reason: why }, 'recording failed');
-    this.#options.announce(active.roomId, this.state(active.roomId));
+    return [...this.#active.values()].filter((recording) => !recording.ending).map((recording) => recording.roomId);
   }
 
   /**

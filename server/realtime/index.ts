@@ -340,6 +340,7 @@ export class Realtime {
     await this.interaction.classEnded(roomId);
     // The recording closes first, so it ends with the class's last picture and sound.
     await this.#deps.recordings?.()?.stop(roomId).catch((error: unknown) => this.#deps.logger.error({ err: error, room: roomId }, 'stopping the recording failed'));
+    this.#deps.recordings?.()?.forget(roomId);
     await this.media.closeRoom(roomId);
     for (const s of await this.#sockets(roomId)) {
       s.data.presenceId = undefined;

@@ -19,6 +19,8 @@ export interface RecordingControl {
   get(recordingId: string): Promise<{ roomId: string } | undefined>;
   rename(recordingId: string, title: string): Promise<void>;
   remove(recordingId: string): Promise<void>;
+  /** The class ended: its recording's last problem is no longer news. */
+  forget(roomId: string): void;
 }
 
 type On = <E extends ClientEvent>(event: E, handler: (parsed: { ok: true; data: ClientPayload<E> }) => Promise<Ack<Record<string, unknown>>>) => void;
