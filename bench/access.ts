@@ -19,7 +19,7 @@ try {
   const resourceLink = { id: 'bench-room', title: 'Bench lecture' };
   const custom = { live_classroom_policy: 'paid' };
   const teacher = await launchAs(c.platform, { user: { id: 'teacher' }, roles: 'instructor', context, resourceLink, custom });
-  const roomId = c.service.lti.seats.verify(teacher.seat!).roomId;
+  const roomId = c.service.seats.verify(teacher.seat!).roomId;
   let item = c.platform.lineItems(context.id).find((i) => i.tag === PAID_LINE_ITEM_TAG);
   for (let i = 0; i < 100 && !item; i++) {
     await new Promise((r) => setTimeout(r, 20));
@@ -32,7 +32,7 @@ try {
     c.platform.setResult(item.id, `s${i}`, 1);
     const s = await launchAs(c.platform, { user: { id: `s${i}` }, roles: 'learner', context, resourceLink, custom });
     if (s.status !== 200) throw new Error(`student ${i} refused`);
-    userIds.push(c.service.lti.seats.verify(s.seat!).userId);
+    userIds.push(c.service.seats.verify(s.seat!).userId);
   }
   const setupS = (performance.now() - started) / 1000;
 

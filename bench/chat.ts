@@ -9,7 +9,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import { parseSettings } from '../config/index.ts';
-import { createLogger } from '../server/logger.ts';
+import { createLogger } from '../server/logger/index.ts';
 import type { ChatView } from '../server/protocol/index.ts';
 import { Service } from '../server/service.ts';
 import { Platform } from '../test/helpers/platform/index.ts';

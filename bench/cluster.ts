@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Socket } from 'socket.io-client';
 import { parseSettings } from '../config/index.ts';
-import { createLogger } from '../server/logger.ts';
+import { createLogger } from '../server/logger/index.ts';
 import { Service } from '../server/service.ts';
 import { connect, introduce, launchAs } from '../test/helpers/classroom.ts';
 import { Platform } from '../test/helpers/platform/index.ts';

@@ -71,9 +71,9 @@ try {
   const { page: teacherPage, frame: teacher } = await openCoursePage(browser, c.platform.coursePageUrl({ roles: 'instructor', user: { id: 'teacher', name: 'Teacher' }, resourceLink }));
   await teacher.getByRole('button', { name: 'Go live' }).click({ timeout: 30_000 });
   await teacher.getByRole('button', { name: 'Camera', pressed: true }).waitFor({ timeout: 30_000 });
-  const media = c.service.realtime.mediaServer;
+  const media = c.service.media;
   await until('the instructor\'s camera and microphone reaching the SFU', () => media.stats().tracks === 2 && media.stats().packetsReceived > 200, 30_000);
-  const idleTabs = c.service.realtime.media.counts().tabs;
+  const idleTabs = c.service.classes.mediaTabs;
 
   const samples: Array<Record<Moment, number>> = [];
   for (let i = 0; i < joins; i++) {
@@ -96,7 +96,7 @@ try {
     samples.push(sample);
     console.log(`join ${String(i + 1).padStart(2)}: ${MOMENTS.map((k) => `${LABEL[k]} ${formatMs(sample[k])}`).join(', ')}`);
     await page.close();
-    await until('the student\'s media closed on the server', () => c.service.realtime.media.counts().tabs === idleTabs, 30_000);
+    await until('the student\'s media closed on the server', () => c.service.classes.mediaTabs === idleTabs, 30_000);
   }
 
   const row = (label: string, values: number[]) =>

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSettings } from '../config/index.ts';
-import { createLogger } from '../server/logger.ts';
+import { createLogger } from '../server/logger/index.ts';
 import { Service } from '../server/service.ts';
 import { Platform, type Claims } from '../test/helpers/platform/index.ts';
 import { createTemporaryDatabase, type TemporaryDatabase } from '../test/helpers/postgres.ts';

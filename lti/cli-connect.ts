@@ -7,12 +7,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { redactUrl, type Settings } from '../config/index.ts';
-import { createRepositories, Database, DataDirInUseError, DataDirLock } from '../server/db/index.ts';
-import type { Logger } from '../server/logger.ts';
+import { Database, DataDirInUseError, DataDirLock } from '../server/db/index.ts';
+import type { Logger } from '../server/logger/index.ts';
 import { AdminClient } from './admin-client.ts';
 import { readAdminToken } from './admin-token.ts';
 import { Lti } from './index.ts';
-import { KEY_FILE } from './key.ts';
+import { KEY_FILE, resolveLtiKey } from './key.ts';
 import type { PlatformAdmin } from './platforms.ts';
 
 const POLL_MS = 250;
@@ -40,14 +40,8 @@ export interface ConnectOptions {
 
 async function openDirectly(settings: Settings, database: Database, logger: Logger, release: () => void): Promise<AdminSession> {
   try {
-    const lti = await Lti.create({
-      settings,
-      orm: database.orm,
-      repositories: () => createRepositories(database.orm),
-      logger,
-      // The CLI serves no launches.
-      decide: () => Promise.reject(new Error('the platform CLI does not serve launches')),
-    });
+    // The CLI serves no launches: it needs the platforms, not the routes.
+    const lti = await Lti.create({ settings, orm: database.orm, logger, key: resolveLtiKey(settings.ltiKey, settings.dataDir).key });
     return {
       admin: lti.platforms,
       async close() {

@@ -3,7 +3,7 @@
 // 1 failed (not found, unreachable, bad settings), 2 usage error.
 import { parseArgs } from 'node:util';
 import { ConfigError, loadSettings } from '../config/index.ts';
-import { createLogger } from '../server/logger.ts';
+import { createLogger } from '../server/logger/index.ts';
 import type { PlatformAdmin, RegisteredPlatform } from './platforms.ts';
 import { PRESET_NAMES, PresetError, presetValues, siteUrl, type PresetName } from './presets.ts';
 import type { PlatformRegistration } from './provider.ts';

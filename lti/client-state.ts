@@ -21,7 +21,7 @@
 // would otherwise complete another browser's login. Both paths (cookie and platform storage) check it.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import type { Logger } from '../server/logger.ts';
+import type { Logger } from '../server/logger/index.ts';
 import { launchContinues } from './launch-timing.ts';
 import { clientStateLaunchPage, clientStateLoginPage, cookieCheckPage, newWindowPage, problemPage } from './pages.ts';
 import type { LtiStore } from './store.ts';

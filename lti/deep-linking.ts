@@ -5,7 +5,7 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { RoomSettings } from '../server/db/index.ts';
-import type { Logger } from '../server/logger.ts';
+import type { Logger } from '../server/logger/index.ts';
 import { deepLinkFormPage, deepLinkReturnPage, problemPage, type DeepLinkFormValues } from './pages.ts';
 import type { LtijsToken } from './provider.ts';
 import { roleGrant } from '../server/access/index.ts';

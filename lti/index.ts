@@ -1,75 +1,79 @@
-// LTI 1.3: ltijs behind a small interface. The service mounts `router` at /lti.
+// LTI 1.3: ltijs behind a small interface. Built in two steps, each a complete object: `Lti.create`
+// (ltijs, its store, the registry of platforms, the LMS services the access rules read), then
+// `lti.routes({ admit })` (the /lti router, whose launches go to the server's launch use case).
 import { fileURLToPath } from 'node:url';
 import express, { type ErrorRequestHandler, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Settings } from '../config/index.ts';
-import type { Repositories, Orm } from '../server/db/index.ts';
-import type { Logger } from '../server/logger.ts';
+import type { Orm } from '../server/db/index.ts';
+import type { Logger } from '../server/logger/index.ts';
 import { ClientState, jwtPayload } from './client-state.ts';
 import { deepLinking } from './deep-linking.ts';
-import { resolveLtiKey } from './key.ts';
 import { KeySets } from './key-sets.ts';
 import { checkLogin, formReader, guard, guardLtijsAnswers, plainRequest } from './lti-input.ts';
 import { useKeySets } from './ltijs-patches.ts';
 import { explainRefusal } from './refusals.ts';
-import { launchHandler, type DecideAccess } from './launch.ts';
+import { launchHandler, type AdmitLaunch } from './launch.ts';
 import { timeLaunches, type LaunchObserver } from './launch-timing.ts';
 import { LtiServices } from './services.ts';
 import { problemPage } from './pages.ts';
 import { PlatformRegistry } from './platforms.ts';
 import { registrationHandler } from './registration.ts';
-import { cookiePolicy, createProvider, type LtijsToken } from './provider.ts';
-import { SeatTokens } from './seat-token.ts';
+import { cookiePolicy, createProvider, handleMessages, type LtijsProvider, type LtijsToken } from './provider.ts';
 import { LtiStore, withoutLtikSession } from './store.ts';
 
 const MESSAGE_TYPE = 'https://purl.imsglobal.org/spec/lti/claim/message_type';
 
-export { SeatTokenError, SeatTokens } from './seat-token.ts';
-export type { Seat } from './seat-token.ts';
 export type { RegisteredPlatform } from './platforms.ts';
 export { createAdminApi } from './admin-api.ts';
 export { removeAdminToken, writeAdminToken } from './admin-token.ts';
+export { resolveLtiKey } from './key.ts';
 export type { PlatformRegistration } from './provider.ts';
-export type { DecideAccess, LaunchDecision } from './launch.ts';
-export type { LaunchObserver, LaunchOutcome } from './launch-timing.ts';
+export type { AdmitLaunch } from './launch.ts';
+export type { LaunchObserver } from './launch-timing.ts';
 export { LtiServices, NRPS_MAX_MEMBERS, NRPS_PAGE_SIZE } from './services.ts';
 
 export interface LtiDependencies {
   settings: Settings;
   orm: Orm;
-  repositories: () => Repositories;
   logger: Logger;
-  /** The access rules' answer for a launch (server/access). */
-  decide: DecideAccess;
+  /** LTI_KEY (resolveLtiKey): encrypts what ltijs stores and signs its cookies. */
+  key: string;
+}
+
+export interface LtiRoutes {
+  /** The launch use case (server/launch). */
+  admit: AdmitLaunch;
   /** Told how each POST /lti/launch ended and how long it took (the metrics). */
   onLaunch?: LaunchObserver;
 }
 
 export class Lti {
-  readonly router: RequestHandler;
   readonly platforms: PlatformRegistry;
-  readonly seats: SeatTokens;
   /** NRPS and AGS for the access rules. */
   readonly services: LtiServices;
   /** The LMSs' signing keys, kept between launches. */
   readonly keySets: KeySets;
+  readonly #provider: LtijsProvider;
   readonly #store: LtiStore;
+  readonly #settings: Settings;
+  readonly #logger: Logger;
+  readonly #key: string;
 
-  private constructor(router: RequestHandler, platforms: PlatformRegistry, seats: SeatTokens, services: LtiServices, keySets: KeySets, store: LtiStore) {
-    this.router = router;
-    this.platforms = platforms;
-    this.seats = seats;
-    this.services = services;
-    this.keySets = keySets;
+  private constructor(provider: LtijsProvider, store: LtiStore, { settings, logger, key }: LtiDependencies) {
+    this.#provider = provider;
     this.#store = store;
+    this.#settings = settings;
+    this.#logger = logger;
+    this.#key = key;
+    this.platforms = new PlatformRegistry(provider, store);
+    this.services = new LtiServices(provider, store, logger.child({ part: 'services' }));
+    this.keySets = new KeySets(logger.child({ part: 'key-sets' }));
+    useKeySets(store, this.keySets);
   }
 
-  static async create({ settings, orm, repositories, logger, decide, onLaunch }: LtiDependencies): Promise<Lti> {
-    const { key, source } = resolveLtiKey(settings.ltiKey, settings.dataDir);
-    logger.info(`LTI key from ${source}`);
+  static async create(deps: LtiDependencies): Promise<Lti> {
+    const { settings, orm, logger, key } = deps;
     const store = new LtiStore(orm);
-    const seats = new SeatTokens(key);
-    let handleLaunch: ReturnType<typeof launchHandler> | undefined;
-    let placement: ReturnType<typeof deepLinking> | undefined;
     /** A login refused because of the platform itself: say which LMS, and what the admin should do. */
     const refusePlatform = (status: number, title: string, explain: (issuer: string) => string) => (req: Request, res: Response) => {
       const issuer = String(req.query.iss ?? req.body?.iss ?? 'this LMS');
@@ -81,8 +85,6 @@ export class Lti {
       store,
       publicUrl: settings.publicUrl,
       logger,
-      onLaunch: (token, req, res) => handleLaunch?.(token, req, res),
-      onDeepLinking: (token, req, res) => placement?.onRequest(token, req, res),
       onUnknownPlatform: refusePlatform(
         400,
         'This LMS is not registered',
@@ -100,21 +102,25 @@ export class Lti {
         res.status(refusal.status).type('html').send(problemPage(refusal.title, refusal.explanation));
       },
     });
-    const platforms = new PlatformRegistry(provider, store);
-    handleLaunch = launchHandler({ repositories, platforms, seats, logger, decide });
-    const services = new LtiServices(provider, store, logger.child({ part: 'services' }));
-    placement = deepLinking({
+    return new Lti(provider, store, deps);
+  }
+
+  /** The /lti router: logins, launches (answered through `admit`), deep linking, registration, the key set. */
+  routes({ admit, onLaunch }: LtiRoutes): RequestHandler {
+    const provider = this.#provider;
+    const settings = this.#settings;
+    const logger = this.#logger;
+    const platforms = this.platforms;
+    const placement = deepLinking({
       launchUrl: `${settings.publicUrl}/lti/launch`,
       submitPath: 'deep-link',
       logger,
       signResponse: (token: LtijsToken, items, options) => provider.DeepLinking.createDeepLinkingMessage(token, items, options),
     });
-    const submitPlacement = placement.onSubmit;
-    provider.app.post('/deep-link', (req, res, next) => submitPlacement(req, res).catch(next));
+    handleMessages(provider, { onLaunch: launchHandler({ platforms, logger, admit }), onDeepLinking: placement.onRequest });
+    provider.app.post('/deep-link', (req, res, next) => placement.onSubmit(req, res).catch(next));
 
-    const keySets = new KeySets(logger.child({ part: 'key-sets' }));
-    useKeySets(store, keySets);
-    const clientState = new ClientState(store, cookiePolicy(settings.publicUrl), key, logger);
+    const clientState = new ClientState(this.#store, cookiePolicy(settings.publicUrl), this.#key, logger);
     /** A request refused before ltijs: a warning, as for any launch refused. */
     const refused = (req: Request, status: number, why: string) => logger.warn({ path: req.path, status }, `LTI request refused: ${why}`);
     const router = express.Router();
@@ -182,7 +188,7 @@ export class Lti {
       );
     };
     router.use(failed);
-    return new Lti(router as RequestHandler, platforms, seats, services, keySets, store);
+    return router as RequestHandler;
   }
 
   async close(): Promise<void> {

@@ -9,7 +9,7 @@
 // - when the LMS cannot be reached, the last good set is used for up to STALE_FOR after it expired;
 // - launches arriving together share one fetch.
 import { createPublicKey, type JsonWebKeyInput, type KeyObject } from 'node:crypto';
-import type { Logger } from '../server/logger.ts';
+import type { Logger } from '../server/logger/index.ts';
 import { fetchOutbound, type OutboundPolicy } from './outbound.ts';
 
 export const KEY_SET_TIMING = {

@@ -1,34 +1,30 @@
-// A resource-link launch: from validated LTI claims to a course, a room, a user and a seat.
+// A resource-link launch as LTI sees it: ltijs has verified the id_token; here its deployment is
+// checked, its claims become the tool's (server/launch decides who gets a seat), and the answer is a
+// page: the class with its seat token, or a refusal in words.
 import type { Request, Response } from 'express';
-import type { Course, Membership, Repositories, Room, User } from '../server/db/index.ts';
-import type { Logger } from '../server/logger.ts';
+import type { LaunchClaims, LaunchOutcome } from '../server/launch/index.ts';
+import type { Logger } from '../server/logger/index.ts';
 import { roomSettingsFromCustom } from './deep-linking.ts';
 import { classroomPage, problemPage } from './pages.ts';
 import type { PlatformRegistry } from './platforms.ts';
 import type { LtijsToken } from './provider.ts';
-import type { RefusalCode } from '../server/access/index.ts';
 import { accessAdvice } from './refusals.ts';
-import type { SeatTokens } from './seat-token.ts';
 
-/** What the access rules answered for a launch. */
-export interface LaunchDecision {
-  grant: 'host' | 'speaker' | 'attendee' | 'denied';
-  reason: string;
-  code?: RefusalCode;
-}
-
-/** Decides for the rows the launch has just written (no need to read them back). */
-export type DecideAccess = (place: { room: Room; course: Course }, person: { user: User; membership: Membership }) => Promise<LaunchDecision>;
+/** The launch use case (server/launch): the rows written, the decision, the seat. */
+export type AdmitLaunch = (claims: LaunchClaims) => Promise<LaunchOutcome>;
 
 export interface LaunchDependencies {
-  repositories: () => Repositories;
   platforms: PlatformRegistry;
-  seats: SeatTokens;
   logger: Logger;
-  decide: DecideAccess;
+  admit: AdmitLaunch;
 }
 
-export function launchHandler({ repositories, platforms, seats, logger, decide }: LaunchDependencies) {
+/** Text a launch carries, as it may be stored and shown: no control characters, bounded. */
+function text(value: string | undefined, max = 500): string {
+  return (value ?? '').replace(/[\u0000-\u001f\u007f]/g, ' ').trim().slice(0, max);
+}
+
+export function launchHandler({ platforms, logger, admit }: LaunchDependencies) {
   return async (token: LtijsToken, _req: Request, res: Response): Promise<void> => {
     const claims = token.platformContext;
     const log = logger.child({ issuer: token.iss, deployment: token.deploymentId });
@@ -50,35 +46,29 @@ export function launchHandler({ repositories, platforms, seats, logger, decide }
     }
     const resource = claims.resource;
     if (!resource?.id) return refuse(400, 'Incomplete launch', 'The LMS sent no resource link id; the activity cannot be identified.');
-
-    const repos = repositories();
     const info = token.userInfo ?? {};
-    const name = info.name || [info.given_name, info.family_name].filter(Boolean).join(' ') || 'Participant';
-    const locale = claims.launchPresentation?.locale ?? 'en';
-    const course = await repos.courses.upsert(
-      { issuer: token.iss, deploymentId: token.deploymentId, contextId: context.id },
-      {
-        title: context.title ?? context.label ?? '',
-        label: context.label ?? null,
-        services: {
-          clientId: token.clientId,
-          nrpsUrl: claims.namesRoles?.context_memberships_url,
-          agsLineItemsUrl: claims.endpoint?.lineitems,
-          agsScopes: claims.endpoint?.lineitems && Array.isArray(claims.endpoint.scope) ? claims.endpoint.scope : undefined,
-        },
+    const locale = text(claims.launchPresentation?.locale, 35) || 'en';
+    const outcome = await admit({
+      issuer: token.iss,
+      deploymentId: token.deploymentId,
+      clientId: token.clientId,
+      subject: token.user,
+      name: text(info.name, 200) || text([info.given_name, info.family_name].filter(Boolean).join(' '), 200) || 'Participant',
+      email: info.email ? text(info.email, 320) : null,
+      locale,
+      context: { id: context.id, title: text(context.title ?? context.label ?? ''), label: context.label ? text(context.label) : null },
+      resourceLink: { id: resource.id, title: text(resource.title, 200) || 'Live class' },
+      roles: claims.roles ?? [],
+      roomSettings: roomSettingsFromCustom(claims.custom),
+      services: {
+        nrpsUrl: claims.namesRoles?.context_memberships_url,
+        agsLineItemsUrl: claims.endpoint?.lineitems,
+        agsScopes: claims.endpoint?.lineitems && Array.isArray(claims.endpoint.scope) ? claims.endpoint.scope : undefined,
       },
-    );
-    const user = await repos.users.upsert(token.iss, token.user, { name, email: info.email ?? null, locale });
-    const membership = await repos.memberships.set(course.id, user.id, { roles: claims.roles ?? [], status: 'active', source: 'launch' });
-    // A link placed with Deep Linking carries its settings in custom parameters; they apply when
-    // the room is created, later changes go through the room's settings.
-    const room = await repos.rooms.ensure(course.id, { resourceLinkId: resource.id, title: resource.title ?? 'Live class' }, roomSettingsFromCustom(claims.custom));
-    const decision = await decide({ room, course }, { user, membership });
-    if (decision.grant === 'denied') {
-      return refuse(403, 'You cannot join this live class', `Reason: ${decision.reason}. ${accessAdvice(decision.code)}`, { room: room.id, user: user.id });
+    });
+    if (!outcome.admitted) {
+      return refuse(403, 'You cannot join this live class', `Reason: ${outcome.reason}. ${accessAdvice(outcome.code)}`, { room: outcome.room.id, user: outcome.user.id });
     }
-    const role = decision.grant === 'host' ? 'host' : 'attendee';
-    log.info({ room: room.id, user: user.id, role, reason: decision.reason }, 'launch');
     res
       .status(200)
       .type('html')
@@ -86,13 +76,13 @@ export function launchHandler({ repositories, platforms, seats, logger, decide }
       .set('Content-Security-Policy', frameAncestors(token.iss, claims.launchPresentation?.return_url))
       .send(
         classroomPage({
-          roomId: room.id,
-          roomTitle: room.title,
-          courseTitle: course.title,
-          userName: user.name,
-          role,
+          roomId: outcome.room.id,
+          roomTitle: outcome.room.title,
+          courseTitle: outcome.course.title,
+          userName: outcome.user.name,
+          role: outcome.role,
           locale,
-          seatToken: seats.issue({ userId: user.id, roomId: room.id, role, name: user.name, locale }),
+          seatToken: outcome.seat,
         }),
       );
   };

@@ -3,7 +3,7 @@
 import type { RequestHandler, Request, Response } from 'express';
 import './ltijs-patches.ts';
 import ltijs from 'ltijs';
-import type { Logger } from '../server/logger.ts';
+import type { Logger } from '../server/logger/index.ts';
 import type { LtijsServicesApi as LtijsServices } from './services.ts';
 import type { LtiStore } from './store.ts';
 
@@ -44,7 +44,7 @@ type NextFn = (error?: unknown) => void;
 type ErrorHandler = (req: Request, res: Response) => unknown;
 
 /** The slice of ltijs' Provider we call. */
-interface LtijsProvider {
+export interface LtijsProvider {
   app: RequestHandler & { post(path: string, handler: (req: Request, res: Response, next: NextFn) => unknown): unknown };
   setup(key: string, database: { plugin: LtiStore }, options: Record<string, unknown>): unknown;
   deploy(options: { serverless: boolean; silent: boolean }): Promise<boolean>;
@@ -67,8 +67,6 @@ export interface ProviderOptions {
   store: LtiStore;
   publicUrl: string;
   logger: Logger;
-  onLaunch: Handler;
-  onDeepLinking: Handler;
   onInvalidToken: ErrorHandler;
   onUnknownPlatform: ErrorHandler;
   onInactivePlatform: ErrorHandler;
@@ -85,6 +83,20 @@ export function cookiePolicy(publicUrl: string): { secure: boolean; sameSite: 'N
   const url = new URL(publicUrl);
   const secure = url.protocol === 'https:' || LOOPBACK.has(url.hostname);
   return secure ? { secure: true, sameSite: 'None' } : { secure: false, sameSite: 'Lax' };
+}
+
+/** ltijs does not await its callbacks' promises: their failures go to express. */
+function settle(handler: Handler) {
+  return (token: LtijsToken, req: Request, res: Response, next: NextFn) =>
+    Promise.resolve()
+      .then(() => handler(token, req, res))
+      .catch(next);
+}
+
+/** What a verified launch becomes: a resource link's, and a deep linking request's. */
+export function handleMessages(provider: LtijsProvider, handlers: { onLaunch: Handler; onDeepLinking: Handler }): void {
+  provider.onConnect(settle(handlers.onLaunch));
+  provider.onDeepLinking(settle(handlers.onDeepLinking));
 }
 
 export async function createProvider(options: ProviderOptions): Promise<LtijsProvider> {
@@ -110,13 +122,6 @@ export async function createProvider(options: ProviderOptions): Promise<LtijsPro
       ltiaas: true,
     },
   );
-  // ltijs does not await its callbacks' promises: hand their failures to express.
-  const settle = (handler: Handler) => (token: LtijsToken, req: Request, res: Response, next: NextFn) =>
-    Promise.resolve()
-      .then(() => handler(token, req, res))
-      .catch(next);
-  provider.onConnect(settle(options.onLaunch));
-  provider.onDeepLinking(settle(options.onDeepLinking));
   provider.onInvalidToken(options.onInvalidToken);
   provider.onSessionTimeout(options.onInvalidToken);
   provider.onUnregisteredPlatform(options.onUnknownPlatform);

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
-import type { Logger } from '../server/logger.ts';
+import type { Logger } from '../server/logger/index.ts';
 import { httpUrl } from './admin-api.ts';
 import { checkReachable, fetchOutbound, hostAllowList, type OutboundPolicy, type OutboundRequest } from './outbound.ts';
 import { escapeHtml, problemPage } from './pages.ts';

@@ -13,7 +13,7 @@ import {
   type MemberList,
   type NewLineItem,
 } from '../server/access/lms.ts';
-import type { Logger } from '../server/logger.ts';
+import type { Logger } from '../server/logger/index.ts';
 import type { LtiStore } from './store.ts';
 
 /** The LTI Advantage scopes the tool uses (and asks for in Dynamic Registration). */

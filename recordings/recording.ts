@@ -3,7 +3,7 @@
 // disk, nothing written, the node shutting down): `end(ending)`, once; a second call answers the
 // first's outcome. Whoever holds it hears the end through `ended`.
 import { EventEmitter } from 'node:events';
-import type { Logger } from '../server/logger.ts';
+import type { Logger } from '../server/logger/index.ts';
 import type { TapSources } from '../server/media/index.ts';
 import type { VideoPath } from './ffmpeg.ts';
 import type { PlaylistFacts } from './playlist.ts';

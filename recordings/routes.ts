@@ -14,7 +14,7 @@ const FILE = /^(index\.m3u8|segment-\d{5}\.ts)$/;
 const ID = /^[0-9a-f-]{36}$/;
 
 export interface VodDependencies {
-  recordings: () => RecordingService | undefined;
+  recordings: RecordingService;
   signer: LinkSigner;
   decide: (userId: string, roomId: string) => Promise<Decision>;
 }
@@ -28,8 +28,7 @@ export function vodRouter({ recordings, signer, decide }: VodDependencies): Rout
     if (!ID.test(id) || !FILE.test(file)) return refuse(404, 'no such recording file');
     const link = signer.verify(id, req.query as Record<string, unknown>);
     if (!link.ok) return refuse(403, link.reason);
-    const service = recordings();
-    if (!service) return refuse(503, 'recordings are not available yet; try again in a moment');
+    const service = recordings;
     const row = await service.get(id);
     if (!row || row.status === 'failed') return refuse(404, 'this recording does not exist (it may have been deleted)');
     const decision = await decide(link.grant.userId, row.roomId);

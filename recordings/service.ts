@@ -4,12 +4,13 @@
 // RECORDINGS_DIR cannot be written) stops alone: the live class is never touched. Each running
 // recording is a Recording (recording.ts) with one way to end; the service keeps the room's
 // current one, and forgets it only when that one (not a newer one of the same room) has ended.
+import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, statfs } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import type { Recording as RecordingRow, Repositories } from '../server/db/index.ts';
-import type { Logger } from '../server/logger.ts';
+import type { Logger } from '../server/logger/index.ts';
 import { TAP_CODECS, type MediaServer, type TapSources, type VideoCodec } from '../server/media/index.ts';
 import { checkFfmpeg, makeSlate, type VideoPath } from './ffmpeg.ts';
 import { measure, settle, type PlaylistFacts } from './playlist.ts';
@@ -47,11 +48,10 @@ export interface RecordingServiceOptions extends LinkOptions {
   ffmpegPath: string;
   retentionDays: number | undefined;
   segmentSeconds?: number;
-  /** What is on stage in a room now (video: screen share, else a camera; audio: host, speaker). */
-  sourcesFor: (roomId: string) => TapSources;
-  /** Tells everyone in the room (recording started or stopped, and why). */
-  announce: (roomId: string, state: RecordingState) => void;
 }
+
+/** A room's recording started or stopped (and why): the room is told. */
+type RecordingServiceEvents = { state: [roomId: string, state: RecordingState] };
 
 /** Below this much free space in RECORDINGS_DIR a recording does not start. */
 const MIN_FREE_BYTES = 200 * 1024 * 1024;
@@ -59,7 +59,7 @@ const MIN_FREE_BYTES = 200 * 1024 * 1024;
 const LOW_FREE_BYTES = 50 * 1024 * 1024;
 const megabytes = (bytes: number) => Math.round(bytes / 1048576);
 
-export class RecordingService {
+export class RecordingService extends EventEmitter<RecordingServiceEvents> {
   readonly #options: RecordingServiceOptions;
   /** Written in each recording's owner file; recovery closes only this node's. */
   readonly #node: string;
@@ -80,6 +80,7 @@ export class RecordingService {
   #closed = false;
 
   constructor(options: RecordingServiceOptions) {
+    super();
     this.#options = options;
     this.#node = options.node ?? hostname();
   }
@@ -131,20 +132,24 @@ export class RecordingService {
     return { recording: false, ...(problem ? { problem } : {}) };
   }
 
-  /** Starts the room's recording; a second press (another tab, another host) gets the same one. */
-  start(roomId: string): Promise<RecordingState> {
+  /**
+   * Starts the room's recording of `sources` (what is on stage: video, the screen share else a
+   * camera; audio, the host's and a speaker's); a second press (another tab, another host) gets
+   * the same one.
+   */
+  start(roomId: string, sources: TapSources = { audio: [] }): Promise<RecordingState> {
     if (this.#closed) return Promise.reject(new RecordingError('this server is shutting down: the recording starts where the class goes on'));
     const existing = this.#active.get(roomId);
     if (existing && !existing.ending) return Promise.resolve(this.state(roomId));
     let starting = this.#starting.get(roomId);
     if (!starting) {
-      starting = this.#start(roomId).finally(() => this.#starting.delete(roomId));
+      starting = this.#start(roomId, sources).finally(() => this.#starting.delete(roomId));
       this.#starting.set(roomId, starting);
     }
     return starting;
   }
 
-  async #start(roomId: string): Promise<RecordingState> {
+  async #start(roomId: string, sources: TapSources): Promise<RecordingState> {
     await this.init();
     if (this.#unavailable) throw new RecordingError(`recording is not available on this server: ${this.#unavailable}`);
     const { repositories, logger } = this.#options;
@@ -156,7 +161,6 @@ export class RecordingService {
     const dir = join(this.#root(), roomId, stamp);
     await mkdir(dir, { recursive: true });
     const row = await repositories().recordings.start(roomId, room.title || 'Live class', relative(this.#root(), dir));
-    const sources = this.#options.sourcesFor(roomId);
     const codec = this.#videoCodec(roomId, sources);
     const segmentSeconds = this.#options.segmentSeconds ?? 2;
     let started: ActiveRecording;
@@ -201,8 +205,17 @@ export class RecordingService {
     await this.#intended(roomId, true);
     logger.info({ room: roomId, recording: row.id, video: codec, videoPath: recording.videoPath }, 'recording started');
     const state = this.state(roomId);
-    this.#options.announce(roomId, state);
+    this.tell(roomId, state);
     return state;
+  }
+
+  /** Tells the room (everyone in it) its recording's state. */
+  tell(roomId: string, state: RecordingState): void {
+    try {
+      this.emit('state', roomId, state);
+    } catch (error) {
+      this.#options.logger.warn({ err: error, room: roomId }, 'telling the room of its recording failed');
+    }
   }
 
   /**
@@ -222,7 +235,7 @@ export class RecordingService {
     if (this.#active.get(recording.roomId) !== recording) return;
     this.#active.delete(recording.roomId);
     if (outcome.ending.kind === 'failed') this.#problems.set(recording.roomId, `The recording stopped: ${outcome.ending.why}. The class goes on; what was recorded until then is kept.`);
-    this.#options.announce(recording.roomId, this.state(recording.roomId));
+    this.tell(recording.roomId, this.state(recording.roomId));
   }
 
   /** The class ended (or left this node): what its recording's problem was is no longer the room's news. */
@@ -251,7 +264,7 @@ export class RecordingService {
    * Undefined when there is nothing to resume, or another arrival is resuming it: a refusal
    * reaches one caller only, and the mark is cleared so that later arrivals do not try again.
    */
-  async resume(roomId: string): Promise<RecordingState | undefined> {
+  async resume(roomId: string, sources: TapSources = { audio: [] }): Promise<RecordingState | undefined> {
     // Not while one is starting, running or still closing here (a failed one is not restarted).
     if (this.#closed || this.#resuming.has(roomId) || this.#starting.has(roomId) || this.#active.has(roomId)) return undefined;
     this.#resuming.add(roomId);
@@ -260,7 +273,7 @@ export class RecordingService {
       const session = await this.#options.repositories().classes.current(roomId);
       if (!session?.recording) return undefined;
       this.#options.logger.info({ room: roomId, session: session.id }, 'recording on a class whose recording stopped with the server that served it');
-      return await this.start(roomId).catch(async (error: unknown) => {
+      return await this.start(roomId, sources).catch(async (error: unknown) => {
         await this.#intended(roomId, false);
         throw error;
       });
@@ -275,8 +288,13 @@ export class RecordingService {
   }
 
   /** What is on stage changed: the recording follows. */
-  sourcesChanged(roomId: string): void {
-    this.#active.get(roomId)?.setSources(this.#options.sourcesFor(roomId));
+  setSources(roomId: string, sources: TapSources): void {
+    this.#active.get(roomId)?.setSources(sources);
+  }
+
+  /** Whether a recording of the room is starting, running or closing here. */
+  busy(roomId: string): boolean {
+    return this.#starting.has(roomId) || [...this.#open].some((recording) => recording.roomId === roomId);
   }
 
   async list(courseId: string, userId: string, now = Date.now()): Promise<RecordingSummary[]> {

@@ -1,7 +1,7 @@
 // Composition root: reads the settings, starts the service, and owns signals and the exit code.
 import { ConfigError, loadSettings, type Settings } from '../config/index.ts';
 import { DataDirInUseError } from './db/index.ts';
-import { createLogger } from './logger.ts';
+import { createLogger } from './logger/index.ts';
 import { Service } from './service.ts';
 
 /** Longest a shutdown may take before the process exits anyway. */

@@ -1,19 +1,23 @@
-// The running tool: owns the HTTP listener, the database and the DATA_DIR lock.
+// The running tool: owns the HTTP listener, the DATA_DIR lock, the database connection and, once
+// the database answers, the runtime (everything that needs it, built in one step: runtime.ts).
 // main.ts starts one; tests start as many as they like. Nothing here touches signals or exits.
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { RequestHandler } from 'express';
 import type { Settings } from '../config/index.ts';
-import { createAdminApi, Lti, removeAdminToken, writeAdminToken } from '../lti/index.ts';
-import { AccessService, AttendanceReporter } from './access/index.ts';
-import { MediaServer, type MediaServerOptions } from './media/index.ts';
-import { Realtime, recordingSources, roomChannel } from './realtime/index.ts';
-import { LinkSigner, RecordingService, vodRouter } from '../recordings/index.ts';
-import { createRepositories, Database, DataDirLock, describeError, type Repositories } from './db/index.ts';
-import { answerClientErrors, createApp, createHostApi } from './http/index.ts';
+import { removeAdminToken, writeAdminToken, type Lti } from '../lti/index.ts';
+import type { RecordingService } from '../recordings/index.ts';
+import type { AccessService, SeatTokens } from './access/index.ts';
+import { Database, DataDirLock, describeError, type Repositories } from './db/index.ts';
+import { answerClientErrors, createApp } from './http/index.ts';
+import type { Logger } from './logger/index.ts';
+import type { MediaServer } from './media/index.ts';
 import { Metrics } from './metrics/index.ts';
-import type { Logger } from './logger.ts';
+import type { Realtime } from './realtime/index.ts';
+import type { Classes } from './rooms/index.ts';
+import { Runtime } from './runtime.ts';
+
+export { mediaOptions } from './runtime.ts';
 
 /** Time given to in-flight requests on stop before their connections are cut. */
 const DRAIN_MS = 8_000;
@@ -39,16 +43,10 @@ export class Service {
   readonly #adminToken: string | undefined;
   /** Prometheus metrics of this service (GET /metrics). */
   readonly metrics: Metrics;
-  #adminApi: RequestHandler | undefined;
-  #hostApi: RequestHandler | undefined;
-  #vod: RequestHandler | undefined;
-  #recordings: RecordingService | undefined;
   readonly #abort = new AbortController();
   #database: Database | undefined;
-  #repositories: Repositories | undefined;
-  #lti: Lti | undefined;
-  #access: AccessService | undefined;
-  #realtime: Realtime | undefined;
+  /** Everything that needs the database, once it answers. */
+  #runtime: Runtime | undefined;
   #databaseProblem: string | undefined;
   #connecting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
@@ -59,14 +57,19 @@ export class Service {
     this.#logger = logger;
     this.#lock = lock;
     this.#adminToken = adminToken;
-    this.metrics = new Metrics({ realtime: () => this.#realtime, recordings: () => this.#recordings, databaseReady: () => this.#database !== undefined });
+    this.metrics = new Metrics({
+      participants: () => this.#runtime?.classes.participants(),
+      media: () => this.#runtime?.media.stats(),
+      recordings: () => this.#runtime?.recordings,
+      databaseReady: () => this.#database !== undefined,
+    });
     const app = createApp({
       logger: logger.child({ module: 'http' }),
       readiness: { check: () => this.#checkReady() },
-      lti: () => this.#lti?.router,
-      admin: () => this.#adminApi,
-      api: () => this.#hostApi,
-      vod: () => this.#vod,
+      lti: () => this.#runtime?.routes.lti,
+      admin: () => this.#runtime?.routes.admin,
+      api: () => this.#runtime?.routes.api,
+      vod: () => this.#runtime?.routes.vod,
       metrics: { token: settings.metricsToken, render: () => this.metrics.render() },
     });
     this.#server = createServer(app);
@@ -116,16 +119,10 @@ export class Service {
     return this.#database;
   }
 
-  /** The repositories, once the database is reachable. */
-  get repositories(): Repositories {
-    if (this.#repositories === undefined) throw new ServiceUnavailableError(this.#databaseProblem ?? 'The database is not connected yet.');
-    return this.#repositories;
-  }
-
-  /** Resolves once the database is connected and migrated. */
+  /** Resolves once the database is connected and migrated, and the runtime built on it. */
   async whenDatabaseReady(): Promise<Database> {
     await this.#connecting;
-    if (this.#database === undefined) throw new ServiceUnavailableError(this.#databaseProblem ?? 'The database is not connected.');
+    if (this.#database === undefined || this.#runtime === undefined) throw new ServiceUnavailableError(this.#databaseProblem ?? 'The database is not connected.');
     return this.#database;
   }
 
@@ -137,13 +134,9 @@ export class Service {
 
   async #stop(): Promise<void> {
     this.#abort.abort();
-    // Recordings first (their playlists are closed while the media still flows), then sockets:
-    // open websockets would otherwise hold the HTTP server until the drain cut.
-    await this.#recordings?.close();
-    // Browsers are told to come back through the public address, where another node (or this one,
-    // restarted) takes their class; the rooms this node held are handed back first.
-    await this.#realtime?.drain().catch((error: unknown) => this.#logger.warn({ err: error }, 'draining the sockets failed'));
-    await this.#realtime?.close();
+    // The runtime first (recordings closed and handed over, browsers told to come back elsewhere,
+    // sockets closed): open websockets would otherwise hold the HTTP server until the drain cut.
+    await this.#runtime?.close();
     if (this.#server.listening) {
       const closed = once(this.#server, 'close');
       this.#server.close();
@@ -152,9 +145,9 @@ export class Service {
       await closed;
       clearTimeout(cut);
     }
+    // A database reached meanwhile is closed by its connection (the abort), or ran a runtime.
     await this.#connecting?.catch(() => {});
-    await this.#realtime?.close();
-    await this.#lti?.close();
+    await this.#runtime?.close();
     await this.#database?.close().catch((error: unknown) => this.#logger.error({ err: error }, 'closing the database failed'));
     if (this.#adminToken !== undefined) removeAdminToken(this.settings.dataDir, this.#adminToken);
     this.#lock?.release();
@@ -174,147 +167,84 @@ export class Service {
 
   #connectInBackground(databaseUrl: string, options: ServiceOptions): void {
     const logger = this.#logger.child({ module: 'db' });
+    const fatal = (error: unknown) => {
+      if (this.#abort.signal.aborted) return;
+      const failure = new Error(`The database could not be prepared: ${describeError(error)}`, { cause: error });
+      this.#databaseProblem = failure.message;
+      logger.fatal({ err: error }, failure.message);
+      options.onFatal?.(failure);
+    };
     this.#databaseProblem = 'Connecting to the database (DATABASE_URL).';
     this.#connecting = Database.connectWithRetry(databaseUrl, logger, this.#abort.signal, (reason) => {
       this.#databaseProblem = reason;
-    }).then(
-      async (database) => {
-        if (this.#abort.signal.aborted) return database.close();
+    }).then(async (database) => {
+      if (this.#abort.signal.aborted) return database.close();
+      try {
         await this.#useDatabase(database);
-        logger.info(`database ready: ${database.description}`);
-      },
-      (error: unknown) => {
-        if (this.#abort.signal.aborted) return;
-        const fatal = new Error(`The database could not be prepared: ${describeError(error)}`, { cause: error });
-        this.#databaseProblem = fatal.message;
-        logger.fatal({ err: error }, fatal.message);
-        options.onFatal?.(fatal);
-      },
-    );
+      } catch (error) {
+        return fatal(error);
+      }
+      logger.info(`database ready: ${database.description}`);
+    }, fatal);
   }
 
+  /** Builds the runtime on the database (in one step: a failure leaves nothing half-built). */
   async #useDatabase(database: Database): Promise<void> {
     this.#database = database;
-    const repositories = createRepositories(database.orm);
-    this.#repositories = repositories;
-    let access: AccessService | undefined;
-    const lti = await Lti.create({
+    this.#runtime = await Runtime.create({
+      database,
       settings: this.settings,
-      orm: database.orm,
-      repositories: () => repositories,
-      logger: this.#logger.child({ module: 'lti' }),
-      decide: (place, person) => (access as AccessService).decideIn(place, person, 'launch'),
-      onLaunch: (outcome, seconds) => this.metrics.launch(outcome, seconds),
-    });
-    access = new AccessService({
-      repositories: () => repositories,
-      lms: lti.services,
-      logger: this.#logger.child({ module: 'access' }),
-      settings: this.settings.access,
-      onDecision: (grant, trigger) => this.metrics.accessDecision(grant, trigger),
-    });
-    this.#access = access;
-    const media = new MediaServer(mediaOptions(this.settings));
-    const realtime = new Realtime({
+      logger: this.#logger,
       httpServer: this.#server,
-      seats: lti.seats,
-      access,
-      attendance: new AttendanceReporter(() => repositories, lti.services, this.#logger.child({ module: 'attendance' })),
-      repositories: () => repositories,
-      logger: this.#logger.child({ module: 'realtime' }),
-      recheckSeconds: this.settings.access.recheckSeconds,
-      media,
-      recordings: () => this.#recordings,
-      turn: this.settings.turn,
-      maxSubscribers: this.settings.rtc.maxSubscribers,
-      seatLimit: this.settings.roomSeatLimit,
-      mediaGraceMs: this.settings.rtc.graceSeconds * 1000,
-      redisUrl: this.settings.redisUrl,
-      node: this.settings.node,
-      publicUrl: this.settings.publicUrl,
+      metrics: this.metrics,
+      adminToken: this.#adminToken,
     });
-    this.#realtime = realtime;
-    const signer = new LinkSigner(lti.seats.derivedKey('recording links v1'));
-    const recordings = new RecordingService({
-      media,
-      repositories: () => repositories,
-      logger: this.#logger.child({ module: 'recordings' }),
-      dir: this.settings.recordingsDir,
-      node: this.settings.node.id,
-      ffmpegPath: this.settings.ffmpegPath,
-      signer,
-      publicPath: '/vod',
-      linkSeconds: this.settings.recording.linkMinutes * 60,
-      retentionDays: this.settings.recording.retentionDays,
-      sourcesFor: (roomId) => recordingSources(realtime.media.publishedTracks(roomId)),
-      announce: (roomId, state) => {
-        realtime.io.to(roomChannel(roomId)).emit('recording:state', state);
-        if (!state.recording) realtime.io.to(roomChannel(roomId)).emit('recordings:changed', {});
-      },
-    });
-    media.on('tracks', ({ roomId }) => recordings.sourcesChanged(roomId));
-    // FFmpeg is checked in the background: it costs ~0.2 s that the first launch need not wait for.
-    void recordings.init();
-    this.#recordings = recordings;
-    this.#vod = vodRouter({ recordings: () => this.#recordings, signer, decide: (userId, roomId) => access.decide(userId, roomId, 'replay') });
-    this.#hostApi = createHostApi({ seats: lti.seats, access: () => this.#access, repositories: () => this.#repositories, logger: this.#logger.child({ module: 'host-api' }) });
-    this.#lti = lti;
-    if (this.#adminToken !== undefined) this.#adminApi = createAdminApi(this.#lti.platforms, this.#adminToken);
     this.#databaseProblem = undefined;
   }
 
-  /** The recorder, once the database is ready. */
+  /** Everything that needs the database; throws ServiceUnavailableError until it is ready. */
+  get runtime(): Runtime {
+    if (this.#runtime === undefined) throw new ServiceUnavailableError(this.#databaseProblem ?? 'The database is not connected yet.');
+    return this.#runtime;
+  }
+
+  get repositories(): Repositories {
+    return this.runtime.repositories;
+  }
+
   get recordings(): RecordingService {
-    if (this.#recordings === undefined) throw new ServiceUnavailableError(this.#databaseProblem ?? 'The database is not connected yet.');
-    return this.#recordings;
+    return this.runtime.recordings;
   }
 
-  /** socket.io and the media signaling, once the database is ready. */
   get realtime(): Realtime {
-    if (this.#realtime === undefined) throw new ServiceUnavailableError(this.#databaseProblem ?? 'The database is not connected yet.');
-    return this.#realtime;
+    return this.runtime.realtime;
   }
 
-  /** The access rules, once the database is ready. */
+  get classes(): Classes {
+    return this.runtime.classes;
+  }
+
+  get media(): MediaServer {
+    return this.runtime.media;
+  }
+
   get access(): AccessService {
-    if (this.#access === undefined) throw new ServiceUnavailableError(this.#databaseProblem ?? 'The database is not connected yet.');
-    return this.#access;
+    return this.runtime.access;
   }
 
-  /** The LTI side, once the database is ready. */
   get lti(): Lti {
-    if (this.#lti === undefined) throw new ServiceUnavailableError(this.#databaseProblem ?? 'The database is not connected yet.');
-    return this.#lti;
+    return this.runtime.lti;
+  }
+
+  get seats(): SeatTokens {
+    return this.runtime.seats;
   }
 
   async #checkReady(): Promise<void> {
     if (this.#abort.signal.aborted) throw new ServiceUnavailableError('Shutting down.');
-    if (this.#database === undefined || this.#lti === undefined) {
+    if (this.#database === undefined || this.#runtime === undefined) {
       throw new ServiceUnavailableError(this.#databaseProblem ?? 'The database is not connected.');
     }
     await this.#database.ping();
   }
-}
-
-const LOOPBACK = /^(127\.|::1$|localhost$)/;
-
-/** The SFU's network settings: ports, the announced address, and loopback when browsers are on this machine. */
-export function mediaOptions(settings: Settings): MediaServerOptions {
-  const { announcedIp, minPort, maxPort } = settings.rtc;
-  const hostAddresses = new Set<string>();
-  // werift does not gather loopback; add it when that is where browsers will come from.
-  if (announcedIp && LOOPBACK.test(announcedIp)) hostAddresses.add(announcedIp);
-  if (LOOPBACK.test(new URL(settings.publicUrl).hostname.replace(/^\[|\]$/g, ''))) hostAddresses.add('127.0.0.1');
-  const stun = settings.turn.urls.filter((url) => url.startsWith('stun:'));
-  return {
-    portRange: [minPort, maxPort],
-    connectTimeoutMs: settings.rtc.connectTimeoutSeconds * 1000,
-    videoBitrate: { min: settings.rtc.minVideoKbps * 1000, max: settings.rtc.maxVideoKbps * 1000 },
-    videoCodecs: settings.rtc.videoCodecs,
-    workers: settings.rtc.workers,
-    ...(announcedIp && !LOOPBACK.test(announcedIp) ? { announcedIp } : {}),
-    ...(hostAddresses.size > 0 ? { hostAddresses: [...hostAddresses] } : {}),
-    // The server needs STUN only to learn its public address behind NAT, when none is announced.
-    iceServers: announcedIp ? [] : stun.map((urls) => ({ urls })),
-  };
 }

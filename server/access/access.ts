@@ -8,7 +8,7 @@
 // Facts from the LMS are cached for `cacheSeconds` (facts.ts); a refusal always rests on a fresh
 // read. Every decision on launch and join is stored, a re-check when its outcome changes.
 import type { Course, Grant, Membership, Repositories, Room, User } from '../db/index.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../logger/index.ts';
 import { LmsFacts, type Round } from './facts.ts';
 import { courseServices, findOrCreateLineItem, LmsError, type CourseServicesRef, type LmsResult, type LmsServices } from './lms.ts';
 import { roleGrant } from './roles.ts';

@@ -1,7 +1,7 @@
 // The express app, built without listening so tests and main.ts can own the listener.
 import { fileURLToPath } from 'node:url';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../logger/index.ts';
 import { HttpError } from './errors.ts';
 import { metricsHandler, type MetricsEndpoint } from './metrics.ts';
 import { serveWidget } from './widget.ts';

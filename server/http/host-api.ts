@@ -4,15 +4,15 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { z } from 'zod';
 import type { AccessService } from '../access/index.ts';
 import type { Repositories, Refusal } from '../db/index.ts';
-import { exportInteraction } from '../realtime/index.ts';
-import type { Logger } from '../logger.ts';
+import { exportInteraction } from '../rooms/index.ts';
+import type { Logger } from '../logger/index.ts';
 import { HttpError } from './errors.ts';
 
 export interface HostApiDependencies {
   seats: { verify(token: string): { userId: string; roomId: string } };
-  logger?: Logger;
-  access: () => AccessService | undefined;
-  repositories: () => Repositories | undefined;
+  logger: Logger;
+  access: AccessService;
+  repositories: () => Repositories;
 }
 
 const settingsBody = z
@@ -45,9 +45,8 @@ export function createHostApi(deps: HostApiDependencies): Router {
 
   /** The host behind the request's seat token, with the room and course it holds. */
   const host = async (req: Request) => {
-    const access = deps.access();
+    const { access } = deps;
     const repos = deps.repositories();
-    if (!access || !repos) throw new HttpError(503, 'Live Classroom is starting; try again in a moment.');
     const header = req.get('authorization') ?? '';
     const token = /^Bearer (.+)$/i.exec(header)?.[1];
     if (!token) throw new HttpError(401, 'Send the seat token of your launch as "Authorization: Bearer <token>".');
@@ -147,7 +146,7 @@ export function createHostApi(deps: HostApiDependencies): Router {
           settings.feeLineItem = await access.paidLineItem(course);
         } catch (error) {
           // The LMS's own words (and its URLs) go to the log; the instructor is told what to expect.
-          deps.logger?.warn({ err: error, room: room.id }, 'the course fee line item could not be created');
+          deps.logger.warn({ err: error, room: room.id }, 'the course fee line item could not be created');
           res.status(200).json({ ...settings, warning: 'The gate is on, but the "Course fee paid" grade item could not be created yet: the LMS refused or did not answer. Live Classroom tries again at the next launch; check that the tool may manage grade items (AGS) in the LMS.' });
           return;
         }

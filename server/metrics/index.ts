@@ -1,2 +1,2 @@
 // Metrics: what the tool counts for Prometheus. The service owns one Metrics; /metrics serves it.
-export { Metrics } from './metrics.ts';
+export { Metrics, type LaunchOutcome, type MetricsSources, type Participants } from './metrics.ts';

@@ -2,13 +2,14 @@
 // process), names prefixed `live_classroom_`. Sizes (rooms, participants, recordings) and the SFU's
 // own counters are read when Prometheus scrapes; access decisions and launches are counted as they
 // happen, through callbacks the service hands to access/ and lti/ (neither imports prom-client).
-// Until the database is ready there is no realtime, SFU or recorder: their metrics say 0.
+// Until the database is ready there are no classes, SFU or recorder: their metrics say 0.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { LaunchOutcome } from '../../lti/index.ts';
 import type { Trigger as DecisionTrigger } from '../access/index.ts';
 import type { Grant } from '../db/index.ts';
 import type { MediaStats } from '../media/index.ts';
-import { roomChannel, type Realtime } from '../realtime/index.ts';
+
+/** How a launch ended: `ok` (answered), `refused` (a 4xx page), `error` (a 5xx, or no complete answer). */
+export type LaunchOutcome = 'ok' | 'refused' | 'error';
 
 const GRANTS: readonly Grant[] = ['host', 'speaker', 'attendee', 'denied'];
 const TRIGGERS: readonly DecisionTrigger[] = ['launch', 'join', 'recheck', 'replay'];
@@ -16,29 +17,20 @@ const LAUNCH_OUTCOMES: readonly LaunchOutcome[] = ['ok', 'refused', 'error'];
 /** Seconds: a launch writes a few rows and may ask the LMS (NRPS, AGS) before it answers. */
 const LAUNCH_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/** Tabs admitted to a room on this node, by grant, and the rooms that have any. */
+export type Participants = { byGrant: Record<Exclude<Grant, 'denied'>, number>; rooms: number };
+
 export interface MetricsSources {
-  /** socket.io and the SFU, once the database is ready. */
-  realtime: () => Pick<Realtime, 'io' | 'mediaServer'> | undefined;
+  /** The admitted tabs, once the database is ready. */
+  participants: () => Participants | undefined;
+  /** The SFU's counters, once the database is ready. */
+  media: () => MediaStats | undefined;
   /** The recorder, once the database is ready. */
   recordings: () => { readonly running: number } | undefined;
   databaseReady: () => boolean;
 }
 
-type Participants = { byGrant: Record<Exclude<Grant, 'denied'>, number>; rooms: number };
-
-/** Sockets admitted to a room on this node (in its channel, not refused), by grant; and their rooms. */
-function countParticipants(realtime: Pick<Realtime, 'io'> | undefined): Participants {
-  const byGrant = { host: 0, speaker: 0, attendee: 0 };
-  const rooms = new Set<string>();
-  if (!realtime) return { byGrant, rooms: 0 };
-  for (const socket of realtime.io.of('/').sockets.values()) {
-    const { roomId, grant } = socket.data;
-    if (grant === undefined || grant === 'denied' || !socket.rooms.has(roomChannel(roomId))) continue;
-    byGrant[grant]++;
-    rooms.add(roomId);
-  }
-  return { byGrant, rooms: rooms.size };
-}
+const NOBODY: Participants = { byGrant: { host: 0, speaker: 0, attendee: 0 }, rooms: 0 };
 
 /** Node's process metrics (CPU, memory, event loop lag, GC): one set per process, however many services it runs. */
 let processRegistry: Registry | undefined;
@@ -59,7 +51,7 @@ export class Metrics {
   readonly #sources: MetricsSources;
   /** Read once per scrape (render()), since each walks every room, track and socket. */
   #media: MediaStats | undefined;
-  #participants: Participants = countParticipants(undefined);
+  #participants: Participants = NOBODY;
 
   constructor(sources: MetricsSources) {
     this.#sources = sources;
@@ -174,9 +166,8 @@ export class Metrics {
 
   /** The exposition: this service's metrics, then the process's. */
   async render(): Promise<{ contentType: string; body: string }> {
-    const realtime = this.#sources.realtime();
-    this.#media = realtime?.mediaServer.stats();
-    this.#participants = countParticipants(realtime);
+    this.#media = this.#sources.media();
+    this.#participants = this.#sources.participants() ?? NOBODY;
     const own = await this.registry.metrics();
     const process = await processMetrics().metrics();
     return { contentType: this.registry.contentType, body: own + process };

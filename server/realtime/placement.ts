@@ -7,8 +7,7 @@
 // a heartbeat key; a claim whose node stopped beating (crashed, or drained on SIGTERM) is taken
 // over by the next node asked, at once rather than when the claim runs out.
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'socket.io';
-import { throttledWarn, type Logger } from '../logger.ts';
+import { throttledWarn, type Logger } from '../logger/index.ts';
 import type { NodeRedirect } from '../protocol/index.ts';
 
 export interface NodeIdentity {
@@ -173,20 +172,4 @@ export function redisPlacement({ self, redis, logger, servedRooms }: RedisPlacem
       if (!released) await this.release();
     },
   };
-}
-
-/**
- * Before a node goes away (SIGTERM): hands its rooms back, so the next node a participant reaches
- * takes them, tells every browser to come back through the public address, each at its own moment
- * within `spreadMs`, then lets the sockets go. Answers how many there were.
- */
-export async function drain(io: Pick<Server, 'of'>, placement: Placement, logger: Logger, spreadMs = 3_000): Promise<number> {
-  await placement.release();
-  const sockets = [...io.of('/').sockets.values()];
-  for (const socket of sockets) {
-    socket.emit('server:draining', { reason: 'this server is restarting; reconnecting you', reconnectInMs: 250 + Math.floor(Math.random() * spreadMs) });
-  }
-  for (const socket of sockets) socket.disconnect(true);
-  logger.info({ node: placement.self.id, sockets: sockets.length }, 'drained: browsers told to reconnect through the public address');
-  return sockets.length;
 }

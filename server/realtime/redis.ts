@@ -3,7 +3,7 @@
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 import type { Server } from 'socket.io';
-import { throttledWarn, type Logger } from '../logger.ts';
+import { throttledWarn, type Logger } from '../logger/index.ts';
 import type { RedisCommands } from './placement.ts';
 
 export interface RedisLink {
@@ -13,7 +13,7 @@ export interface RedisLink {
 }
 
 /** Puts `io` on the Redis adapter. The clients connect (and reconnect) in the background. */
-export function useRedisAdapter(io: Server, url: string, logger: Logger): RedisLink {
+export function useRedisAdapter(io: { adapter(factory: NonNullable<Parameters<Server['adapter']>[0]>): unknown }, url: string, logger: Logger): RedisLink {
   const pub = createClient({ url });
   const sub = pub.duplicate();
   // node-redis retries by itself and reports each failed attempt: one line every 10 s is enough.

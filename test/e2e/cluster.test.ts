@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Socket } from 'socket.io-client';
 import { parseSettings } from '../../config/index.ts';
-import { createLogger } from '../../server/logger.ts';
+import { createLogger } from '../../server/logger/index.ts';
 import { Service } from '../../server/service.ts';
 import { openCoursePage, startBrowser, type Browser } from '../helpers/browser.ts';
 import { connect, launchAs, startClassroom, type Classroom } from '../helpers/classroom.ts';
@@ -79,14 +79,14 @@ describe('a class on the node that holds its room, and a drained node, in Chromi
     await teacher.frame.getByRole('button', { name: 'Camera', pressed: true }).waitFor();
     await student.frame.locator('figure.big video[aria-label="Ada Teacher\'s camera"]').waitFor();
     await flowing('video and audio from node B at the student', () => mediaStats(student.frame));
-    assert.equal(b.realtime.media.counts().tabs >= 2, true);
+    assert.equal(b.classes.mediaTabs >= 2, true);
 
     // Node B shuts down (the path SIGTERM takes): the widgets come back through node A.
     await student.frame.evaluate('window.notReloaded = true');
     await b.stop();
     for (const seat of [teacher, student]) await seat.frame.locator('[data-connection="connected"]').waitFor({ timeout: 30_000 });
     await until('both widgets on node A', async () => on(a.service, teacherId) && on(a.service, studentId));
-    await until('both tabs\' media on node A', async () => a.service.realtime.media.counts().tabs >= 2);
+    await until('both tabs\' media on node A', async () => a.service.classes.mediaTabs >= 2);
     // Counted from here (a new receiving connection starts its counts again from zero).
     const mark = await mediaStats(student.frame);
     const again = await flowing('video and audio from node A at the student', () => mediaStats(student.frame), mark);

@@ -68,7 +68,7 @@ describe('a live class in Chromium, through LTI launches', () => {
     const teacher = await open(browser, 'Ada Teacher', 'instructor');
     const alice = await open(browser, 'alice', 'learner');
     const bob = await open(cutBrowser, 'bob', 'learner');
-    const media = () => c.service.realtime.media;
+    const mediaTabs = () => c.service.classes.mediaTabs;
 
     // Students wait; they have no class or media controls (only the chat, Q&A, hands and polls panel).
     await alice.frame.getByText('The class has not started yet').waitFor();
@@ -134,10 +134,10 @@ describe('a live class in Chromium, through LTI launches', () => {
       // An outage (the link goes down, as when Wi-Fi is switched off): his widget says it is
       // reconnecting; the link stays down until the server has given up on bob's socket and, after
       // the media grace period, closed his media; then it comes back and so does the video.
-      const tabsBefore = media().counts().tabs;
+      const tabsBefore = mediaTabs();
       link.cut('unplugged');
       await bob.frame.locator('[data-connection="reconnecting"]').waitFor({ timeout: 40_000 });
-      await until('the server to drop bob\'s media after the grace period', async () => media().counts().tabs < tabsBefore, 40_000);
+      await until('the server to drop bob\'s media after the grace period', async () => mediaTabs() < tabsBefore, 40_000);
       link.restore();
       await bob.frame.locator('[data-connection="connected"]').waitFor({ timeout: 30_000 });
       // The socket may say connected a moment before the widget has replaced the receiving
@@ -159,7 +159,7 @@ describe('a live class in Chromium, through LTI launches', () => {
     // Ending the class closes every media connection on the server.
     await teacher.frame.getByRole('button', { name: 'End class' }).click();
     for (const student of [alice, bob]) await student.frame.getByText('The class has ended.').first().waitFor();
-    await until('no media peers left', async () => media().counts().tabs === 0);
+    await until('no media peers left', async () => mediaTabs() === 0);
     for (const p of [teacher, alice, bob]) await p.page.close();
   });
 });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { parseSettings } from '../../config/index.ts';
-import { createLogger } from '../../server/logger.ts';
+import { createLogger } from '../../server/logger/index.ts';
 import { Service } from '../../server/service.ts';
 import { startBrowser, type Browser } from '../helpers/browser.ts';
 import { introduce } from '../helpers/classroom.ts';
@@ -67,7 +67,7 @@ describe('a launch framed in the course page, third-party cookies blocked', () =
         const widget = page.frameLocator(FRAME).locator('live-classroom');
         await widget.waitFor({ timeout: 20_000 });
         const token = await widget.getAttribute('seat-token');
-        const seat = service.lti.seats.verify(token ?? '');
+        const seat = service.seats.verify(token ?? '');
         assert.equal(seat.role, 'host');
         assert.equal(seat.name, 'Ada Teacher');
         // The browser did not send the state cookie (blocked), so the launch went through platform
@@ -103,7 +103,7 @@ describe('a launch framed in the course page, third-party cookies blocked', () =
       const [popup] = await Promise.all([page.waitForEvent('popup'), open.click()]);
       const widget = popup.locator('live-classroom');
       await widget.waitFor({ timeout: 20_000 });
-      const seat = service.lti.seats.verify((await widget.getAttribute('seat-token')) ?? '');
+      const seat = service.seats.verify((await widget.getAttribute('seat-token')) ?? '');
       assert.equal(seat.role, 'attendee');
       assert.equal(seat.name, 'Bo Student');
       await popup.close();
@@ -144,7 +144,7 @@ describe('a launch framed in a course page of the same site', () => {
       await page.goto(platform.coursePageUrl({ roles: 'learner', user: { id: 'student-ok', name: 'Cy Student' }, storageTarget: '' }));
       const widget = page.frameLocator(FRAME).locator('live-classroom');
       await widget.waitFor({ timeout: 20_000 });
-      assert.equal(service.lti.seats.verify((await widget.getAttribute('seat-token')) ?? '').role, 'attendee');
+      assert.equal(service.seats.verify((await widget.getAttribute('seat-token')) ?? '').role, 'attendee');
       assert.equal(launchPosts.length, 1, 'one launch post: the state came back in its cookie');
     } finally {
       await page.close();

@@ -53,7 +53,7 @@ describe('a student brought on stage, in Chromium, through LTI launches', () => 
     const teacher = await open('Prof Lee', 'instructor');
     const ana = await open('Ana', 'learner');
     const ben = await open('Ben', 'learner');
-    const media = () => c.service.realtime.mediaServer;
+    const media = () => c.service.media;
     const room = () => {
       const [roomId] = media().roomIds();
       return roomId === undefined ? undefined : media().findRoom(roomId);

@@ -77,7 +77,7 @@ describe('the live-classroom widget', () => {
   it('says why someone cannot join in the user\'s language: a full room, in Chinese', async () => {
     const teacher = await open('teacher-full', 'instructor');
     const seat = (await teacher.page.frameLocator(TOOL_FRAME).locator('live-classroom').getAttribute('seat-token')) ?? '';
-    const roomId = c.service.lti.seats.verify(seat).roomId;
+    const roomId = c.service.seats.verify(seat).roomId;
     const patch = await fetch(`${c.service.url}/api/rooms/${roomId}/settings`, { method: 'PATCH', headers: { authorization: `Bearer ${seat}`, 'content-type': 'application/json' }, body: JSON.stringify({ seatLimit: 1 }) });
     assert.equal(patch.status, 200);
     const first = await open('student-first', 'learner');

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import { parseSettings } from '../../config/index.ts';
-import { createLogger, type Logger } from '../../server/logger.ts';
+import { createLogger, type Logger } from '../../server/logger/index.ts';
 import { Service } from '../../server/service.ts';
 import { mediaWorkerSettings } from './media-workers.ts';
 import { Platform, type Flavor, type LaunchOptions } from './platform/index.ts';

@@ -21,12 +21,12 @@ export interface Participant {
  * Launches `user` into the room `room` and opens their socket on `service` (admitted, or the test fails).
  * `launch` adds to or overrides the launch's options (e.g. a context, a resource link title).
  */
-export async function join(platform: Platform, service: Pick<Service, 'url'> & { lti: { seats: { verify(t: string): { userId: string; roomId: string } } } }, room: string, user: string, roles: 'instructor' | 'learner', launch: LaunchOptions = {}): Promise<Participant> {
+export async function join(platform: Platform, service: Pick<Service, 'url' | 'seats'>, room: string, user: string, roles: 'instructor' | 'learner', launch: LaunchOptions = {}): Promise<Participant> {
   const launched = await launchAs(platform, { user: { id: `${room}-${user}`, name: user }, roles, resourceLink: { id: room }, ...launch });
   assert.ok(launched.seat, `${user} got a seat`);
   const admission = await connect(service as Service, launched.seat);
   assert.equal(admission.kind, 'welcome', `${user} is admitted: ${admission.kind === 'error' ? admission.message : admission.kind}`);
-  const seat = service.lti.seats.verify(launched.seat);
+  const seat = service.seats.verify(launched.seat);
   return { socket: admission.socket, seat: launched.seat, userId: seat.userId, roomId: seat.roomId, redirects: admission.redirects };
 }
 

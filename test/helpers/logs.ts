@@ -1,7 +1,7 @@
 // A logger whose JSON lines the test can read, for checking what the tool logged (and at what level).
 import { Writable } from 'node:stream';
 import type { LogLevel } from '../../config/index.ts';
-import { createLogger, type Logger } from '../../server/logger.ts';
+import { createLogger, type Logger } from '../../server/logger/index.ts';
 
 /** pino's numeric levels. */
 export const LEVEL = { debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;

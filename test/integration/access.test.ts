@@ -103,7 +103,7 @@ for (const { flavor, database } of runs) {
       assert.ok(host.kind === 'welcome' && host.socket.connected, 'the host stays');
 
       // The refusal is stored, and the host can list it.
-      const res = await fetch(`${c.service.url}/api/rooms/${c.service.lti.seats.verify(teacher.seat!).roomId}/refusals`, { headers: { authorization: `Bearer ${teacher.seat}` } });
+      const res = await fetch(`${c.service.url}/api/rooms/${c.service.seats.verify(teacher.seat!).roomId}/refusals`, { headers: { authorization: `Bearer ${teacher.seat}` } });
       assert.equal(res.status, 200);
       const { refusals } = (await res.json()) as { refusals: Array<{ name: string; reason: string; source: string }> };
       assert.ok(refusals.some((r) => r.name === 'student' && r.reason === 'course fee not paid' && r.source === 'ags'), JSON.stringify(refusals));
@@ -234,7 +234,7 @@ for (const { flavor, database } of runs) {
           c.service.access.forget();
           const student = await room.as('student');
           assert.equal(student.status, 200, `${mode}: ${alertText(student.body)}`);
-          const seat = c.service.lti.seats.verify(student.seat!);
+          const seat = c.service.seats.verify(student.seat!);
           const [last] = await c.service.repositories.accessDecisions.listForUser(seat.roomId, seat.userId);
           assert.equal(last?.source, source, `${mode}: ${JSON.stringify(last)}`);
         } finally {
@@ -252,7 +252,7 @@ for (const { flavor, database } of runs) {
         c.service.access.forget();
         const student = await room.as('student');
         assert.equal(student.status, 200);
-        const seat = c.service.lti.seats.verify(student.seat!);
+        const seat = c.service.seats.verify(student.seat!);
         const [last] = await c.service.repositories.accessDecisions.listForUser(seat.roomId, seat.userId);
         assert.equal(last?.source, 'fallback');
       } finally {
@@ -289,7 +289,7 @@ for (const { flavor, database } of runs) {
         if (admission.kind === 'error') assert.match(admission.message, message, label);
         admission.socket.close();
       }
-      const expired = c.service.lti.seats.issue({ userId: claims.userId as string, roomId: claims.roomId as string, role: 'attendee', name: 'x', locale: 'en' }, Date.now() - 3_600_000);
+      const expired = c.service.seats.issue({ userId: claims.userId as string, roomId: claims.roomId as string, role: 'attendee', name: 'x', locale: 'en' }, Date.now() - 3_600_000);
       const late = await connect(c.service, expired);
       assert.equal(late.kind, 'error');
       if (late.kind === 'error') assert.match(late.message, /expired/);
@@ -305,11 +305,11 @@ for (const { flavor, database } of runs) {
       const attendee = await connect(c.service, student.seat);
       const peer = await connect(c.service, other.seat);
       assert.ok(host.kind === 'welcome' && attendee.kind === 'welcome' && peer.kind === 'welcome');
-      const studentId = c.service.lti.seats.verify(student.seat!).userId;
+      const studentId = c.service.seats.verify(student.seat!).userId;
       const changed = new Promise<{ grant: string }>((resolve) => attendee.socket.once('grant:changed', resolve));
       assert.deepEqual(await request(host.socket, 'stage:add', { userId: studentId }), { ok: true, grant: 'speaker' });
       assert.equal((await changed).grant, 'speaker');
-      const refused = await request<{ ok: boolean; error: string }>(peer.socket, 'stage:add', { userId: c.service.lti.seats.verify(other.seat!).userId });
+      const refused = await request<{ ok: boolean; error: string }>(peer.socket, 'stage:add', { userId: c.service.seats.verify(other.seat!).userId });
       assert.deepEqual(refused, { ok: false, error: 'only a host can do this' });
       assert.match((await request<{ error: string }>(host.socket, 'stage:add', { userId: 42 })).error, /invalid stage:add: userId/);
       assert.match((await request<{ error: string }>(host.socket, 'stage:add', 'x'.repeat(100))).error, /invalid stage:add/);
@@ -320,7 +320,7 @@ for (const { flavor, database } of runs) {
       // Seat tokens live minutes: a connected participant gets a fresh one for reconnecting later.
       const fresh = await request<{ ok: boolean; seat: string }>(attendee.socket, 'seat:refresh', {});
       assert.equal(fresh.ok, true);
-      const renewed = c.service.lti.seats.verify(fresh.seat);
+      const renewed = c.service.seats.verify(fresh.seat);
       assert.equal(renewed.userId, studentId);
       assert.equal(renewed.role, 'attendee');
       const again = await connect(c.service, fresh.seat);
@@ -334,7 +334,7 @@ for (const { flavor, database } of runs) {
       const teacher = await room.as('teacher', 'instructor');
       const student = await room.as('student');
       assert.equal(student.status, 200);
-      const roomId = c.service.lti.seats.verify(teacher.seat!).roomId;
+      const roomId = c.service.seats.verify(teacher.seat!).roomId;
       const patch = (seat: string, body: unknown) =>
         fetch(`${c.service.url}/api/rooms/${roomId}/settings`, { method: 'PATCH', headers: { authorization: `Bearer ${seat}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
       assert.equal((await patch(student.seat!, { policy: 'paid' })).status, 403, 'a student cannot change settings');

@@ -3,9 +3,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { eq, sql } from 'drizzle-orm';
-import { ATTENDANCE_TAG } from '../../server/access/index.ts';
+import { ATTENDANCE_TAG } from '../../server/rooms/index.ts';
 import { attendance, classSessions } from '../../server/db/schema.ts';
 import { connect, launchAs, request, startClassroom, type Admission, type Classroom } from '../helpers/classroom.ts';
+import { until } from '../helpers/wait.ts';
 
 function welcomed(a: Admission): Extract<Admission, { kind: 'welcome' }> {
   assert.equal(a.kind, 'welcome', JSON.stringify(a.kind === 'welcome' ? {} : a.kind === 'revoked' ? a.reason : a.message));
@@ -43,22 +44,24 @@ describe('attendance to the LMS', () => {
     // A double click on "Go live" (or two hosts at once) starts one class.
     const starts = await Promise.all([request(host.socket, 'class:start', {}), request(host.socket, 'class:start', {})]);
     assert.deepEqual(starts, [{ ok: true, status: 'live' }, { ok: true, status: 'live' }]);
-    const sessions = await c.service.database!.orm.select().from(classSessions).where(eq(classSessions.roomId, c.service.lti.seats.verify(teacher.seat!).roomId));
+    const sessions = await c.service.database!.orm.select().from(classSessions).where(eq(classSessions.roomId, c.service.seats.verify(teacher.seat!).roomId));
     assert.equal(sessions.length, 1);
     const b = welcomed(await connect(c.service, ben.seat));
     assert.equal(b.state.status, 'live');
-    const benLeft = new Promise((resolve) => setTimeout(resolve, 100));
     b.socket.close();
-    await benLeft;
+    const benId = c.service.seats.verify(ben.seat!).userId;
+    await until('Ben\'s departure recorded', async () => {
+      const rows = await c.service.database!.orm.select().from(attendance).where(eq(attendance.userId, benId));
+      return rows.length === 1 && rows[0]!.leftAt !== null;
+    });
 
     // Move the class 50 minutes into the past: Ana was there from the start, Ben for 20 minutes of it.
-    const roomId = c.service.lti.seats.verify(teacher.seat!).roomId;
+    const roomId = c.service.seats.verify(teacher.seat!).roomId;
     const orm = c.service.database!.orm;
     const session = (await c.service.repositories.classes.current(roomId))!;
     const start = new Date(Date.now() - 50 * 60_000);
     await orm.update(classSessions).set({ startedAt: start }).where(eq(classSessions.id, session.id));
     await orm.update(attendance).set({ joinedAt: start }).where(eq(attendance.sessionId, session.id));
-    const benId = c.service.lti.seats.verify(ben.seat!).userId;
     await orm
       .update(attendance)
       .set({ leftAt: sql`${start.toISOString()}::timestamptz + interval '20 minutes'` })
@@ -116,7 +119,7 @@ describe('attendance to the LMS', () => {
     } finally {
       c.platform.agsMode('ok');
     }
-    const roomId = c.service.lti.seats.verify(t2.seat!).roomId;
+    const roomId = c.service.seats.verify(t2.seat!).roomId;
     assert.equal((await c.service.repositories.rooms.get(roomId))?.status, 'ended');
     h2.socket.close();
     a2.socket.close();

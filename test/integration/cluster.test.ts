@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Socket } from 'socket.io-client';
 import { parseSettings } from '../../config/index.ts';
 import type { ChatView, HandsView, PollView, QuestionView } from '../../server/protocol/index.ts';
-import { createLogger } from '../../server/logger.ts';
+import { createLogger } from '../../server/logger/index.ts';
 import { Service } from '../../server/service.ts';
 import { connect, introduce, launchAs, request } from '../helpers/classroom.ts';
 import { next, type Reply } from '../helpers/interaction.ts';
@@ -85,7 +85,7 @@ describe('two nodes sharing PostgreSQL and Redis', { skip }, () => {
     const admission = await connect({ url: node === 'here' ? service.url : otherUrl }, launched.seat);
     assert.equal(admission.kind, 'welcome', `${user} is admitted through ${node}: ${JSON.stringify(admission.kind === 'error' ? admission.message : admission.kind)}`);
     sockets.push(admission.socket);
-    return { socket: admission.socket, seat: launched.seat as string, redirects: admission.redirects, userId: service.lti.seats.verify(launched.seat as string).userId };
+    return { socket: admission.socket, seat: launched.seat as string, redirects: admission.redirects, userId: service.seats.verify(launched.seat as string).userId };
   };
 
   /** Whether this process's node holds a socket of the user. */
@@ -98,7 +98,7 @@ describe('two nodes sharing PostgreSQL and Redis', { skip }, () => {
     assert.deepEqual(host.redirects, [], 'the first participant\'s node takes the room');
     assert.deepEqual(far.redirects, [service.url], 'the other node sends the student to the room\'s node');
     assert.ok(hereHolds(far.userId), 'the student is connected to the room\'s node');
-    assert.equal((await service.realtime.placement.ownerOf(service.lti.seats.verify(far.seat).roomId)).id, service.realtime.placement.self.id);
+    assert.equal((await service.realtime.placement.ownerOf(service.seats.verify(far.seat).roomId)).id, service.realtime.placement.self.id);
 
     // Chat both ways.
     const farHears = next<ChatView>(far.socket, 'chat:message');
@@ -151,7 +151,7 @@ describe('two nodes sharing PostgreSQL and Redis', { skip }, () => {
     assert.deepEqual(host.redirects, []);
     assert.deepEqual(student.redirects, [otherUrl], 'this node sends the student to the room\'s node');
     assert.ok(!hereHolds(student.userId) && !hereHolds(host.userId));
-    const roomId = service.lti.seats.verify(host.seat).roomId;
+    const roomId = service.seats.verify(host.seat).roomId;
 
     assert.equal((await request<Reply>(host.socket, 'class:start', {})).ok, true);
     const started = await request<Reply & { recording: boolean; recordingId: string }>(host.socket, 'recording:start', {});

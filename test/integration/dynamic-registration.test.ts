@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import { parseSettings } from '../../config/index.ts';
-import { createLogger } from '../../server/logger.ts';
+import { createLogger } from '../../server/logger/index.ts';
 import { MAX_PENDING_REGISTRATIONS, REGISTRATION_RATE } from '../../lti/registration.ts';
 import { Service } from '../../server/service.ts';
 import { runCli } from '../helpers/cli.ts';

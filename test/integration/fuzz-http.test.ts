@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseSettings } from '../../config/index.ts';
-import { createLogger } from '../../server/logger.ts';
+import { createLogger } from '../../server/logger/index.ts';
 import { Service } from '../../server/service.ts';
 import { INTERNAL_DETAIL, NASTY_STRINGS, nastyValues, pick, prng } from '../helpers/fuzz.ts';
 import { launchAs } from '../helpers/classroom.ts';

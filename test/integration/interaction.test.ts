@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Socket } from 'socket.io-client';
 import type { ChatView, HandsView, InteractionSnapshot, PollView, QuestionView } from '../../server/protocol/index.ts';
-import { exportInteraction } from '../../server/realtime/index.ts';
+import { exportInteraction } from '../../server/rooms/index.ts';
 import { connect, request, startClassroom, type Classroom } from '../helpers/classroom.ts';
 import { collect, join as joinRoom, next, type Participant, type Reply } from '../helpers/interaction.ts';
 
@@ -256,7 +256,7 @@ describe('class interaction', () => {
     assert.equal((await request<Reply>(host.socket, 'chat:send', { body: 'still here' })).ok, true);
     const history = await request<Snapshot>(host.socket, 'interaction:sync', {});
     assert.equal(history.chat.filter((m) => m.body.startsWith('spam')).length, 5);
-    assert.ok(c.service.realtime.interaction.limiterKeys < 50, 'the rate limiter remembers only active participants');
+    assert.ok(c.service.classes.get(host.roomId)!.interaction.limiterKeys < 50, 'the rate limiter remembers only active participants');
     const growth = process.memoryUsage().heapUsed - heapBefore;
     assert.ok(growth < 64 * 1024 * 1024, `heap grew by ${Math.round(growth / 1024 / 1024)} MB`);
   });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import { parseSettings } from '../../config/index.ts';
-import { createLogger } from '../../server/logger.ts';
+import { createLogger } from '../../server/logger/index.ts';
 import { Service } from '../../server/service.ts';
 import { introduce, useToolAt } from '../helpers/classroom.ts';
 import { CLAIM, Platform, type HttpResponse, type LaunchOptions, type LaunchResult } from '../helpers/platform/index.ts';
@@ -108,7 +108,7 @@ describe('bad launch input', () => {
     assert.equal(result.response.status, 200, result.response.body.slice(0, 600));
     const token = /seat-token="([^"]+)"/.exec(result.response.body)?.[1];
     assert.ok(token, 'the class page carries a seat token');
-    assert.equal(service.lti.seats.verify(token).role, 'attendee');
+    assert.equal(service.seats.verify(token).role, 'attendee');
   }
 
   const now = () => Math.floor(Date.now() / 1000);

@@ -57,7 +57,7 @@ describe('launches without cookies', () => {
     assert.equal(relay?.fields.id_token, form.fields.id_token);
     const launched = await post(relay!.action, { ...relay!.fields, lc_client_state: secret });
     assert.equal(launched.status, 200, launched.body);
-    assert.ok(service.lti.seats.verify(/seat-token="([^"]+)"/.exec(launched.body)![1]!));
+    assert.ok(service.seats.verify(/seat-token="([^"]+)"/.exec(launched.body)![1]!));
     // The same proof again: the login is spent.
     const replay = await post(relay!.action, { ...relay!.fields, lc_client_state: secret });
     assert.equal(replay.status, 401);

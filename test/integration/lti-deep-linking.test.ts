@@ -66,7 +66,7 @@ for (const flavor of ['moodle', 'canvas'] as const) {
       assert.equal(launch.stage, 'launched');
       if (launch.stage !== 'launched') return;
       assert.equal(launch.response.status, 200, launch.response.body);
-      const seat = service.lti.seats.verify(/seat-token="([^"]+)"/.exec(launch.response.body)![1]!);
+      const seat = service.seats.verify(/seat-token="([^"]+)"/.exec(launch.response.body)![1]!);
       const room = await service.repositories.rooms.get(seat.roomId);
       assert.equal(room?.policy, 'paid');
       assert.equal(room?.paidThreshold, 0.8);
@@ -114,7 +114,7 @@ for (const flavor of ['moodle', 'canvas'] as const) {
       const launch = await platform.launch({ roles: 'instructor', user: { id: 'att-teacher' }, resourceLink: { id: `seminar-${flavor}`, title: 'Seminar' }, custom });
       assert.equal(launch.stage, 'launched');
       if (launch.stage !== 'launched') return;
-      const seat = service.lti.seats.verify(/seat-token="([^"]+)"/.exec(launch.response.body)![1]!);
+      const seat = service.seats.verify(/seat-token="([^"]+)"/.exec(launch.response.body)![1]!);
       assert.equal((await service.repositories.rooms.get(seat.roomId))?.attendanceEnabled, true);
     });
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type CryptoKey } from 'jose';
 import { parseSettings } from '../../config/index.ts';
-import { createLogger } from '../../server/logger.ts';
+import { createLogger } from '../../server/logger/index.ts';
 import { Service } from '../../server/service.ts';
 import { CookieJar } from '../helpers/platform/index.ts';
 
@@ -131,7 +131,7 @@ describe('LTI launch', () => {
     assert.match(body, /<live-classroom room-id="[0-9a-f-]{36}" role="host" locale="zh-CN" seat-token="/);
     assert.match(body, /<h1>Week 1 lecture<\/h1>/);
     const token = /seat-token="([^"]+)"/.exec(body)![1]!;
-    const seat = service.lti.seats.verify(token);
+    const seat = service.seats.verify(token);
     assert.equal(seat.role, 'host');
     assert.equal(seat.name, 'Ada Lovelace');
     const course = await service.repositories.courses.find({ issuer, deploymentId: 'deployment-1', contextId: 'course-42' });
@@ -160,7 +160,7 @@ describe('LTI launch', () => {
     const teacher = await launch({ sub: 'teacher-2' });
     const student = await launch({ sub: 'student-1', roles: [ROLE.learner] });
     assert.equal(student.response.status, 200, student.body);
-    const roomOf = (body: string) => service.lti.seats.verify(/seat-token="([^"]+)"/.exec(body)![1]!);
+    const roomOf = (body: string) => service.seats.verify(/seat-token="([^"]+)"/.exec(body)![1]!);
     assert.equal(roomOf(student.body).role, 'attendee');
     assert.equal(roomOf(student.body).roomId, roomOf(teacher.body).roomId);
   });

@@ -22,7 +22,7 @@ for (const flavor of ['moodle', 'canvas'] as const) {
         assert.equal(result.stage, 'launched', JSON.stringify(result.stage === 'launched' ? {} : { stage: result.stage }));
         if (result.stage !== 'launched') throw new Error('not launched');
         assert.equal(result.response.status, 200, result.response.body);
-        return service.lti.seats.verify(/seat-token="([^"]+)"/.exec(result.response.body)![1]!);
+        return service.seats.verify(/seat-token="([^"]+)"/.exec(result.response.body)![1]!);
       };
       const host = await seatOf('instructor', 'teacher-1');
       const attendee = await seatOf('learner', 'student-1');

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Socket } from 'socket.io-client';
 import { connect, launchAs, request, startClassroom, type Classroom } from '../helpers/classroom.ts';
+import { until } from '../helpers/wait.ts';
 
 type Reply = { ok: true; [key: string]: unknown } | { ok: false; error: string };
 
@@ -26,14 +27,6 @@ function resources(): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const name of process.getActiveResourcesInfo()) counts[name] = (counts[name] ?? 0) + 1;
   return counts;
-}
-
-async function settle(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('media signaling', () => {
@@ -84,7 +77,7 @@ describe('media signaling', () => {
       assert.match((reply as { error: string }).error, expected, what);
     }
     // Nothing was left behind by the refusals.
-    assert.equal(c.service.realtime.media.counts().tabs, 0);
+    assert.equal(c.service.classes.mediaTabs, 0);
 
     // A payload past the schema's limit is answered; a message over socket.io's 128 KiB limit (which
     // cannot be answered) closes that socket only, and the class goes on.
@@ -111,7 +104,7 @@ describe('media signaling', () => {
     assert.deepEqual(unknown, { ok: false, error: 'unknown event "media:candidate"' });
 
     assert.equal((await request<Reply>(host.socket, 'class:end', {})).ok, true);
-    await settle(() => c.service.realtime.media.counts().tabs === 0, 'media closed at the end of the class');
+    await until('media closed at the end of the class', () => c.service.classes.mediaTabs === 0, 10_000, 50);
   });
 
   it('closes a connection that never completes ICE and DTLS, and tells its owner', async () => {
@@ -121,17 +114,17 @@ describe('media signaling', () => {
     const published = await request<Reply & { sdp: string }>(host.socket, 'media:publish', { sdp: offer(), sources: { cam: 'camera', mic: 'microphone' } });
     assert.equal(published.ok, true);
     assert.match(published.sdp, /^v=0/);
-    assert.equal(c.service.realtime.media.counts().tabs, 1);
+    assert.equal(c.service.classes.mediaTabs, 1);
     const failure = await failed;
     assert.equal(failure.side, 'publisher');
     assert.match(failure.reason, /did not connect within 2 s \(ICE or DTLS never completed\)/);
-    assert.equal(c.service.realtime.mediaServer.stats().peers, 0, 'the half-open connection is gone');
+    assert.equal(c.service.media.stats().peers, 0, 'the half-open connection is gone');
     assert.equal((await request<Reply>(host.socket, 'class:end', {})).ok, true);
   });
 
   it('keeps a room to its seat limit and the node to its viewer limit, hosts excepted', async () => {
     const host = await join('limits', 'teacher', 'instructor');
-    const roomId = c.service.lti.seats.verify(host.seat).roomId;
+    const roomId = c.service.seats.verify(host.seat).roomId;
     assert.equal((await request<Reply>(host.socket, 'class:start', {})).ok, true);
     // The instructor allows two students in this room.
     const patch = await fetch(`${c.service.url}/api/rooms/${roomId}/settings`, { method: 'PATCH', headers: { authorization: `Bearer ${host.seat}`, 'content-type': 'application/json' }, body: JSON.stringify({ seatLimit: 2 }) });
@@ -157,10 +150,10 @@ describe('media signaling', () => {
     assert.equal((await request<Reply>(otherHost.socket, 'media:subscribe', {})).ok, true, 'hosts are always served');
     // The host took the fourth place; a place frees up when a student leaves.
     second.socket.close();
-    await settle(() => c.service.realtime.mediaServer.stats().subscribers === 3, 'the second student\'s media closed');
+    await until('the second student\'s media closed', () => c.service.media.stats().subscribers === 3, 10_000, 50);
     assert.equal((await request<Reply>(latecomer.socket, 'media:subscribe', {})).ok, false, 'still three viewers');
     first.socket.close();
-    await settle(() => c.service.realtime.mediaServer.stats().subscribers === 2, 'the first student\'s media closed');
+    await until('the first student\'s media closed', () => c.service.media.stats().subscribers === 2, 10_000, 50);
     assert.equal((await request<Reply>(latecomer.socket, 'media:subscribe', {})).ok, true);
     for (const h of [host, otherHost]) assert.equal((await request<Reply>(h.socket, 'class:end', {})).ok, true);
   });
@@ -169,7 +162,7 @@ describe('media signaling', () => {
     const host = await join('cycles', 'teacher', 'instructor');
     assert.equal((await request<Reply>(host.socket, 'class:start', {})).ok, true);
     const student = await launchAs(c.platform, { user: { id: 'cycles-student', name: 'student' }, roles: 'learner', resourceLink: { id: 'cycles' } });
-    await settle(() => c.service.realtime.mediaServer.stats().peers === 0, 'a quiet media server');
+    await until('a quiet media server', () => c.service.media.stats().peers === 0, 10_000, 50);
     const baseline = resources();
     const cycles = 1000;
     let subscribed = 0;
@@ -185,14 +178,14 @@ describe('media signaling', () => {
       admission.socket.close();
     }
     assert.equal(subscribed, 100);
-    await settle(() => c.service.realtime.media.counts().tabs === 0 && c.service.realtime.mediaServer.stats().peers === 0, 'every tab\'s media closed', 20_000);
-    await settle(() => {
+    await until('every tab\'s media closed', () => c.service.classes.mediaTabs === 0 && c.service.media.stats().peers === 0, 20_000, 50);
+    await until(`UDP sockets and timers back to the baseline ${JSON.stringify(baseline)}`, () => {
       const now = resources();
       return (now.UDPWrap ?? 0) <= (baseline.UDPWrap ?? 0) && (now.Timeout ?? 0) <= (baseline.Timeout ?? 0) + 2;
-    }, `UDP sockets and timers back to the baseline ${JSON.stringify(baseline)}`, 20_000);
-    const stats = c.service.realtime.mediaServer.stats();
+    }, 20_000, 50);
+    const stats = c.service.media.stats();
     const now = resources();
-    t.diagnostic(`${cycles} cycles, ${subscribed} with a media connection: peers ${stats.peers}, tabs ${c.service.realtime.media.counts().tabs}, UDP sockets ${now.UDPWrap ?? 0} (before: ${baseline.UDPWrap ?? 0}), timers ${now.Timeout ?? 0} (before: ${baseline.Timeout ?? 0})`);
+    t.diagnostic(`${cycles} cycles, ${subscribed} with a media connection: peers ${stats.peers}, tabs ${c.service.classes.mediaTabs}, UDP sockets ${now.UDPWrap ?? 0} (before: ${baseline.UDPWrap ?? 0}), timers ${now.Timeout ?? 0} (before: ${baseline.Timeout ?? 0})`);
     assert.deepEqual({ rooms: stats.rooms, peers: stats.peers, subscribers: stats.subscribers, forwards: stats.forwards }, { rooms: 0, peers: 0, subscribers: 0, forwards: 0 });
     assert.equal((await request<Reply>(host.socket, 'class:end', {})).ok, true);
   });

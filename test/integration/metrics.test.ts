@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Socket } from 'socket.io-client';
 import { parseSettings } from '../../config/index.ts';
 import { isPrivateAddress } from '../../server/http/index.ts';
-import { createLogger } from '../../server/logger.ts';
+import { createLogger } from '../../server/logger/index.ts';
 import { LoadTestPeer } from '../../server/media/loadtest-peer.ts';
 import { Service } from '../../server/service.ts';
 import { startBrowser, type Browser } from '../helpers/browser.ts';

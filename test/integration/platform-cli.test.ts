@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { parseSettings } from '../../config/index.ts';
 import { DataDirLock } from '../../server/db/index.ts';
-import { createLogger } from '../../server/logger.ts';
+import { createLogger } from '../../server/logger/index.ts';
 import { Service } from '../../server/service.ts';
 import type { RegisteredPlatform } from '../../lti/index.ts';
 import { useToolAt } from '../helpers/classroom.ts';

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import type { Socket } from 'socket.io-client';
 import { parseSettings } from '../../config/index.ts';
 import { alive } from '../../recordings/recorder.ts';
-import { createLogger } from '../../server/logger.ts';
+import { createLogger } from '../../server/logger/index.ts';
 import { Service } from '../../server/service.ts';
 import { connect, introduce, launchAs } from '../helpers/classroom.ts';
 import { Platform } from '../helpers/platform/index.ts';

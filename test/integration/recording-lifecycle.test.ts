@@ -26,7 +26,7 @@ describe('a recording\'s life', () => {
     const teacher = await launchAs(c.platform, { user: { id: `${tag}-teacher`, name: 'Teacher' }, roles: 'instructor', resourceLink: { id: `${tag}-room`, title: tag } });
     const socket = (await connect(c.service, teacher.seat!)).socket;
     assert.equal(((await socket.emitWithAck('class:start', {})) as Ack).ok, true);
-    return { socket, roomId: c.service.lti.seats.verify(teacher.seat!).roomId };
+    return { socket, roomId: c.service.seats.verify(teacher.seat!).roomId };
   };
 
   const ffmpegOf = async (recordingId: string): Promise<number> => {
@@ -54,9 +54,12 @@ describe('a recording\'s life', () => {
       assert.equal(c.service.recordings.running, 1);
       assert.equal((await c.service.recordings.get(String(first.recordingId)))?.status, 'ready');
       assert.ok(!alive(firstFfmpeg), 'the first FFmpeg was stopped');
-      // Ending the class stops it; no FFmpeg is left behind.
+      // Ending the class stops it (once it holds a segment: shorter, nothing was recorded); no FFmpeg is left behind.
+      const secondDir = await recordingFolder(c.service, String(second.recordingId));
+      await until('a segment of the second recording', async () => (await measure(secondDir)).segments >= 1);
       assert.equal(((await socket.emitWithAck('class:end', {})) as Ack).ok, true);
-      assert.equal((await c.service.recordings.get(String(second.recordingId)))?.status, 'ready');
+      const secondRow = await c.service.recordings.get(String(second.recordingId));
+      assert.equal(secondRow?.status, 'ready', secondRow?.failureReason ?? '');
       assert.ok(!alive(secondFfmpeg), 'the second FFmpeg outlived its class');
       assert.equal(c.service.recordings.open, 0);
     } finally {
@@ -101,7 +104,7 @@ describe('a recording starting while the node shuts down', () => {
       const teacher = await launchAs(c.platform, { user: { id: 'racing-teacher', name: 'Teacher' }, roles: 'instructor', resourceLink: { id: 'racing-room', title: 'Racing' } });
       const socket = (await connect(c.service, teacher.seat!)).socket;
       assert.equal(((await socket.emitWithAck('class:start', {})) as Ack).ok, true);
-      const roomId = c.service.lti.seats.verify(teacher.seat!).roomId;
+      const roomId = c.service.seats.verify(teacher.seat!).roomId;
       // Record, and shut the node down while FFmpeg starts.
       const starting = c.service.recordings.start(roomId).then(
         (state) => state,

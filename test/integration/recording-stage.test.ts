@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import type { Socket } from 'socket.io-client';
 import { measure, readPlaylist } from '../../recordings/index.ts';
-import { recordingSources } from '../../server/realtime/index.ts';
+import { recordingSources } from '../../recordings/index.ts';
 import { startBrowser, type Browser } from '../helpers/browser.ts';
 import { connect, launchAs, startClassroom, type Classroom } from '../helpers/classroom.ts';
 import { recordingFolder } from '../helpers/recording.ts';
@@ -98,7 +98,7 @@ for (const { codecs, path, what, cameraCodec, camera } of PATHS) describe(`a rec
     const admission = await connect(c.service, launched.seat!);
     assert.equal(admission.kind, 'welcome');
     host = admission.socket;
-    const roomId = c.service.lti.seats.verify(launched.seat!).roomId;
+    const roomId = c.service.seats.verify(launched.seat!).roomId;
     assert.equal(((await host.emitWithAck('class:start', {})) as Ack).ok, true);
 
     // The page publishes through the host's socket, saying what each track is (as the widget does):
@@ -127,7 +127,7 @@ for (const { codecs, path, what, cameraCodec, camera } of PATHS) describe(`a rec
       return names.length > 0 ? mostly((await pictures(join(dir, names.at(-1)!), path)).shown) : undefined;
     };
     const onStage = () => {
-      const tracks = c.service.realtime.media.publishedTracks(roomId);
+      const tracks = c.service.classes.get(roomId)?.media.stage() ?? [];
       return tracks.find((track) => track.id === recordingSources(tracks).video)?.source;
     };
 

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { measure, RecordingService, LinkSigner } from '../../recordings/index.ts';
 import { alive } from '../../recordings/recorder.ts';
-import { createLogger } from '../../server/logger.ts';
+import { createLogger } from '../../server/logger/index.ts';
 import { startClassroom, launchAs, connect, type Classroom } from '../helpers/classroom.ts';
 import { keptAndPlayable, recordingFolder } from '../helpers/recording.ts';
 import { until } from '../helpers/wait.ts';
@@ -56,7 +56,7 @@ describe('recording when FFmpeg is missing', () => {
       const state = await until('the host told why nothing is recorded', () => states[0]);
       assert.equal(state.recording, false);
       assert.match(state.problem ?? '', /^The automatic recording did not start: recording is not available on this server: FFmpeg was not found.*The class is live/);
-      assert.equal((await c.service.repositories.rooms.get(c.service.lti.seats.verify(teacher.seat!).roomId))?.status, 'live');
+      assert.equal((await c.service.repositories.rooms.get(c.service.seats.verify(teacher.seat!).roomId))?.status, 'live');
       assert.equal(((await socket.emitWithAck('class:end', {})) as Ack).ok, true);
     } finally {
       socket.close();
@@ -159,8 +159,6 @@ describe('recording failures with real FFmpeg', () => {
         publicPath: '/vod',
         linkSeconds: 60,
         retentionDays: undefined,
-        sourcesFor: () => ({ audio: [] }),
-        announce: () => {},
       });
       assert.equal(await next.recover(), 1);
       assert.ok(!alive(ffmpegPid), 'the orphaned FFmpeg was stopped');

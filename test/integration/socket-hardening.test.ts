@@ -36,7 +36,7 @@ describe('the live connection against odd input', () => {
     const absent = await room.as('absent'); // a member of the course, not connected
     const host = await connect(c.service, teacher.seat);
     assert.equal(host.kind, 'welcome');
-    const absentId = c.service.lti.seats.verify(absent.seat!).userId;
+    const absentId = c.service.seats.verify(absent.seat!).userId;
     for (const [event, userId] of [
       ['stage:add', randomUUID()],
       ['stage:add', absentId],
@@ -127,10 +127,10 @@ describe('the live connection against odd input', () => {
   it('says so when a seat names a class that was removed, or an account that no longer exists', async () => {
     const room = place();
     const student = await room.as('student');
-    const seat = c.service.lti.seats.verify(student.seat!);
+    const seat = c.service.seats.verify(student.seat!);
     const other = place();
     const gone = await other.as('gone');
-    const goneSeat = c.service.lti.seats.verify(gone.seat!);
+    const goneSeat = c.service.seats.verify(gone.seat!);
     const before = logs.lines.length;
     // The account goes (as an administrator's clean-up would), then the room with its course.
     await c.service.database!.rows(sql`delete from users where id = ${goneSeat.userId}`);

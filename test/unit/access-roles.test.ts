@@ -1,7 +1,8 @@
 // LMS roles -> grants, and the attendance arithmetic.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { minutes, presentMs, roleGrant } from '../../server/access/index.ts';
+import { roleGrant } from '../../server/access/index.ts';
+import { minutes, presentMs } from '../../server/rooms/index.ts';
 
 const V2 = 'http://purl.imsglobal.org/vocab/lis/v2/';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { cacheLifetimeMs, KEY_SET_TIMING, KeySets, KeySetUnreachableError, type Jwk, type KeySetFetch } from '../../lti/key-sets.ts';
-import { createLogger } from '../../server/logger.ts';
+import { createLogger } from '../../server/logger/index.ts';
 
 const URL_A = 'https://lms.example.edu/jwks';
 

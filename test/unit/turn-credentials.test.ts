@@ -3,12 +3,9 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { createLogger } from '../../server/logger.ts';
-import { MediaServer } from '../../server/media/index.ts';
-import { MediaSignaling } from '../../server/realtime/media.ts';
+import { iceServers } from '../../server/rooms/index.ts';
 
-const signaling = (turn: { urls: string[]; secret: string | undefined }) =>
-  new MediaSignaling({ media: new MediaServer(), logger: createLogger('silent'), turn, maxSubscribers: 1, graceMs: 0, broadcastState: () => {} });
+const signaling = (turn: { urls: string[]; secret: string | undefined }) => ({ iceServers: (userId: string) => iceServers(turn, userId) });
 
 describe('ICE servers handed to browsers', () => {
   it('mints time-limited TURN credentials that coturn would accept', () => {

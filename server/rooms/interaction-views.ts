@@ -8,9 +8,9 @@ export const CATCH_UP_LIMIT = 500;
 /** Messages a newcomer gets. */
 export const HISTORY_LIMIT = 200;
 
-export type Audience = 'host' | 'others';
+export type Viewers = 'host' | 'others';
 
-export const audienceOf = (grant: Grant): Audience => (grant === 'host' ? 'host' : 'others');
+export const audienceOf = (grant: Grant): Viewers => (grant === 'host' ? 'host' : 'others');
 
 export function roleOf(grant: Grant): InteractionRole {
   return grant === 'host' || grant === 'speaker' ? grant : 'attendee';
@@ -20,7 +20,7 @@ export function chatView(message: Pick<ChatEntry, 'id' | 'userId' | 'name' | 'ro
   return { id: message.id, userId: message.userId, name: message.name, role: roleOf(message.role), body: message.body, at: message.createdAt.toISOString() };
 }
 
-export function questionView(question: QuestionEntry, audience: Audience): QuestionView {
+export function questionView(question: QuestionEntry, audience: Viewers): QuestionView {
   const shown = audience === 'host' || !question.anonymous;
   return {
     id: question.id,
@@ -34,7 +34,7 @@ export function questionView(question: QuestionEntry, audience: Audience): Quest
   };
 }
 
-export function pollView(poll: PollEntry, audience: Audience): PollView {
+export function pollView(poll: PollEntry, audience: Viewers): PollView {
   return {
     id: poll.id,
     question: poll.question,
@@ -50,7 +50,7 @@ export function handsView(queue: RaisedHand[], stage: Array<{ userId: string; na
   return { queue: queue.map((h) => ({ userId: h.userId, name: h.name, at: h.raisedAt.toISOString() })), stage };
 }
 
-export function mutesView(mutes: ChatMutes, audience: Audience, userId: string): ChatMutesView {
+export function mutesView(mutes: ChatMutes, audience: Viewers, userId: string): ChatMutesView {
   return { room: mutes.room, users: audience === 'host' ? mutes.users : mutes.users.filter((u) => u === userId) };
 }
 

@@ -2,9 +2,8 @@
 // "Attendance" line item of the room (created through AGS the first time), if the instructor
 // turned attendance on for the room.
 import type { ClassSession, Presence, Repositories } from '../db/index.ts';
-import type { Logger } from '../logger.ts';
-import { courseServices, findOrCreateLineItem, LmsError, type LmsServices } from './lms.ts';
-import { roleGrant } from './roles.ts';
+import type { Logger } from '../logger/index.ts';
+import { courseServices, findOrCreateLineItem, LmsError, roleGrant, type LmsServices } from '../access/index.ts';
 
 export const ATTENDANCE_TAG = 'live-classroom:attendance';
 
