@@ -159,14 +159,15 @@ describe('every HTTP route against a stranger (a real tool process)', () => {
       const queue = probes(round);
       let index = 0;
       const failures: string[] = [];
+      const retried: string[] = [];
       const worker = async () => {
         while (index < queue.length) {
           const number = index++;
           const probe = queue[number]!;
           const label = `seed ${SEED} round ${round} case ${number}: ${probe.method} ${probe.path.slice(0, 160)} ${probe.headers['content-type'] ?? ''}`;
-          let status: number;
-          let text: string;
-          try {
+          let status = 0;
+          let text = '';
+          const send = async () => {
             const response = await fetch(`${url}${probe.path}`, {
               method: probe.method,
               headers: probe.headers,
@@ -176,9 +177,19 @@ describe('every HTTP route against a stranger (a real tool process)', () => {
             });
             status = response.status;
             text = await response.text();
-          } catch (error) {
-            failures.push(`${label}: no answer (${(error as Error).message})`);
-            continue;
+          };
+          try {
+            await send();
+          } catch (first) {
+            // A kept-alive connection the server closed as the client reused it fails a request
+            // without the server at fault: the same request again, on a fresh connection, must be answered.
+            try {
+              await send();
+              retried.push(`${label}: ${describeFailure(first)}`);
+            } catch (error) {
+              failures.push(`${label}: no answer (${describeFailure(first)}; again: ${describeFailure(error)})`);
+              continue;
+            }
           }
           statuses.set(status, (statuses.get(status) ?? 0) + 1);
           if (status >= 500 && status !== 503) failures.push(`${label}: HTTP ${status} ${text.slice(0, 200)}`);
@@ -190,6 +201,8 @@ describe('every HTTP route against a stranger (a real tool process)', () => {
       await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
       assert.equal(tool.child.exitCode, null, `the tool exited during round ${round}: ${tool.stderr().slice(-500)}`);
       assert.deepEqual(failures.slice(0, 10), [], `${failures.length} failures in round ${round}`);
+      if (retried.length > 0) t.diagnostic(`round ${round}: answered on a second try: ${retried.join('; ')}`);
+      assert.ok(retried.length <= 2, `${retried.length} requests of round ${round} needed a second try: ${retried.slice(0, 5).join('; ')}`);
       rss.push(rssMiB(pid));
     }
     const health = await fetch(`${url}/healthz`);
@@ -202,3 +215,9 @@ describe('every HTTP route against a stranger (a real tool process)', () => {
     assert.ok(rss.at(-1)! - rss[1]! < 64, `memory grew ${(rss.at(-1)! - rss[1]!).toFixed(0)} MiB between rounds 2 and ${ROUNDS}`);
   });
 });
+
+/** fetch's failure with its cause (undici puts the socket's error there). */
+function describeFailure(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return `${(error as Error).message}${cause ? ` (${cause.code ?? ''} ${cause.message ?? ''})` : ''}`;
+}
