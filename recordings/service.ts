@@ -11,7 +11,7 @@ import { hostname } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import type { Recording as RecordingRow, Repositories } from '../server/db/index.ts';
 import type { Logger } from '../server/logger/index.ts';
-import { TAP_CODECS, type MediaServer, type TapSources, type VideoCodec } from '../server/media/index.ts';
+import { TAP_CODECS, type MediaEngine, type TapSources, type VideoCodec } from '../server/media/index.ts';
 import { checkFfmpeg, makeSlate, type VideoPath } from './ffmpeg.ts';
 import { measure, settle, type PlaylistFacts } from './playlist.ts';
 import { alive, OWNER_FILE, startRecorder, stopOrphan, type ActiveRecording, type Owner } from './recorder.ts';
@@ -36,7 +36,7 @@ export interface RecordingState {
 
 /** With where the VOD is served and how its links are signed (LinkOptions). */
 export interface RecordingServiceOptions extends LinkOptions {
-  media: Pick<MediaServer, 'tap' | 'findRoom' | 'videoCodecs'>;
+  media: Pick<MediaEngine, 'tap' | 'findRoom' | 'videoCodecs'>;
   /**
    * NODE_ID (default: the host name). Recovery after a crash touches only recordings this node
    * started: a container's host name changes when it is re-created, its NODE_ID does not.

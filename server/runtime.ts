@@ -14,7 +14,7 @@ import { createRepositories, type Database, type Repositories } from './db/index
 import { createHostApi } from './http/index.ts';
 import { Launches } from './launch/index.ts';
 import type { Logger } from './logger/index.ts';
-import { MediaServer, type MediaServerOptions } from './media/index.ts';
+import { startMediaEngine, type MediaEngine, type MediaServerOptions } from './media/index.ts';
 import type { Metrics } from './metrics/index.ts';
 import { Realtime, SocketHub } from './realtime/index.ts';
 import { AttendanceReporter, Classes, iceServers } from './rooms/index.ts';
@@ -26,7 +26,7 @@ export interface RuntimeDependencies {
   /** The node's HTTP server: socket.io attaches to it. */
   httpServer: HttpServer;
   /** What the runtime counts as it happens (access decisions, launches). */
-  metrics: Pick<Metrics, 'accessDecision' | 'launch'>;
+  metrics: Pick<Metrics, 'accessDecision' | 'launch' | 'mediaWorkerExit'>;
   /** The admin API's token (DATA_DIR/admin.token), only with the embedded database. */
   adminToken: string | undefined;
 }
@@ -44,7 +44,7 @@ export class Runtime {
   readonly seats: SeatTokens;
   readonly lti: Lti;
   readonly access: AccessService;
-  readonly media: MediaServer;
+  readonly media: MediaEngine;
   readonly recordings: RecordingService;
   readonly classes: Classes;
   readonly realtime: Realtime;
@@ -86,8 +86,10 @@ export class Runtime {
       const launches = new Launches({ repositories: () => repositories, access, seats, logger: logger.child({ module: 'launch' }) });
       const ltiRoutes = lti.routes({ admit: (claims) => launches.admit(claims), onLaunch: (outcome, seconds) => metrics.launch(outcome, seconds) });
 
-      const media = new MediaServer(mediaOptions(settings));
+      const { media, reason } = await startMediaEngine(settings.rtc.engine, mediaOptions(settings));
       built.push(['the SFU', () => media.close()]);
+      logger.info({ module: 'media', engine: media.engine }, `SFU engine: ${media.engine}, because ${reason}`);
+      media.on('worker-exit', () => metrics.mediaWorkerExit(media.engine));
       const signer = new LinkSigner(seats.derivedKey('recording links v1'));
       const recordings = new RecordingService({
         media,
@@ -187,7 +189,7 @@ export function mediaOptions(settings: Settings): MediaServerOptions {
     connectTimeoutMs: settings.rtc.connectTimeoutSeconds * 1000,
     videoBitrate: { min: settings.rtc.minVideoKbps * 1000, max: settings.rtc.maxVideoKbps * 1000 },
     videoCodecs: settings.rtc.videoCodecs,
-    workers: settings.rtc.workers,
+    ...(settings.rtc.workers !== undefined ? { workers: settings.rtc.workers } : {}),
     ...(announcedIp && !LOOPBACK.test(announcedIp) ? { announcedIp } : {}),
     ...(hostAddresses.size > 0 ? { hostAddresses: [...hostAddresses] } : {}),
     // The server needs STUN only to learn its public address behind NAT, when none is announced.

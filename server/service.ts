@@ -11,7 +11,7 @@ import type { AccessService, SeatTokens } from './access/index.ts';
 import { Database, DataDirLock, describeError, type Repositories } from './db/index.ts';
 import { answerClientErrors, createApp } from './http/index.ts';
 import type { Logger } from './logger/index.ts';
-import type { MediaServer } from './media/index.ts';
+import type { MediaEngine } from './media/index.ts';
 import { Metrics } from './metrics/index.ts';
 import type { Realtime } from './realtime/index.ts';
 import type { Classes } from './rooms/index.ts';
@@ -224,7 +224,7 @@ export class Service {
     return this.runtime.classes;
   }
 
-  get media(): MediaServer {
+  get media(): MediaEngine {
     return this.runtime.media;
   }
 

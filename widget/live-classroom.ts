@@ -132,6 +132,7 @@ export class LiveClassroom extends LitElement {
         this._participants = state.participants;
         this._notice = undefined;
         media.iceServers = state.iceServers;
+        media.simulcast = state.simulcast === true;
         if (state.status !== 'live') return;
         if (again) void media.resume();
         else void media.receive();

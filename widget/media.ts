@@ -14,6 +14,16 @@ export type { MediaTotals } from './media-stats.ts';
 /** A connection disconnected this long is replaced (ICE consent has failed; waiting for 'failed' takes ~30 s). */
 const DISCONNECTED_RESTART_MS = 4_000;
 const SIGNAL_TIMEOUT_MS = 15_000;
+/**
+ * A camera's simulcast layers, lowest first (the order the SFU counts them in): a quarter and a
+ * half of the picture for weak links, and the full picture. Chromium leaves out the layers a small
+ * camera cannot fill (a 640x360 camera sends two).
+ */
+const SIMULCAST_LAYERS: RTCRtpEncodingParameters[] = [
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+];
 
 export interface Publisher {
   userId: string;
@@ -41,6 +51,7 @@ export class MediaSession implements ReactiveController {
   readonly #changed: () => void;
   readonly #problem: (reason: string | undefined) => void;
   #iceServers: IceServerInfo[] = [];
+  #simulcast = false;
   #rx: RTCPeerConnection | undefined;
   #tx: RTCPeerConnection | undefined;
   /** Negotiations run one after another. */
@@ -83,6 +94,11 @@ export class MediaSession implements ReactiveController {
 
   hostDisconnected(): void {
     this.close();
+  }
+
+  /** The SFU takes simulcast: the camera goes out in three layers (see SIMULCAST_LAYERS). */
+  set simulcast(on: boolean) {
+    this.#simulcast = on;
   }
 
   set iceServers(servers: IceServerInfo[]) {
@@ -292,7 +308,12 @@ export class MediaSession implements ReactiveController {
         if (track && wanted.has(track)) wanted.delete(track);
         else transceiver.stop();
       }
-      for (const [track, { stream }] of wanted) tx.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+      for (const [track, { stream, source }] of wanted) {
+        // The camera in three layers when the SFU takes them (each viewer gets what its link takes);
+        // a screen stays one full-resolution stream, so slides are readable.
+        const layered = this.#simulcast && source === 'camera';
+        tx.addTransceiver(track, { direction: 'sendonly', streams: [stream], ...(layered ? { sendEncodings: SIMULCAST_LAYERS.map((layer) => ({ ...layer })) } : {}) });
+      }
       for (const transceiver of tx.getTransceivers()) {
         const track = transceiver.sender.track;
         if (!track || transceiver.direction === 'stopped') continue;

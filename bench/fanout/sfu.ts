@@ -1,10 +1,10 @@
-// The SFU under test, alone in its own process: a MediaServer driven over IPC by bench/fanout.ts.
+// The SFU under test, alone in its own process: a WeriftEngine driven over IPC by bench/fanout.ts.
 // Reports its own CPU time, event-loop delay and media counters as cumulative snapshots (the
 // benchmark takes deltas), and can CPU-profile itself for a while (inspector, in-process).
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { MediaServer, type MediaStats, type WorkerStats } from '../../server/media/index.ts';
+import { WeriftEngine, type MediaStats, type WorkerStats } from '../../server/media/index.ts';
 import { parentChannel } from './ipc.ts';
 
 const ROOM = 'fanout';
@@ -28,7 +28,7 @@ export interface SfuSnapshot {
 const channel = parentChannel();
 // argv[2]: subscriber worker threads (MediaServerOptions.workers; 0 = all on the main thread).
 const workers = Number(process.argv[2] ?? 0);
-const media = new MediaServer({ iceServers: [], hostAddresses: ['127.0.0.1'], workers });
+const media = new WeriftEngine({ iceServers: [], hostAddresses: ['127.0.0.1'], workers });
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
 let profiler: Session | undefined;

@@ -188,6 +188,15 @@ export class PublishedTrack {
     this.unsubscribe = track.onReceiveRtp.subscribe((packet) => this.forward(packet)).unSubscribe;
   }
 
+  addTap(listener: (packet: RtpPacket) => void, closed: () => void): void {
+    if (this.closed) closed();
+    else this.taps.set(listener, closed);
+  }
+
+  removeTap(listener: (packet: RtpPacket) => void): void {
+    this.taps.delete(listener);
+  }
+
   /**
    * The hot path. werift's sender clones the packet it is given before rewriting ssrc, payload
    * type, sequence, timestamp and extensions (RTCRtpSender.dispatchRtp), so one packet, stripped of

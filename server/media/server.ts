@@ -1,9 +1,10 @@
-// The SFU core: rooms of participants, each with at most one publishing RTCPeerConnection (the
+// The werift engine (the fallback that needs no native code; engine.ts): the SFU core: rooms of participants, each with at most one publishing RTCPeerConnection (the
 // browser offers, we answer) and one subscribing RTCPeerConnection (we offer, the browser answers).
 // RTP from each published track is copied, unchanged but for its header extensions, to one sender
 // per subscriber; nothing is decoded. Every werift call in the project lives in this folder.
 import { EventEmitter } from 'node:events';
 import type { RTCPeerConnectionConfig } from 'werift';
+import type { EngineName, MediaEngine } from './engine.ts';
 import { MediaError } from './errors.ts';
 import { LocalSubscribers } from './local-subscribers.ts';
 import { peerConfig, type Peer } from './peers.ts';
@@ -13,7 +14,10 @@ import { MediaTap, type TapTarget } from './tap.ts';
 import { WorkerPool } from './worker-pool.ts';
 import { newCounters, VIDEO_CODECS, type Counters, type MediaServerEvents, type MediaServerOptions, type MediaStats, type VideoCodec, type WorkerStats } from './types.ts';
 
-export class MediaServer extends EventEmitter<MediaServerEvents> {
+export class WeriftEngine extends EventEmitter<MediaServerEvents> implements MediaEngine {
+  readonly engine: EngineName = 'werift';
+  /** werift forwards one stream per track: no simulcast. */
+  readonly simulcast = false;
   private readonly rooms = new Map<string, MediaRoom>();
   private readonly peers = new Set<Peer>();
   private readonly counters: Counters = newCounters();

@@ -9,9 +9,18 @@
 // cannot be recorded by this tap, so while one is on stage the slate goes on and the recorder is told.
 import { createSocket, type Socket } from 'node:dgram';
 import { RtpHeader, RtpPacket } from 'werift';
-import type { PublishedTrack } from './peers.ts';
 import { isKeyframeStart, packetizeFrame } from './tap-video.ts';
-import type { VideoCodec } from './types.ts';
+import type { PublishedTrackInfo, VideoCodec } from './types.ts';
+
+/** A published track as a tap sees it, on either engine. */
+export interface TapSource {
+  readonly info: PublishedTrackInfo;
+  /** `listener` gets each of the track's RTP packets until removeTap(); `closed` is called if the track goes first. */
+  addTap(listener: (packet: RtpPacket) => void, closed: () => void): void;
+  removeTap(listener: (packet: RtpPacket) => void): void;
+  /** Asks the publisher for a keyframe (rate-limited by the engine). */
+  requestKeyframe(): void;
+}
 
 /** Payload types in the tap's RTP, as the recorder's SDP must name them. */
 export const TAP_CODECS = {
@@ -73,7 +82,7 @@ class OutStream {
   private ts = (Math.random() * 0x7fffffff) >>> 0;
   private lastSentAt = 0;
   /** The source whose packets are mapped, and how its seq/timestamps map onto ours. */
-  private from: PublishedTrack | undefined;
+  private from: TapSource | undefined;
   private seqOffset = 0;
   private tsOffset = 0;
   private highestSeq = -1;
@@ -86,7 +95,7 @@ class OutStream {
   }
 
   /** Our packet for a source packet; a new source (or a resync) continues our numbering from now. */
-  map(packet: RtpPacket, source: PublishedTrack, now: number): Buffer {
+  map(packet: RtpPacket, source: TapSource, now: number): Buffer {
     const header = packet.header;
     if (this.from !== source) {
       this.from = source;
@@ -120,7 +129,7 @@ class OutStream {
     });
   }
 
-  forget(source: PublishedTrack) {
+  forget(source: TapSource) {
     if (this.from === source) this.from = undefined;
   }
 
@@ -135,14 +144,14 @@ export class MediaTap {
   private readonly target: TapTarget;
   private readonly video: OutStream;
   private readonly audio: OutStream[];
-  private readonly lookup: (trackId: string) => PublishedTrack | undefined;
+  private readonly lookup: (trackId: string) => TapSource | undefined;
   /** Video: what is recorded now, and what it changes to at the next keyframe. */
-  private videoSource: PublishedTrack | undefined;
-  private videoNext: PublishedTrack | undefined;
-  private readonly audioSources: Array<PublishedTrack | undefined>;
+  private videoSource: TapSource | undefined;
+  private videoNext: TapSource | undefined;
+  private readonly audioSources: Array<TapSource | undefined>;
   /** The source on stage, if it is in another codec than the tap's (told once). */
-  private otherCodecSource: PublishedTrack | undefined;
-  private readonly listeners = new Map<PublishedTrack, (packet: RtpPacket) => void>();
+  private otherCodecSource: TapSource | undefined;
+  private readonly listeners = new Map<TapSource, (packet: RtpPacket) => void>();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly slate: Buffer[] | undefined;
   readonly videoCodec: VideoCodec;
@@ -151,7 +160,7 @@ export class MediaTap {
   onClose: (() => void) | undefined;
   readonly counts: TapStats = { videoPackets: 0, audioPackets: 0, silencePackets: 0, slateFrames: 0, switches: 0, otherCodec: 0 };
 
-  constructor(target: TapTarget, lookup: (trackId: string) => PublishedTrack | undefined) {
+  constructor(target: TapTarget, lookup: (trackId: string) => TapSource | undefined) {
     this.target = target;
     this.lookup = lookup;
     this.socket = createSocket('udp4');
@@ -199,7 +208,7 @@ export class MediaTap {
   }
 
   /** A track was removed from the room (its listener is already gone). */
-  private trackClosed(track: PublishedTrack) {
+  private trackClosed(track: TapSource) {
     this.listeners.delete(track);
     if (this.videoSource === track) this.videoSource = undefined;
     if (this.videoNext === track) this.videoNext = undefined;
@@ -224,22 +233,22 @@ export class MediaTap {
 
   /** Hooks onto exactly the tracks in use. */
   private listen() {
-    const wanted = new Set<PublishedTrack>();
+    const wanted = new Set<TapSource>();
     for (const track of [this.videoSource, this.videoNext, ...this.audioSources]) if (track) wanted.add(track);
     for (const [track, listener] of this.listeners) {
       if (wanted.has(track)) continue;
-      track.taps.delete(listener);
+      track.removeTap(listener);
       this.listeners.delete(track);
     }
     for (const track of wanted) {
       if (this.listeners.has(track)) continue;
       const listener = (packet: RtpPacket) => this.receive(track, packet);
-      track.taps.set(listener, () => this.trackClosed(track));
+      track.addTap(listener, () => this.trackClosed(track));
       this.listeners.set(track, listener);
     }
   }
 
-  private receive(track: PublishedTrack, packet: RtpPacket) {
+  private receive(track: TapSource, packet: RtpPacket) {
     if (this.closed) return;
     const now = Date.now();
     if (track.info.kind === 'video') {

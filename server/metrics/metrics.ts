@@ -48,6 +48,7 @@ export class Metrics {
   readonly #launches: Counter<'outcome'>;
   readonly #launchSeconds: Histogram<'outcome'>;
   readonly #unhandled: Counter<'kind'>;
+  readonly #workerExits: Counter<'engine'>;
   readonly #sources: MetricsSources;
   /** Read once per scrape (render()), since each walks every room, track and socket. */
   #media: MediaStats | undefined;
@@ -149,6 +150,17 @@ export class Metrics {
     });
     this.#unhandled.inc({ kind: 'rejection' }, 0);
     this.#unhandled.inc({ kind: 'exception' }, 0);
+    this.#workerExits = new Counter({
+      name: 'live_classroom_media_worker_exits_total',
+      help: 'SFU workers that stopped unexpectedly (a mediasoup worker process, or a werift subscriber thread); each is replaced, and its participants reconnect their media.',
+      labelNames: ['engine'],
+      registers,
+    });
+    for (const engine of ['mediasoup', 'werift']) this.#workerExits.inc({ engine }, 0);
+  }
+
+  mediaWorkerExit(engine: 'mediasoup' | 'werift'): void {
+    this.#workerExits.inc({ engine });
   }
 
   unhandled(kind: 'rejection' | 'exception'): void {

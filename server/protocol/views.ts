@@ -156,6 +156,11 @@ export interface Welcome {
   status: ClassStatus;
   participants: number;
   iceServers: IceServerInfo[];
+  /**
+   * Send the camera in three simulcast layers (the SFU gives each viewer the layer its link
+   * takes); screens are always sent in one, at full resolution. False on an SFU without simulcast.
+   */
+  simulcast: boolean;
 }
 
 /** Server -> client events. */

@@ -4,7 +4,7 @@
 // connection, and a tab that lost its socket keeps its media for a grace period, so a network
 // blip costs nothing. The class owns this; it closes with the class.
 import type { Logger } from '../logger/index.ts';
-import { MediaError, type MediaRoom, type MediaServer, type PublishedTrackInfo, type SubscribedTrackInfo } from '../media/index.ts';
+import { MediaError, type MediaEngine, type MediaRoomView, type PublishedTrackInfo, type SubscribedTrackInfo } from '../media/index.ts';
 import type { MediaSource, MediaState, StageTrack } from '../protocol/index.ts';
 import { ClassRefusal } from './errors.ts';
 import type { Participant } from './participant.ts';
@@ -12,7 +12,7 @@ import type { StageSource } from './ports.ts';
 
 export interface ClassMediaOptions {
   roomId: string;
-  media: MediaServer;
+  media: MediaEngine;
   logger: Logger;
   /** Most receiving connections on this node; hosts are always served. */
   maxSubscribers: number;
@@ -45,12 +45,17 @@ export class ClassMedia {
     this.#options = options;
   }
 
+  /** Whether publishers may send their camera in simulcast layers (the engine's choice). */
+  get simulcast(): boolean {
+    return this.#options.media.simulcast;
+  }
+
   /** Tabs with media here, or waiting out their grace period. */
   get tabs(): number {
     return this.#tabs.size;
   }
 
-  #room(): MediaRoom | undefined {
+  #room(): MediaRoomView | undefined {
     return this.#options.media.findRoom(this.#options.roomId);
   }
 

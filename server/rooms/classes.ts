@@ -25,7 +25,7 @@ export class Classes {
     const onCodec = ({ roomId, userId, trackId, codec }: CodecRefusedEvent) =>
       logger.warn({ room: roomId, participant: userId, track: trackId, codec }, `a browser cannot decode ${codec} video, so it does not get this track (MEDIA_VIDEO_CODECS can put VP8 first)`);
     const onWorkerExit = ({ worker, threadId, exitCode, error, subscribers, restartInMs }: WorkerExitEvent) =>
-      logger.error({ worker, thread: threadId, exitCode, error, subscribers, restartInMs }, `media worker ${worker} (thread ${threadId}) stopped with exit code ${exitCode}; its ${subscribers} receiving connections reconnect, a fresh worker takes its place`);
+      logger.error({ worker, thread: threadId, exitCode, error, subscribers, restartInMs }, `media worker ${worker} (${media.engine === 'mediasoup' ? 'process' : 'thread'} ${threadId}) stopped${exitCode >= 0 ? ` with exit code ${exitCode}` : ''}${error ? ` (${error})` : ''}; its ${subscribers} connections reconnect, a fresh worker takes its place`);
     media.on('renegotiate', onRenegotiate);
     media.on('failure', onFailure);
     media.on('tracks', onTracks);

@@ -7,7 +7,7 @@
 import { PersonNotFoundError, RoomNotFoundError, type AccessService, type Decision } from '../access/index.ts';
 import type { Repositories } from '../db/index.ts';
 import type { Logger } from '../logger/index.ts';
-import type { MediaServer } from '../media/index.ts';
+import type { MediaEngine } from '../media/index.ts';
 import { PROTOCOL_VERSION, type ClassStatus, type IceServerInfo, type RecordingStateView } from '../protocol/index.ts';
 import type { AttendanceReporter } from './attendance.ts';
 import { roomChannel, userChannel, hostsChannel } from './channels.ts';
@@ -22,7 +22,7 @@ export interface ClassServices {
   repositories: () => Repositories;
   access: Pick<AccessService, 'decide' | 'recheck' | 'bringOnStage' | 'takeOffStage'>;
   attendance: Pick<AttendanceReporter, 'report'>;
-  media: MediaServer;
+  media: MediaEngine;
   recorder: ClassRecorder;
   audience: Audience;
   logger: Logger;
@@ -157,7 +157,7 @@ export class LiveClass {
     const status: ClassStatus = session ? 'live' : ((await repos.rooms.get(this.roomId))?.status ?? 'scheduled');
     this.media.attach(participant);
     const participants = this.headcount;
-    participant.emit('welcome', { protocol: PROTOCOL_VERSION, grant: decision.grant, reason: decision.reason, status, participants, iceServers: this.#services.iceServers(seat.userId) });
+    participant.emit('welcome', { protocol: PROTOCOL_VERSION, grant: decision.grant, reason: decision.reason, status, participants, iceServers: this.#services.iceServers(seat.userId), simulcast: this.media.simulcast });
     for (const state of this.media.states()) participant.emit('media:state', state);
     this.#services.recorder.arrived(this.roomId, session?.recording === true, this.media.stage(), (state) => participant.emit('recording:state', state));
     // One count for the newcomer and everyone else.

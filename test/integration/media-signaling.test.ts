@@ -17,9 +17,9 @@ function offer({ video = 'VP8', audio = true }: { video?: 'VP8' | 'H263'; audio?
   const common = ['c=IN IP4 0.0.0.0', 'a=rtcp:9 IN IP4 0.0.0.0', 'a=ice-ufrag:abcd', 'a=ice-pwd:abcdefghijklmnopqrstuvwx', `a=fingerprint:sha-256 ${fingerprint}`, 'a=setup:actpass', 'a=rtcp-mux'];
   const mids = audio ? ['0', '1'] : ['0'];
   const lines = ['v=0', 'o=- 4611731400430051336 2 IN IP4 127.0.0.1', 's=-', 't=0 0', `a=group:BUNDLE ${mids.join(' ')}`, 'a=msid-semantic: WMS s'];
-  if (audio) lines.push('m=audio 9 UDP/TLS/RTP/SAVPF 111', ...common, 'a=mid:0', 'a=sendonly', 'a=msid:s mic', 'a=rtpmap:111 opus/48000/2', 'a=fmtp:111 minptime=10;useinbandfec=1');
+  if (audio) lines.push('m=audio 9 UDP/TLS/RTP/SAVPF 111', ...common, 'a=mid:0', 'a=sendonly', 'a=msid:s mic', 'a=rtpmap:111 opus/48000/2', 'a=fmtp:111 minptime=10;useinbandfec=1', 'a=ssrc:1001 cname:s');
   const pt = video === 'VP8' ? 96 : 34;
-  lines.push(`m=video 9 UDP/TLS/RTP/SAVPF ${pt}`, ...common, `a=mid:${mids.at(-1)}`, 'a=sendonly', 'a=msid:s cam', `a=rtpmap:${pt} ${video}/90000`);
+  lines.push(`m=video 9 UDP/TLS/RTP/SAVPF ${pt}`, ...common, `a=mid:${mids.at(-1)}`, 'a=sendonly', 'a=msid:s cam', `a=rtpmap:${pt} ${video}/90000`, 'a=ssrc:1002 cname:s');
   return `${lines.join('\r\n')}\r\n`;
 }
 

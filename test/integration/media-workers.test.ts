@@ -9,7 +9,7 @@ import type { Page } from 'playwright-core';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Worker } from 'node:worker_threads';
 import { LoadTestPeer, type LoadTestPeerOptions } from '../../server/media/loadtest-peer.ts';
-import { MediaServer, type WorkerExitEvent } from '../../server/media/index.ts';
+import { WeriftEngine, type WorkerExitEvent } from '../../server/media/index.ts';
 import { splitPorts } from '../../server/media/server.ts';
 import { startBrowser, type Browser } from '../helpers/browser.ts';
 import { call, startMediaPageServer, type MediaPageServer } from '../helpers/media-page/server.ts';
@@ -26,7 +26,7 @@ function ports(sdp: string): number[] {
 }
 
 describe('media: subscribers served by worker threads', () => {
-  let media: MediaServer;
+  let media: WeriftEngine;
   let pageServer: MediaPageServer;
   let browser: Browser;
   let teacher: Page;
@@ -66,7 +66,7 @@ describe('media: subscribers served by worker threads', () => {
   }
 
   before(async () => {
-    media = new MediaServer({ workers: 2, iceServers: [], hostAddresses: ['127.0.0.1'], portRange: RANGE });
+    media = new WeriftEngine({ workers: 2, iceServers: [], hostAddresses: ['127.0.0.1'], portRange: RANGE });
     media.on('failure', (event) => failures.push(event.error));
     media.on('renegotiate', (event) => {
       const peer = peers.get(event.userId);
@@ -102,8 +102,8 @@ describe('media: subscribers served by worker threads', () => {
       [47220, 47239],
       [47240, 47259],
     ]);
-    assert.throws(() => new MediaServer({ workers: 2, portRange: [47000, 47004] }), RangeError);
-    assert.throws(() => new MediaServer({ workers: 1.5 }), RangeError);
+    assert.throws(() => new WeriftEngine({ workers: 2, portRange: [47000, 47004] }), RangeError);
+    assert.throws(() => new WeriftEngine({ workers: 1.5 }), RangeError);
   });
 
   it('forwards the publisher’s audio and video to subscribers spread over two workers, each on its own ports', async () => {

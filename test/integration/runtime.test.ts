@@ -25,7 +25,7 @@ describe('the runtime', () => {
   let database: Database;
   let httpServer: Server;
   let settings: Settings;
-  const metrics = { accessDecision: () => {}, launch: () => {} };
+  const metrics = { accessDecision: () => {}, launch: () => {}, mediaWorkerExit: () => {} };
 
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'lc-runtime-'));

@@ -25,7 +25,7 @@ describe('settings', () => {
     assert.equal(settings.databaseUrl, undefined);
     assert.equal(settings.redisUrl, undefined);
     assert.equal(settings.ltiKey, undefined);
-    assert.deepEqual(settings.rtc, { announcedIp: undefined, minPort: 40000, maxPort: 40999, maxSubscribers: 150, graceSeconds: 15, connectTimeoutSeconds: 20, minVideoKbps: 150, maxVideoKbps: 2500, videoCodecs: ['H264', 'VP8'], workers: 0 });
+    assert.deepEqual(settings.rtc, { announcedIp: undefined, minPort: 40000, maxPort: 40999, maxSubscribers: 150, graceSeconds: 15, connectTimeoutSeconds: 20, minVideoKbps: 150, maxVideoKbps: 2500, videoCodecs: ['H264', 'VP8'], engine: 'auto', workers: undefined });
     assert.equal(settings.roomSeatLimit, 300);
     assert.deepEqual(settings.turn, { urls: [], secret: undefined });
     assert.equal(settings.ffmpegPath, 'ffmpeg');
@@ -62,7 +62,7 @@ describe('settings', () => {
     assert.equal(settings.dataDir, '/var/lib/lc');
     assert.equal(settings.recordingsDir, '/srv/lc/rec');
     assert.equal(settings.databaseUrl, 'postgres://lc:pw@db:5432/lc');
-    assert.deepEqual(settings.rtc, { announcedIp: '203.0.113.7', minPort: 50000, maxPort: 50100, maxSubscribers: 150, graceSeconds: 15, connectTimeoutSeconds: 20, minVideoKbps: 300, maxVideoKbps: 1200, videoCodecs: ['VP8'], workers: 0 });
+    assert.deepEqual(settings.rtc, { announcedIp: '203.0.113.7', minPort: 50000, maxPort: 50100, maxSubscribers: 150, graceSeconds: 15, connectTimeoutSeconds: 20, minVideoKbps: 300, maxVideoKbps: 1200, videoCodecs: ['VP8'], engine: 'auto', workers: undefined });
     assert.deepEqual(settings.turn.urls, ['turn:turn.example.edu:3478?transport=udp', 'turns:turn.example.edu:5349']);
     assert.equal(settings.logLevel, 'debug');
   });
@@ -84,7 +84,11 @@ describe('settings', () => {
     assert.match(problemsOf({ MEDIA_MAX_VIDEO_KBPS: 'fast' })[0]!, /MEDIA_MAX_VIDEO_KBPS="fast" is invalid: expected a whole number of kbit\/s/);
     assert.deepEqual(parseSettings({ MEDIA_VIDEO_CODECS: ' VP8, h264 ' }).rtc.videoCodecs, ['VP8', 'H264']);
     assert.equal(parseSettings({ MEDIA_WORKERS: '3' }).rtc.workers, 3);
-    assert.match(problemsOf({ MEDIA_WORKERS: 'many' })[0]!, /MEDIA_WORKERS="many" is invalid: expected a whole number of worker threads/);
+    assert.equal(parseSettings({ MEDIA_WORKERS: 'auto' }).rtc.workers, undefined);
+    assert.match(problemsOf({ MEDIA_WORKERS: 'many' })[0]!, /MEDIA_WORKERS="many" is invalid: expected auto, or a whole number of workers/);
+    assert.match(problemsOf({ MEDIA_WORKERS: '65' })[0]!, /MEDIA_WORKERS="65" is invalid/);
+    assert.equal(parseSettings({ MEDIA_ENGINE: 'werift' }).rtc.engine, 'werift');
+    assert.match(problemsOf({ MEDIA_ENGINE: 'janus' })[0]!, /MEDIA_ENGINE="janus" is invalid: expected auto, mediasoup or werift/);
     assert.match(problemsOf({ MEDIA_WORKERS: '2', RTC_MIN_PORT: '50000', RTC_MAX_PORT: '50004' })[0]!, /MEDIA_WORKERS=2 is invalid: .*50000-50004.*at least two ports each/);
     for (const bad of ['AV1', 'H264,H264', 'H264,,VP9']) assert.match(problemsOf({ MEDIA_VIDEO_CODECS: bad })[0]!, /MEDIA_VIDEO_CODECS=".*" is invalid: expected H264 and\/or VP8/, bad);
   });

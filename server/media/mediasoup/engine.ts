@@ -1,0 +1,367 @@
+// The mediasoup engine: one C++ worker process per core (MediaServerOptions.workers), a router
+// per room on the worker with the fewest connections, WebRtcTransports for the browsers and
+// plain RTP consumers for the recorders. A worker that dies is replaced; its rooms' participants
+// are told their connections failed, and they connect again on a running worker.
+import { EventEmitter } from 'node:events';
+import { networkInterfaces } from 'node:os';
+import type { Router, TransportListenInfo, WebRtcTransportOptions, Worker } from 'mediasoup/types';
+import type { EngineName, MediaEngine } from '../engine.ts';
+import { describeCause, MediaError } from '../errors.ts';
+import { MediaTap, type TapTarget } from '../tap.ts';
+import { newCounters, VIDEO_CODECS, type Counters, type MediaServerEvents, type MediaServerOptions, type MediaStats, type VideoCodec } from '../types.ts';
+import { routerCodecs } from './sdp.ts';
+import { SoupRoom, type RoomHost } from './room.ts';
+
+type Mediasoup = typeof import('mediasoup');
+
+/** One worker slot: the running worker (or none while it restarts) and the rooms on it. */
+interface Slot {
+  index: number;
+  worker: Worker | undefined;
+  rooms: Set<SoupRoom>;
+  /** When its workers last started, to slow down a worker that keeps dying. */
+  starts: number[];
+  restartTimer?: NodeJS.Timeout;
+}
+
+/** One mediasoup worker slot (MediasoupEngine.workerStats()). */
+export interface SoupWorkerStats {
+  worker: number;
+  pid: number | undefined;
+  running: boolean;
+  rooms: number;
+  /** WebRTC connections (sending and receiving) on it. */
+  peers: number;
+  /** CPU time the worker process has used, in ms (user + system). */
+  cpuMs: number;
+}
+
+/** Loads mediasoup and starts its workers; throws if the package or its worker cannot run here. */
+export async function loadMediasoup(): Promise<Mediasoup> {
+  return import('mediasoup');
+}
+
+export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements MediaEngine {
+  readonly engine: EngineName = 'mediasoup';
+  readonly simulcast = true;
+  readonly videoCodecs: readonly VideoCodec[];
+  readonly #mediasoup: Mediasoup;
+  readonly #options: MediaServerOptions;
+  readonly #slots: Slot[];
+  readonly #rooms = new Map<string, SoupRoom>();
+  readonly #opening = new Map<string, Promise<SoupRoom>>();
+  readonly #counters: Counters = newCounters();
+  readonly #taps = new Set<MediaTap>();
+  readonly #host: RoomHost;
+  #closing: Promise<void> | undefined;
+  #refreshing = false;
+  #refreshedAt = 0;
+  /** Per producer/consumer id, the packet counts already added to the counters. */
+  readonly #seen = new Map<string, { packets: number; bytes: number; lost: number }>();
+
+  private constructor(mediasoup: Mediasoup, options: MediaServerOptions, workers: number) {
+    super();
+    this.#mediasoup = mediasoup;
+    this.#options = options;
+    const video = options.videoCodecs ?? [...VIDEO_CODECS];
+    if (video.length === 0 || video.some((codec) => !VIDEO_CODECS.includes(codec)) || new Set(video).size !== video.length) {
+      throw new RangeError(`videoCodecs must list some of ${VIDEO_CODECS.join(', ')}, each once (got ${JSON.stringify(video)}).`);
+    }
+    this.videoCodecs = video;
+    this.#slots = Array.from({ length: workers }, (_, index) => ({ index, worker: undefined, rooms: new Set(), starts: [] }));
+    const engine = this;
+    this.#host = {
+      counters: this.#counters,
+      keyframeIntervalMs: options.keyframeIntervalMs ?? 500,
+      connectTimeoutMs: options.connectTimeoutMs ?? 20_000,
+      videoCodecs: this.videoCodecs,
+      maxIncomingBitrate: options.videoBitrate?.max ?? 2_500_000,
+      // Read per transport: an interface that came up since start-up (a VPN, a container's link) counts.
+      transportOptions: (): WebRtcTransportOptions => ({ listenInfos: listenInfos(options), enableUdp: true, enableTcp: false, preferUdp: true, initialAvailableOutgoingBitrate: 1_000_000 }),
+      emit: this.emit.bind(this),
+      // mediasoup's candidates already carry the announced address; loopback extras are listen infos too.
+      finishSdp: (sdp) => sdp,
+      roomEmpty: (room) => {
+        if (engine.#rooms.get(room.id) === room) engine.#rooms.delete(room.id);
+        for (const slot of engine.#slots) slot.rooms.delete(room);
+      },
+    };
+  }
+
+  /** Starts `workers` mediasoup workers (at least one); rejects if none can start. */
+  static async start(options: MediaServerOptions = {}): Promise<MediasoupEngine> {
+    const range = options.portRange;
+    if (range && !(Number.isInteger(range[0]) && Number.isInteger(range[1]) && range[0] > 0 && range[0] < range[1] && range[1] <= 65535)) {
+      throw new RangeError(`portRange must be two different ports, lowest first (got ${JSON.stringify(range)}).`);
+    }
+    const workers = Math.max(1, options.workers ?? 1);
+    if (!(Number.isInteger(workers) && workers <= 64)) throw new RangeError(`workers must be a whole number from 1 to 64 (got ${workers}).`);
+    const mediasoup = await loadMediasoup();
+    const engine = new MediasoupEngine(mediasoup, options, workers);
+    try {
+      for (const slot of engine.#slots) await engine.#startWorker(slot);
+    } catch (error) {
+      await engine.close();
+      throw error;
+    }
+    return engine;
+  }
+
+  async #startWorker(slot: Slot): Promise<void> {
+    const worker = await this.#mediasoup.createWorker({ logLevel: 'error' });
+    if (this.#closing) {
+      worker.close();
+      return;
+    }
+    slot.worker = worker;
+    slot.starts = [...slot.starts.filter((at) => at > Date.now() - 60_000), Date.now()];
+    worker.on('died', (error) => this.#workerDied(slot, worker, error));
+  }
+
+  #workerDied(slot: Slot, worker: Worker, error: Error): void {
+    if (slot.worker !== worker) return;
+    slot.worker = undefined;
+    const reason = describeCause(error);
+    let participants = 0;
+    for (const room of [...slot.rooms]) participants += room.workerDied(reason);
+    slot.rooms.clear();
+    // A worker that keeps dying right after starting waits longer each time (up to 30 s).
+    const restartInMs = this.#closing ? 0 : Math.min(30_000, slot.starts.length > 2 ? 1000 * 2 ** (slot.starts.length - 2) : 0);
+    this.emit('worker-exit', { worker: slot.index, threadId: worker.pid, exitCode: -1, error: reason, subscribers: participants, restartInMs });
+    if (!this.#closing) this.#restart(slot, restartInMs);
+  }
+
+  /** Starts a replacement worker in the slot after `delayMs`; one that cannot start is tried again every 30 s. */
+  #restart(slot: Slot, delayMs: number): void {
+    slot.restartTimer = setTimeout(() => {
+      slot.restartTimer = undefined;
+      this.#startWorker(slot).catch((error: unknown) => {
+        this.emit('worker-exit', { worker: slot.index, threadId: 0, exitCode: -1, error: `a replacement worker did not start: ${describeCause(error)}`, subscribers: 0, restartInMs: 30_000 });
+        if (!this.#closing) this.#restart(slot, 30_000);
+      });
+    }, delayMs);
+    slot.restartTimer.unref();
+  }
+
+  /** The room with this id, created (with its router, on the least busy worker) on first use. */
+  async #room(roomId: string): Promise<SoupRoom> {
+    if (this.#closing) throw new MediaError('closed', 'The media server is closed.');
+    const known = this.#rooms.get(roomId);
+    if (known && !known.isClosed) return known;
+    const pending = this.#opening.get(roomId);
+    if (pending) return pending;
+    const opening = (async () => {
+      const slot = this.#leastBusy();
+      if (!slot?.worker) throw new MediaError('closed', 'No media worker is running on this node (one is being restarted): try again in a few seconds.');
+      let router: Router;
+      try {
+        router = await slot.worker.createRouter({ mediaCodecs: routerCodecs(this.videoCodecs) });
+      } catch (error) {
+        throw new MediaError('closed', `The media worker could not open room "${roomId}": ${describeCause(error)}.`, { cause: error });
+      }
+      if (this.#closing) {
+        router.close();
+        throw new MediaError('closed', 'The media server is closed.');
+      }
+      const room = new SoupRoom(roomId, router, this.#host);
+      this.#rooms.set(roomId, room);
+      slot.rooms.add(room);
+      return room;
+    })();
+    this.#opening.set(roomId, opening);
+    try {
+      return await opening;
+    } finally {
+      this.#opening.delete(roomId);
+    }
+  }
+
+  #leastBusy(): Slot | undefined {
+    let best: Slot | undefined;
+    let bestLoad = Infinity;
+    for (const slot of this.#slots) {
+      if (!slot.worker || slot.worker.died) continue;
+      let load = 0;
+      for (const room of slot.rooms) load += room.counts().peers + 1;
+      if (load < bestLoad) {
+        best = slot;
+        bestLoad = load;
+      }
+    }
+    return best;
+  }
+
+  findRoom(roomId: string): SoupRoom | undefined {
+    return this.#rooms.get(roomId);
+  }
+
+  roomIds(): string[] {
+    return [...this.#rooms.keys()];
+  }
+
+  async publish(roomId: string, userId: string, offerSdp: string): Promise<string> {
+    const room = await this.#room(roomId);
+    try {
+      return await room.publish(userId, offerSdp);
+    } finally {
+      room.closeIfEmpty(); // a refused first offer leaves no router behind
+    }
+  }
+
+  async subscribe(roomId: string, userId: string): Promise<string> {
+    const room = await this.#room(roomId);
+    try {
+      return await room.subscribe(userId);
+    } finally {
+      room.closeIfEmpty();
+    }
+  }
+
+  async acceptAnswer(roomId: string, userId: string, answerSdp: string): Promise<void> {
+    const room = this.#rooms.get(roomId);
+    if (!room) throw new MediaError('not-found', `There is no media room "${roomId}".`);
+    await room.acceptAnswer(userId, answerSdp);
+  }
+
+  async unpublish(roomId: string, userId: string): Promise<void> {
+    await this.#rooms.get(roomId)?.unpublish(userId);
+  }
+
+  async unsubscribe(roomId: string, userId: string): Promise<void> {
+    await this.#rooms.get(roomId)?.unsubscribe(userId);
+  }
+
+  async leave(roomId: string, userId: string): Promise<void> {
+    await this.#rooms.get(roomId)?.leave(userId);
+  }
+
+  tap(roomId: string, target: TapTarget): MediaTap {
+    if (this.#closing) throw new MediaError('closed', 'The media server is closed.');
+    const tap = new MediaTap(target, (trackId) => this.#rooms.get(roomId)?.findTrack(trackId));
+    this.#taps.add(tap);
+    tap.onClose = () => this.#taps.delete(tap);
+    return tap;
+  }
+
+  stats(): MediaStats {
+    let publishers = 0;
+    let subscribers = 0;
+    let tracks = 0;
+    let forwards = 0;
+    let peers = 0;
+    for (const room of this.#rooms.values()) {
+      const counts = room.counts();
+      publishers += counts.publishers;
+      subscribers += counts.subscribers;
+      tracks += counts.tracks;
+      forwards += counts.forwards;
+      peers += counts.peers;
+    }
+    this.#refreshCounters();
+    return { rooms: this.#rooms.size, peers, publishers, subscribers, tracks, forwards, ...this.#counters };
+  }
+
+  /**
+   * Brings the packet counters up to date from the workers (producers' and consumers' stats), at
+   * most every 2 s and in the background: stats() answers with what was last read.
+   */
+  #refreshCounters(): void {
+    if (this.#refreshing || Date.now() - this.#refreshedAt < 2000) return;
+    this.#refreshing = true;
+    void (async () => {
+      const live = new Set<string>();
+      for (const room of [...this.#rooms.values()]) {
+        for (const item of room.mediaObjects()) {
+          const object = item.kind === 'producer' ? item.producer : item.consumer;
+          live.add(object.id);
+          const stats = await object.getStats().catch(() => []);
+          let packets = 0;
+          let bytes = 0;
+          let lost = 0;
+          for (const stat of stats) {
+            if (stat.type !== 'inbound-rtp' && stat.type !== 'outbound-rtp') continue;
+            packets += stat.packetCount;
+            bytes += stat.byteCount;
+            lost += stat.packetsLost;
+          }
+          const before = this.#seen.get(object.id) ?? { packets: 0, bytes: 0, lost: 0 };
+          if (item.kind === 'producer') {
+            this.#counters.packetsReceived += Math.max(0, packets - before.packets);
+            this.#counters.packetsLostFromPublishers += Math.max(0, lost - before.lost);
+          } else {
+            this.#counters.packetsForwarded += Math.max(0, packets - before.packets);
+            this.#counters.bytesForwarded += Math.max(0, bytes - before.bytes);
+            this.#counters.packetsLostBySubscribers += Math.max(0, lost - before.lost);
+          }
+          this.#seen.set(object.id, { packets: Math.max(packets, before.packets), bytes: Math.max(bytes, before.bytes), lost: Math.max(lost, before.lost) });
+        }
+      }
+      for (const id of this.#seen.keys()) if (!live.has(id)) this.#seen.delete(id);
+    })().finally(() => {
+      this.#refreshing = false;
+      this.#refreshedAt = Date.now();
+    });
+  }
+
+  /** Each worker slot: its process, its rooms and connections, and the CPU it has used. */
+  async workerStats(): Promise<SoupWorkerStats[]> {
+    return Promise.all(
+      this.#slots.map(async (slot) => {
+        const usage = slot.worker && !slot.worker.died ? await slot.worker.getResourceUsage().catch(() => undefined) : undefined;
+        let peers = 0;
+        for (const room of slot.rooms) peers += room.counts().peers;
+        return { worker: slot.index, pid: slot.worker?.pid, running: !!slot.worker && !slot.worker.died, rooms: slot.rooms.size, peers, cpuMs: usage ? usage.ru_utime + usage.ru_stime : 0 };
+      }),
+    );
+  }
+
+  /** The worker processes' ids (tests stop one to see a replacement take over). */
+  workerPids(): number[] {
+    return this.#slots.flatMap((slot) => (slot.worker && !slot.worker.died ? [slot.worker.pid] : []));
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    for (const tap of [...this.#taps]) tap.close();
+    for (const room of [...this.#rooms.values()]) await room.close().catch(() => {});
+    this.#rooms.clear();
+    for (const slot of this.#slots) {
+      clearTimeout(slot.restartTimer);
+      const worker = slot.worker;
+      slot.worker = undefined;
+      if (worker && !worker.closed) worker.close();
+    }
+  }
+}
+
+/**
+ * Where a transport listens, one UDP socket each: every extra host address (loopback in tests and
+ * on a one-machine install), then either every interface with the announced address in its
+ * candidate (RTC_ANNOUNCED_IP: 1:1 NAT, a container), or, with none announced, each of this
+ * host's own addresses (at most 8), as a browser's ICE agent would gather them.
+ */
+export function listenInfos(options: MediaServerOptions): TransportListenInfo[] {
+  const portRange = options.portRange ? { portRange: { min: options.portRange[0], max: options.portRange[1] } } : {};
+  const infos: TransportListenInfo[] = [];
+  const seen = new Set<string>();
+  const add = (info: TransportListenInfo) => {
+    const key = info.announcedAddress ?? info.ip;
+    if (seen.has(key) || infos.length >= 8) return;
+    seen.add(key);
+    infos.push({ ...info, ...portRange });
+  };
+  for (const ip of options.hostAddresses ?? []) add({ protocol: 'udp', ip });
+  if (options.announcedIp) add({ protocol: 'udp', ip: options.announcedIp.includes(':') ? '::' : '0.0.0.0', announcedAddress: options.announcedIp });
+  else {
+    for (const address of Object.values(networkInterfaces()).flat()) {
+      if (!address || address.internal) continue;
+      if (address.family === 'IPv4' || (options.ipv6 && !address.address.startsWith('fe80'))) add({ protocol: 'udp', ip: address.address });
+    }
+  }
+  if (infos.length === 0) add({ protocol: 'udp', ip: '127.0.0.1' });
+  return infos;
+}
