@@ -61,6 +61,10 @@ export class ClassRecordings implements ClassRecorder {
     return this.#service.state(roomId);
   }
 
+  async mediaLost(roomId: string, why: string): Promise<void> {
+    await this.#service.fail(roomId, why);
+  }
+
   stageChanged(roomId: string, stage: StageSource[]): void {
     this.#service.setSources(roomId, recordingSources(stage));
   }

@@ -229,6 +229,13 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
     return this.state(roomId);
   }
 
+  /** Ends the room's recording as failed (`why` is told to the room); what was recorded stays playable. */
+  async fail(roomId: string, why: string): Promise<void> {
+    await this.#starting.get(roomId)?.catch(() => {});
+    const recording = this.#active.get(roomId);
+    if (recording && !recording.ending) await recording.end({ kind: 'failed', why });
+  }
+
   /** A recording ended (however): the room forgets it unless a newer one took its place, and is told. */
   #ended(recording: Recording, outcome: RecordingOutcome): void {
     this.#open.delete(recording);

@@ -133,6 +133,7 @@ export class LiveClassroom extends LitElement {
         this._notice = undefined;
         media.iceServers = state.iceServers;
         media.simulcast = state.simulcast === true;
+        media.iceRestart = state.iceRestart === true;
         if (state.status !== 'live') return;
         if (again) void media.resume();
         else void media.receive();

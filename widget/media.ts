@@ -14,6 +14,8 @@ export type { MediaTotals } from './media-stats.ts';
 /** A connection disconnected this long is replaced (ICE consent has failed; waiting for 'failed' takes ~30 s). */
 const DISCONNECTED_RESTART_MS = 4_000;
 const SIGNAL_TIMEOUT_MS = 15_000;
+/** After an ICE restart, how long a connection has to come back before it is replaced. */
+const ICE_RESTART_GRACE_MS = 8_000;
 /**
  * A camera's simulcast layers, lowest first (the order the SFU counts them in): a quarter and a
  * half of the picture for weak links, and the full picture. Chromium leaves out the layers a small
@@ -52,6 +54,9 @@ export class MediaSession implements ReactiveController {
   readonly #problem: (reason: string | undefined) => void;
   #iceServers: IceServerInfo[] = [];
   #simulcast = false;
+  #iceRestart = false;
+  /** Connections whose ICE was restarted in the current outage (one try each, then a fresh connection). */
+  readonly #restarted = new WeakSet<RTCPeerConnection>();
   #rx: RTCPeerConnection | undefined;
   #tx: RTCPeerConnection | undefined;
   /** Negotiations run one after another. */
@@ -101,6 +106,11 @@ export class MediaSession implements ReactiveController {
     this.#simulcast = on;
   }
 
+  /** The SFU can restart ICE: a connection that lost its path is kept (fresh ICE) before being replaced. */
+  set iceRestart(on: boolean) {
+    this.#iceRestart = on;
+  }
+
   set iceServers(servers: IceServerInfo[]) {
     this.#iceServers = servers;
   }
@@ -134,12 +144,13 @@ export class MediaSession implements ReactiveController {
    * Starts (or refreshes) receiving; `restart` makes a fresh connection. Answers whether the
    * server still has our sending connection.
    */
-  receive(restart = false): Promise<boolean> {
+  receive(restart = false, iceRestart = false): Promise<boolean> {
     return this.#serial(async () => {
       if (this.#closed) return false;
-      const fresh = restart || !this.#rx || this.#rx.connectionState === 'failed' || this.#rx.connectionState === 'closed';
+      const state = this.#rx?.connectionState;
+      const fresh = restart || !this.#rx || state === 'closed' || (state === 'failed' && !iceRestart);
       if (fresh) this.#closeRx();
-      const ack = await this.#connection.request('media:subscribe', fresh ? { restart: true } : {}, SIGNAL_TIMEOUT_MS);
+      const ack = await this.#connection.request('media:subscribe', fresh ? { restart: true } : iceRestart ? { iceRestart: true } : {}, SIGNAL_TIMEOUT_MS);
       if (!ack.ok) throw new Error(ack.error);
       const { sdp, tracks, created, publishing } = ack;
       // The server forgot our connection (we were away too long): ours cannot continue with its new one.
@@ -274,7 +285,7 @@ export class MediaSession implements ReactiveController {
     const rx = new RTCPeerConnection({ iceServers: this.#iceServers });
     this.#rx = rx;
     rx.addEventListener('track', () => this.#syncReceived());
-    this.#watch(rx, () => void this.receive(true));
+    this.#watch(rx, () => void this.receive(true), () => void this.receive(false, true));
     return rx;
   }
 
@@ -292,12 +303,15 @@ export class MediaSession implements ReactiveController {
     this.#changed();
   }
 
-  async #publish(): Promise<void> {
+  async #publish(iceRestart = false): Promise<void> {
     return this.#serial(async () => {
       if (this.#closed) return;
-      const fresh = !this.#tx || this.#tx.connectionState === 'failed' || this.#tx.connectionState === 'closed';
+      const state = this.#tx?.connectionState;
+      const fresh = !this.#tx || state === 'closed' || (state === 'failed' && !iceRestart);
       if (fresh) this.#closeTx();
       const tx = this.#tx ?? this.#makeTx();
+      // The next offer carries fresh ICE credentials: the server answers with its own.
+      if (iceRestart && !fresh) tx.restartIce();
       const sources: Record<string, MediaSource> = {};
       const wanted = new Map<MediaStreamTrack, { stream: MediaStream; source: MediaSource }>();
       for (const track of this.#local?.getTracks() ?? []) wanted.set(track, { stream: this.#local as MediaStream, source: track.kind === 'audio' ? 'microphone' : 'camera' });
@@ -337,7 +351,7 @@ export class MediaSession implements ReactiveController {
   #makeTx(): RTCPeerConnection {
     const tx = new RTCPeerConnection({ iceServers: this.#iceServers, bundlePolicy: 'max-bundle' });
     this.#tx = tx;
-    this.#watch(tx, () => void this.#republish());
+    this.#watch(tx, () => void this.#republish(), () => void this.#publish(true).catch((e: unknown) => this.#problem(message(e))));
     return tx;
   }
 
@@ -346,8 +360,33 @@ export class MediaSession implements ReactiveController {
     await this.#publish().catch((e: unknown) => this.#problem(message(e)));
   }
 
-  /** Replaces a connection that failed, or stayed disconnected, while the socket is up. */
-  #watch(pc: RTCPeerConnection, replace: () => void): void {
+  /**
+   * Recovers a connection that failed, or stayed disconnected, while the socket is up: first with
+   * an ICE restart where the SFU can (the connection, its DTLS and the decoders stay), and if that
+   * does not bring it back within ICE_RESTART_GRACE_MS, with a fresh connection.
+   */
+  #watch(pc: RTCPeerConnection, fresh: () => void, restartIce: () => void): void {
+    let grace: ReturnType<typeof setTimeout> | undefined;
+    const replace = () => {
+      if (!this.#iceRestart || this.#restarted.has(pc)) return fresh();
+      this.#restarted.add(pc);
+      restartIce();
+      grace = setTimeout(() => {
+        this.#timers.delete(grace as ReturnType<typeof setTimeout>);
+        if (pc.connectionState !== 'connected' && (pc === this.#rx || pc === this.#tx) && !this.#closed && this.#connection.connected) fresh();
+      }, ICE_RESTART_GRACE_MS);
+      this.#timers.add(grace);
+    };
+    pc.addEventListener('connectionstatechange', () => {
+      if (pc.connectionState !== 'connected') return;
+      // Back: a later outage may try an ICE restart again.
+      this.#restarted.delete(pc);
+      if (grace) {
+        clearTimeout(grace);
+        this.#timers.delete(grace);
+        grace = undefined;
+      }
+    });
     let timer: ReturnType<typeof setTimeout> | undefined;
     pc.addEventListener('connectionstatechange', () => {
       if (timer) {

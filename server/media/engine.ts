@@ -29,6 +29,8 @@ export interface MediaRoomView {
 /** An SFU: rooms of participants, each with at most one sending and one receiving connection. */
 export interface MediaEngine extends EventEmitter<MediaServerEvents> {
   readonly engine: EngineName;
+  /** Whether a connection can be kept with an ICE restart (else the browser makes a fresh one). */
+  readonly iceRestart: boolean;
   /** Whether publishers may send simulcast (each viewer then gets the layer its link takes). */
   readonly simulcast: boolean;
   /** The video codecs taken, most wanted first. */
@@ -39,8 +41,12 @@ export interface MediaEngine extends EventEmitter<MediaServerEvents> {
   roomIds(): string[];
   /** Applies the browser's offer for its sending connection (first or renegotiated); our answer carries every ICE candidate. */
   publish(roomId: string, userId: string, offerSdp: string): Promise<string>;
-  /** Creates (or refreshes) the user's receiving connection: an offer of every track others publish. Answer: acceptAnswer(). */
-  subscribe(roomId: string, userId: string): Promise<string>;
+  /**
+   * Creates (or refreshes) the user's receiving connection: an offer of every track others
+   * publish. Answer: acceptAnswer(). `iceRestart`: the offer carries fresh ICE credentials (where
+   * the engine can restart ICE), to keep a connection whose path was lost.
+   */
+  subscribe(roomId: string, userId: string, options?: { iceRestart?: boolean }): Promise<string>;
   /** Applies the browser's answer to our latest subscribe (or renegotiate) offer. */
   acceptAnswer(roomId: string, userId: string, answerSdp: string): Promise<void>;
   /** Closes only the user's sending connection (a new publish starts a fresh one). */

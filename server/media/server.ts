@@ -18,6 +18,8 @@ export class WeriftEngine extends EventEmitter<MediaServerEvents> implements Med
   readonly engine: EngineName = 'werift';
   /** werift forwards one stream per track: no simulcast. */
   readonly simulcast = false;
+  /** werift cannot restart ICE: a connection that lost its path is replaced. */
+  readonly iceRestart = false;
   private readonly rooms = new Map<string, MediaRoom>();
   private readonly peers = new Set<Peer>();
   private readonly counters: Counters = newCounters();

@@ -117,8 +117,10 @@ export interface WorkerExitEvent {
   exitCode: number;
   /** The uncaught error that stopped it, if one did. */
   error?: string;
-  /** Its subscribers, each told its receiving connection failed. */
+  /** Its subscribers, each told its receiving connection failed (mediasoup: every connection on it). */
   subscribers: number;
+  /** The rooms whose media it held (mediasoup): their connections are gone, and what a recording taps with them. */
+  rooms: string[];
   /** When the replacement starts: 0 (at once), longer when the slot's threads keep stopping soon after starting. */
   restartInMs: number;
 }

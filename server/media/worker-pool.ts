@@ -166,7 +166,7 @@ export class WorkerPool implements SubscriberPool {
     }
     const subscribers = link.load;
     for (const room of [...this.rooms.values()]) room.linkLost(link);
-    this.host.workerExit({ worker: link.setup.index, threadId: link.threadId, exitCode, ...(error ? { error } : {}), subscribers, restartInMs });
+    this.host.workerExit({ worker: link.setup.index, threadId: link.threadId, exitCode, ...(error ? { error } : {}), subscribers, rooms: [], restartInMs });
   }
 
   private onEvent(link: WorkerLink, event: FromWorker) {

@@ -88,7 +88,7 @@ export const clientEvents = {
    * The receiving connection's offer (a fresh connection with `restart`, e.g. after ICE failed).
    * `created`: the server made a new connection; `publishing`: it still has the tab's sending one.
    */
-  'media:subscribe': event<{ sdp: string; tracks: StageTrack[]; created: boolean; publishing: boolean }>()('anyone', z.object({ restart: z.boolean().optional() }).strict()),
+  'media:subscribe': event<{ sdp: string; tracks: StageTrack[]; created: boolean; publishing: boolean }>()('anyone', z.object({ restart: z.boolean().optional(), iceRestart: z.boolean().optional() }).strict()),
   /** The browser's answer to the latest offer of its receiving connection. */
   'media:answer': event()('anyone', z.object({ sdp }).strict()),
   /** What the publisher has switched on, shown to everyone (muted microphone, camera off). */

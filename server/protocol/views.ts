@@ -161,6 +161,12 @@ export interface Welcome {
    * takes); screens are always sent in one, at full resolution. False on an SFU without simulcast.
    */
   simulcast: boolean;
+  /**
+   * A connection that lost its path may be kept with an ICE restart (`media:subscribe` with
+   * `iceRestart`; a publish offer with new ICE credentials) instead of replaced. False: make a
+   * fresh connection.
+   */
+  iceRestart: boolean;
 }
 
 /** Server -> client events. */

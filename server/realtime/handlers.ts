@@ -46,9 +46,9 @@ export const handlers: Handlers = {
     await liveClass.media.unpublish(participant);
     return {};
   },
-  'media:subscribe': async ({ restart }, { liveClass, participant }) => {
+  'media:subscribe': async ({ restart, iceRestart }, { liveClass, participant }) => {
     await liveClass.live();
-    return liveClass.media.subscribe(participant, restart === true);
+    return liveClass.media.subscribe(participant, restart === true, iceRestart === true);
   },
   'media:answer': async ({ sdp }, { liveClass, participant }) => {
     await liveClass.media.answer(participant, sdp);

@@ -45,6 +45,11 @@ export class ClassMedia {
     this.#options = options;
   }
 
+  /** Whether a connection can be kept with an ICE restart (the engine's choice). */
+  get iceRestart(): boolean {
+    return this.#options.media.iceRestart;
+  }
+
   /** Whether publishers may send their camera in simulcast layers (the engine's choice). */
   get simulcast(): boolean {
     return this.#options.media.simulcast;
@@ -104,7 +109,7 @@ export class ClassMedia {
    * The receiving connection's offer. `created`: the server made a new connection (the browser
    * must make a new one too); `publishing`: the server still has this tab's sending connection.
    */
-  async subscribe(participant: Participant, restart: boolean): Promise<{ sdp: string; tracks: StageTrack[]; created: boolean; publishing: boolean }> {
+  async subscribe(participant: Participant, restart: boolean, iceRestart = false): Promise<{ sdp: string; tracks: StageTrack[]; created: boolean; publishing: boolean }> {
     const { media, roomId, maxSubscribers } = this.#options;
     const id = participant.mediaId;
     if (restart) await media.unsubscribe(roomId, id);
@@ -113,7 +118,7 @@ export class ClassMedia {
       throw new ClassRefusal(`this Live Classroom server is serving as many viewers as it can (${maxSubscribers}); try again in a few minutes, or ask your institution to add capacity`);
     }
     this.#tab(participant);
-    const sdp = await this.#media(() => media.subscribe(roomId, id)).catch((error: unknown) => {
+    const sdp = await this.#media(() => media.subscribe(roomId, id, { iceRestart: iceRestart && existing })).catch((error: unknown) => {
       this.#forgetIfIdle(participant);
       throw error;
     });

@@ -24,8 +24,13 @@ export class Classes {
     };
     const onCodec = ({ roomId, userId, trackId, codec }: CodecRefusedEvent) =>
       logger.warn({ room: roomId, participant: userId, track: trackId, codec }, `a browser cannot decode ${codec} video, so it does not get this track (MEDIA_VIDEO_CODECS can put VP8 first)`);
-    const onWorkerExit = ({ worker, threadId, exitCode, error, subscribers, restartInMs }: WorkerExitEvent) =>
-      logger.error({ worker, thread: threadId, exitCode, error, subscribers, restartInMs }, `media worker ${worker} (${media.engine === 'mediasoup' ? 'process' : 'thread'} ${threadId}) stopped${exitCode >= 0 ? ` with exit code ${exitCode}` : ''}${error ? ` (${error})` : ''}; its ${subscribers} connections reconnect, a fresh worker takes its place`);
+    const onWorkerExit = ({ worker, threadId, exitCode, error, subscribers, rooms, restartInMs }: WorkerExitEvent) => {
+      logger.error({ worker, thread: threadId, exitCode, error, subscribers, rooms, restartInMs }, `media worker ${worker} (${media.engine === 'mediasoup' ? 'process' : 'thread'} ${threadId}) stopped${exitCode >= 0 ? ` with exit code ${exitCode}` : ''}${error ? ` (${error})` : ''}; its ${subscribers} connections reconnect, a fresh worker takes its place`);
+      // What those rooms' recordings tapped is gone with it: each closes, playable, and its hosts are told.
+      for (const roomId of rooms) {
+        recorder.mediaLost(roomId, 'the media server process serving this class stopped (its participants reconnected); press Record to record on').catch((cause: unknown) => logger.warn({ err: cause, room: roomId }, 'closing a recording after a media worker stopped failed'));
+      }
+    };
     media.on('renegotiate', onRenegotiate);
     media.on('failure', onFailure);
     media.on('tracks', onTracks);

@@ -157,7 +157,7 @@ export class LiveClass {
     const status: ClassStatus = session ? 'live' : ((await repos.rooms.get(this.roomId))?.status ?? 'scheduled');
     this.media.attach(participant);
     const participants = this.headcount;
-    participant.emit('welcome', { protocol: PROTOCOL_VERSION, grant: decision.grant, reason: decision.reason, status, participants, iceServers: this.#services.iceServers(seat.userId), simulcast: this.media.simulcast });
+    participant.emit('welcome', { protocol: PROTOCOL_VERSION, grant: decision.grant, reason: decision.reason, status, participants, iceServers: this.#services.iceServers(seat.userId), simulcast: this.media.simulcast, iceRestart: this.media.iceRestart });
     for (const state of this.media.states()) participant.emit('media:state', state);
     this.#services.recorder.arrived(this.roomId, session?.recording === true, this.media.stage(), (state) => participant.emit('recording:state', state));
     // One count for the newcomer and everyone else.

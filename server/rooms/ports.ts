@@ -46,6 +46,8 @@ export interface ClassRecorder {
   start(roomId: string, stage: StageSource[]): Promise<RecordingStateView>;
   stop(roomId: string): Promise<RecordingStateView>;
   state(roomId: string): RecordingStateView;
+  /** The media the recording taps is gone (the SFU worker under the class stopped): the recording closes, playable, and says why. */
+  mediaLost(roomId: string, why: string): Promise<void>;
   /** What is on stage changed: a running recording follows. */
   stageChanged(roomId: string, stage: StageSource[]): void;
   /** The class ended: the recording stops, and its last problem is no longer news. */

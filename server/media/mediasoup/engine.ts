@@ -44,6 +44,7 @@ export async function loadMediasoup(): Promise<Mediasoup> {
 export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements MediaEngine {
   readonly engine: EngineName = 'mediasoup';
   readonly simulcast = true;
+  readonly iceRestart = true;
   readonly videoCodecs: readonly VideoCodec[];
   readonly #mediasoup: Mediasoup;
   readonly #options: MediaServerOptions;
@@ -123,11 +124,12 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
     slot.worker = undefined;
     const reason = describeCause(error);
     let participants = 0;
+    const rooms = [...slot.rooms].map((room) => room.id);
     for (const room of [...slot.rooms]) participants += room.workerDied(reason);
     slot.rooms.clear();
     // A worker that keeps dying right after starting waits longer each time (up to 30 s).
     const restartInMs = this.#closing ? 0 : Math.min(30_000, slot.starts.length > 2 ? 1000 * 2 ** (slot.starts.length - 2) : 0);
-    this.emit('worker-exit', { worker: slot.index, threadId: worker.pid, exitCode: -1, error: reason, subscribers: participants, restartInMs });
+    this.emit('worker-exit', { worker: slot.index, threadId: worker.pid, exitCode: -1, error: reason, subscribers: participants, rooms, restartInMs });
     if (!this.#closing) this.#restart(slot, restartInMs);
   }
 
@@ -136,7 +138,7 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
     slot.restartTimer = setTimeout(() => {
       slot.restartTimer = undefined;
       this.#startWorker(slot).catch((error: unknown) => {
-        this.emit('worker-exit', { worker: slot.index, threadId: 0, exitCode: -1, error: `a replacement worker did not start: ${describeCause(error)}`, subscribers: 0, restartInMs: 30_000 });
+        this.emit('worker-exit', { worker: slot.index, threadId: 0, exitCode: -1, error: `a replacement worker did not start: ${describeCause(error)}`, subscribers: 0, rooms: [], restartInMs: 30_000 });
         if (!this.#closing) this.#restart(slot, 30_000);
       });
     }, delayMs);
@@ -208,10 +210,10 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
     }
   }
 
-  async subscribe(roomId: string, userId: string): Promise<string> {
+  async subscribe(roomId: string, userId: string, options: { iceRestart?: boolean } = {}): Promise<string> {
     const room = await this.#room(roomId);
     try {
-      return await room.subscribe(userId);
+      return await room.subscribe(userId, options.iceRestart === true);
     } finally {
       room.closeIfEmpty();
     }
@@ -313,6 +315,22 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
         return { worker: slot.index, pid: slot.worker?.pid, running: !!slot.worker && !slot.worker.died, rooms: slot.rooms.size, peers, cpuMs: usage ? usage.ru_utime + usage.ru_stime : 0 };
       }),
     );
+  }
+
+  /**
+   * What the workers hold, read from the workers themselves (for leak checks): routers, and the
+   * objects that answer requests (each router, transport, producer and consumer registers one).
+   */
+  async workerResources(): Promise<{ routers: number; objects: number }> {
+    let routers = 0;
+    let objects = 0;
+    for (const slot of this.#slots) {
+      if (!slot.worker || slot.worker.died) continue;
+      const dump = await slot.worker.dump();
+      routers += dump.routerIds.length;
+      objects += dump.channelMessageHandlers.channelRequestHandlers.length;
+    }
+    return { routers, objects };
   }
 
   /** The worker processes' ids (tests stop one to see a replacement take over). */

@@ -363,11 +363,13 @@ export class SoupRoom implements MediaRoomView {
     });
   }
 
-  async subscribe(userId: string): Promise<string> {
+  /** Creates (or refreshes) the user's receiving connection; `iceRestart`: with fresh ICE credentials (its path was lost). */
+  async subscribe(userId: string, iceRestart = false): Promise<string> {
     this.#assertOpen();
     const current = await this.#open(userId, 'subscriber', this.#subscribers, async (transport, timeout, state) => new Subscriber(transport, this.#host.connectTimeoutMs, timeout, state));
     return current.chain.run(async () => {
       if (current.closed) throw this.#closedError(userId);
+      if (iceRestart && current.dtlsSet) await current.transport.restartIce();
       await this.#syncForwards(userId, current);
       return this.#host.finishSdp(this.#offer(current));
     });

@@ -1,0 +1,66 @@
+// A thousand join/leave cycles on each SFU engine, straight through its API: each cycle a presenter
+// publishes camera and microphone (a hand-made offer, as a browser's), a viewer subscribes (so a
+// consumer of each track is made), and both leave before connecting. Afterwards nothing is left:
+// the engine's rooms, connections, tracks and forwards are back to zero, the process's UDP sockets
+// and timers to their baseline, and on mediasoup the workers' own objects (routers, transports,
+// producers, consumers, each answering requests) to theirs.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { MediasoupEngine } from '../../server/media/index.ts';
+import { ENGINES, startEngine } from '../helpers/media-engines.ts';
+import { until } from '../helpers/wait.ts';
+
+const CYCLES = 1000;
+
+function offer(n: number): string {
+  const fingerprint = Array.from(randomBytes(32), (b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':');
+  const common = ['c=IN IP4 0.0.0.0', 'a=ice-ufrag:abcd', 'a=ice-pwd:abcdefghijklmnopqrstuvwx', `a=fingerprint:sha-256 ${fingerprint}`, 'a=setup:actpass', 'a=rtcp-mux'];
+  return [
+    'v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=group:BUNDLE 0 1', 'a=msid-semantic: WMS s',
+    'm=audio 9 UDP/TLS/RTP/SAVPF 111', ...common, 'a=mid:0', 'a=sendonly', 'a=msid:s mic', 'a=rtpmap:111 opus/48000/2', `a=ssrc:${1000 + 2 * n} cname:s`,
+    'm=video 9 UDP/TLS/RTP/SAVPF 96', ...common, 'a=mid:1', 'a=sendonly', 'a=msid:s cam', 'a=rtpmap:96 VP8/90000', `a=ssrc:${1001 + 2 * n} cname:s`,
+    '',
+  ].join('\r\n');
+}
+
+function handles(): { udp: number; timers: number } {
+  const names = process.getActiveResourcesInfo();
+  return { udp: names.filter((n) => n === 'UDPWrap').length, timers: names.filter((n) => n === 'Timeout').length };
+}
+
+for (const engine of ENGINES) {
+  describe(`media (${engine}): ${CYCLES} join/leave cycles`, () => {
+    it('leave no room, connection, track, forward, socket or worker object behind', async (t) => {
+      const media = await startEngine(engine, { hostAddresses: ['127.0.0.1'], connectTimeoutMs: 60_000 });
+      try {
+        const workerObjects = async () => (media instanceof MediasoupEngine ? media.workerResources() : undefined);
+        const baseline = { handles: handles(), worker: await workerObjects() };
+        const started = Date.now();
+        let peak = 0;
+        for (let i = 0; i < CYCLES; i++) {
+          const room = `room-${i % 7}`;
+          await media.publish(room, `presenter-${i}`, offer(i));
+          const viewerOffer = await media.subscribe(room, `viewer-${i}`);
+          if (i === 0) assert.equal((viewerOffer.match(/^m=/gm) ?? []).length, 2, 'the viewer is offered both tracks');
+          peak = Math.max(peak, media.stats().forwards);
+          await media.leave(room, `viewer-${i}`);
+          await media.leave(room, `presenter-${i}`);
+        }
+        const seconds = (Date.now() - started) / 1000;
+        const stats = media.stats();
+        assert.deepEqual({ rooms: stats.rooms, peers: stats.peers, publishers: stats.publishers, subscribers: stats.subscribers, tracks: stats.tracks, forwards: stats.forwards }, { rooms: 0, peers: 0, publishers: 0, subscribers: 0, tracks: 0, forwards: 0 });
+        assert.equal(peak, 2, 'each viewer had a forward of each of the two tracks');
+        const after = await until(`UDP sockets and timers back to ${JSON.stringify(baseline.handles)}`, () => {
+          const now = handles();
+          return now.udp <= baseline.handles.udp && now.timers <= baseline.handles.timers + 2 ? now : undefined;
+        }, 20_000, 50);
+        const worker = await workerObjects();
+        if (worker) assert.deepEqual(worker, baseline.worker, 'the workers hold what they held before');
+        t.diagnostic(`${engine}: ${CYCLES} cycles in ${seconds.toFixed(1)} s; UDP sockets ${after.udp} (before ${baseline.handles.udp}), timers ${after.timers} (before ${baseline.handles.timers})${worker ? `; worker routers ${worker.routers}, objects ${worker.objects} (before ${baseline.worker!.routers}, ${baseline.worker!.objects})` : ''}`);
+      } finally {
+        await media.close();
+      }
+    });
+  });
+}
