@@ -189,6 +189,7 @@ export function mediaOptions(settings: Settings): MediaServerOptions {
     connectTimeoutMs: settings.rtc.connectTimeoutSeconds * 1000,
     videoBitrate: { min: settings.rtc.minVideoKbps * 1000, max: settings.rtc.maxVideoKbps * 1000 },
     videoCodecs: settings.rtc.videoCodecs,
+    maxSubscribers: settings.rtc.maxSubscribers,
     ...(settings.rtc.workers !== undefined ? { workers: settings.rtc.workers } : {}),
     ...(announcedIp && !LOOPBACK.test(announcedIp) ? { announcedIp } : {}),
     ...(hostAddresses.size > 0 ? { hostAddresses: [...hostAddresses] } : {}),

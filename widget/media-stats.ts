@@ -10,6 +10,8 @@ export interface MediaTotals {
   sending: RTCPeerConnectionState | 'none';
   /** The same received counts per publisher (by user id, as the stage's figures carry it in data-user). */
   byUser: Record<string, { framesDecoded: number; audioPacketsReceived: number }>;
+  /** Each video stream sent (a simulcast layer has its rid) and the width it is encoded at now. */
+  sentVideo: Array<{ rid: string; width: number }>;
 }
 
 /**
@@ -40,7 +42,7 @@ export async function sendingLevel(tx: RTCPeerConnection | undefined): Promise<n
 
 /** Totals of what we receive (`userOf` names the publisher of a mid) and send. */
 export async function mediaTotals(rx: RTCPeerConnection | undefined, tx: RTCPeerConnection | undefined, userOf: (mid: string) => string | undefined = () => undefined): Promise<MediaTotals> {
-  const totals: MediaTotals = { framesDecoded: 0, audioPacketsReceived: 0, videoBytesReceived: 0, framesEncoded: 0, receiving: rx?.connectionState ?? 'none', sending: tx?.connectionState ?? 'none', byUser: {} };
+  const totals: MediaTotals = { framesDecoded: 0, audioPacketsReceived: 0, videoBytesReceived: 0, framesEncoded: 0, receiving: rx?.connectionState ?? 'none', sending: tx?.connectionState ?? 'none', byUser: {}, sentVideo: [] };
   for (const report of (await rx?.getStats())?.values() ?? []) {
     const r = report as { type: string; kind?: string; mid?: string; framesDecoded?: number; packetsReceived?: number; bytesReceived?: number };
     if (r.type !== 'inbound-rtp') continue;
@@ -56,8 +58,10 @@ export async function mediaTotals(rx: RTCPeerConnection | undefined, tx: RTCPeer
     }
   }
   for (const report of (await tx?.getStats())?.values() ?? []) {
-    const r = report as { type: string; kind?: string; framesEncoded?: number };
-    if (r.type === 'outbound-rtp' && r.kind === 'video') totals.framesEncoded += r.framesEncoded ?? 0;
+    const r = report as { type: string; kind?: string; framesEncoded?: number; rid?: string; frameWidth?: number };
+    if (r.type !== 'outbound-rtp' || r.kind !== 'video') continue;
+    totals.framesEncoded += r.framesEncoded ?? 0;
+    totals.sentVideo.push({ rid: r.rid ?? '', width: r.frameWidth ?? 0 });
   }
   return totals;
 }

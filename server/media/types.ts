@@ -35,6 +35,12 @@ export interface MediaServerOptions {
    */
   videoCodecs?: VideoCodec[];
   /**
+   * mediasoup: the node's viewer capacity (MEDIA_MAX_SUBSCRIBERS), shared out among its workers: a
+   * room's viewers beyond one worker's share go to another worker, the room's tracks piped there.
+   * Default 500.
+   */
+  maxSubscribers?: number;
+  /**
    * Worker threads that serve the subscribers (their connections, SRTP and sending), so forwarding
    * grows with cores; the main thread keeps the publishers and posts each packet once per worker.
    * Default 0: everything on the main thread. With a portRange, each thread gets its own share.

@@ -15,6 +15,8 @@ export interface MediaTotals extends Received {
   sending: string;
   /** The same received counts per publisher (user id). */
   byUser: Record<string, Received>;
+  /** Each video stream sent (a simulcast layer has its rid) and its encoded width. */
+  sentVideo: Array<{ rid: string; width: number }>;
 }
 
 export const NOTHING: Received = { framesDecoded: 0, audioPacketsReceived: 0 };

@@ -31,6 +31,8 @@ export interface IsolatedHost {
   chromium: string;
   /** Nothing crosses the link in either direction until restore(). */
   cut(how: 'silent' | 'unplugged'): void;
+  /** What reaches the namespace is held to `kbit` kbit/s (a token bucket on this end), until restore(). */
+  limit(kbit: number): void;
   restore(): void;
   close(): Promise<void>;
 }
@@ -128,6 +130,9 @@ export async function isolatedHost(ports: number[]): Promise<IsolatedHost> {
         if (how === 'unplugged') return ip('link', 'set', hostIf, 'down');
         run(TC, 'qdisc', 'add', 'dev', hostIf, 'root', 'blackhole');
         ip('netns', 'exec', name, TC, 'qdisc', 'add', 'dev', nsIf, 'root', 'blackhole');
+      },
+      limit(kbit) {
+        run(TC, 'qdisc', 'add', 'dev', hostIf, 'root', 'tbf', 'rate', `${kbit}kbit`, 'burst', '16kbit', 'latency', '200ms');
       },
       restore() {
         ip('link', 'set', hostIf, 'up');

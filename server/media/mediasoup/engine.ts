@@ -18,7 +18,8 @@ type Mediasoup = typeof import('mediasoup');
 interface Slot {
   index: number;
   worker: Worker | undefined;
-  rooms: Set<SoupRoom>;
+  /** The routers on this worker, and the room each serves (a room's home router, or one serving some of its viewers). */
+  routers: Map<Router, SoupRoom>;
   /** When its workers last started, to slow down a worker that keeps dying. */
   starts: number[];
   restartTimer?: NodeJS.Timeout;
@@ -29,7 +30,8 @@ export interface SoupWorkerStats {
   worker: number;
   pid: number | undefined;
   running: boolean;
-  rooms: number;
+  /** Routers on it: a room's home, or one serving some of a room's viewers. */
+  routers: number;
   /** WebRTC connections (sending and receiving) on it. */
   peers: number;
   /** CPU time the worker process has used, in ms (user + system). */
@@ -56,7 +58,7 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
   readonly #host: RoomHost;
   #closing: Promise<void> | undefined;
   #refreshing = false;
-  #refreshedAt = 0;
+  readonly #refreshTimer: NodeJS.Timeout;
   /** Per producer/consumer id, the packet counts already added to the counters. */
   readonly #seen = new Map<string, { packets: number; bytes: number; lost: number }>();
 
@@ -69,8 +71,13 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
       throw new RangeError(`videoCodecs must list some of ${VIDEO_CODECS.join(', ')}, each once (got ${JSON.stringify(video)}).`);
     }
     this.videoCodecs = video;
-    this.#slots = Array.from({ length: workers }, (_, index) => ({ index, worker: undefined, rooms: new Set(), starts: [] }));
+    this.#slots = Array.from({ length: workers }, (_, index) => ({ index, worker: undefined, routers: new Map(), starts: [] }));
     const engine = this;
+    // The packet counters are read from the workers once a second while there are rooms.
+    this.#refreshTimer = setInterval(() => {
+      if (this.#rooms.size > 0) this.#refreshCounters();
+    }, 1000);
+    this.#refreshTimer.unref();
     this.#host = {
       counters: this.#counters,
       keyframeIntervalMs: options.keyframeIntervalMs ?? 500,
@@ -84,7 +91,22 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
       finishSdp: (sdp) => sdp,
       roomEmpty: (room) => {
         if (engine.#rooms.get(room.id) === room) engine.#rooms.delete(room.id);
-        for (const slot of engine.#slots) slot.rooms.delete(room);
+        for (const slot of engine.#slots) for (const [router, owner] of slot.routers) if (owner === room) slot.routers.delete(router);
+      },
+      subscribersPerRouter: Math.max(1, Math.ceil((options.maxSubscribers ?? 500) / workers)),
+      extraRouter: async (room, used) => {
+        const slot = engine.#leastBusy(new Set(used));
+        if (!slot?.worker) return undefined;
+        const router = await slot.worker.createRouter({ mediaCodecs: routerCodecs(engine.videoCodecs) });
+        if (engine.#closing || room.isClosed) {
+          router.close();
+          return undefined;
+        }
+        slot.routers.set(router, room);
+        return router;
+      },
+      routerClosed: (_room, router) => {
+        for (const slot of engine.#slots) slot.routers.delete(router);
       },
     };
   }
@@ -124,9 +146,16 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
     slot.worker = undefined;
     const reason = describeCause(error);
     let participants = 0;
-    const rooms = [...slot.rooms].map((room) => room.id);
-    for (const room of [...slot.rooms]) participants += room.workerDied(reason);
-    slot.rooms.clear();
+    const rooms: string[] = [];
+    for (const [router, room] of [...slot.routers]) {
+      if (router === room.router) {
+        rooms.push(room.id);
+        participants += room.workerDied(reason);
+      } else {
+        participants += room.routerDied(router, reason);
+      }
+    }
+    slot.routers.clear();
     // A worker that keeps dying right after starting waits longer each time (up to 30 s).
     const restartInMs = this.#closing ? 0 : Math.min(30_000, slot.starts.length > 2 ? 1000 * 2 ** (slot.starts.length - 2) : 0);
     this.emit('worker-exit', { worker: slot.index, threadId: worker.pid, exitCode: -1, error: reason, subscribers: participants, rooms, restartInMs });
@@ -167,7 +196,7 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
       }
       const room = new SoupRoom(roomId, router, this.#host);
       this.#rooms.set(roomId, room);
-      slot.rooms.add(room);
+      slot.routers.set(router, room);
       return room;
     })();
     this.#opening.set(roomId, opening);
@@ -178,13 +207,14 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
     }
   }
 
-  #leastBusy(): Slot | undefined {
+  /** The running worker with the fewest connections, among those without one of `exclude`'s routers. */
+  #leastBusy(exclude: ReadonlySet<Router> = new Set()): Slot | undefined {
     let best: Slot | undefined;
     let bestLoad = Infinity;
     for (const slot of this.#slots) {
-      if (!slot.worker || slot.worker.died) continue;
+      if (!slot.worker || slot.worker.died || [...slot.routers.keys()].some((router) => exclude.has(router))) continue;
       let load = 0;
-      for (const room of slot.rooms) load += room.counts().peers + 1;
+      for (const [router, room] of slot.routers) load += room.connectionsOn(router) + 1;
       if (load < bestLoad) {
         best = slot;
         bestLoad = load;
@@ -259,16 +289,15 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
       forwards += counts.forwards;
       peers += counts.peers;
     }
-    this.#refreshCounters();
     return { rooms: this.#rooms.size, peers, publishers, subscribers, tracks, forwards, ...this.#counters };
   }
 
   /**
-   * Brings the packet counters up to date from the workers (producers' and consumers' stats), at
-   * most every 2 s and in the background: stats() answers with what was last read.
+   * Brings the packet counters up to date from the workers (producers' and consumers' stats), in
+   * the background, once a second: stats() answers with what was last read.
    */
   #refreshCounters(): void {
-    if (this.#refreshing || Date.now() - this.#refreshedAt < 2000) return;
+    if (this.#refreshing) return;
     this.#refreshing = true;
     void (async () => {
       const live = new Set<string>();
@@ -301,7 +330,6 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
       for (const id of this.#seen.keys()) if (!live.has(id)) this.#seen.delete(id);
     })().finally(() => {
       this.#refreshing = false;
-      this.#refreshedAt = Date.now();
     });
   }
 
@@ -311,8 +339,8 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
       this.#slots.map(async (slot) => {
         const usage = slot.worker && !slot.worker.died ? await slot.worker.getResourceUsage().catch(() => undefined) : undefined;
         let peers = 0;
-        for (const room of slot.rooms) peers += room.counts().peers;
-        return { worker: slot.index, pid: slot.worker?.pid, running: !!slot.worker && !slot.worker.died, rooms: slot.rooms.size, peers, cpuMs: usage ? usage.ru_utime + usage.ru_stime : 0 };
+        for (const [router, room] of slot.routers) peers += room.connectionsOn(router);
+        return { worker: slot.index, pid: slot.worker?.pid, running: !!slot.worker && !slot.worker.died, routers: slot.routers.size, peers, cpuMs: usage ? usage.ru_utime + usage.ru_stime : 0 };
       }),
     );
   }
@@ -344,6 +372,7 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
   }
 
   async #shutdown(): Promise<void> {
+    clearInterval(this.#refreshTimer);
     for (const tap of [...this.#taps]) tap.close();
     for (const room of [...this.#rooms.values()]) await room.close().catch(() => {});
     this.#rooms.clear();

@@ -27,6 +27,12 @@ export interface RoomHost {
   finishSdp(sdp: string): string;
   /** The room has no connection left (or its worker died): the engine forgets it. */
   roomEmpty(room: SoupRoom): void;
+  /** Receiving connections one worker serves in one room before the next worker takes some. */
+  readonly subscribersPerRouter: number;
+  /** A router for this room on another worker than `used` (the least busy), or none if every worker has one. */
+  extraRouter(room: SoupRoom, used: readonly Router[]): Promise<Router | undefined>;
+  /** The room no longer uses this (extra) router. */
+  routerClosed(room: SoupRoom, router: Router): void;
 }
 
 const noop = () => {};
@@ -166,6 +172,8 @@ export class SoupTrack implements TapSource {
 /** A WebRtcTransport with its DTLS state followed and a connect timeout. */
 class Connection {
   readonly transport: WebRtcTransport;
+  /** The router (so the worker) the transport belongs to. */
+  router!: Router;
   readonly chain = new Chain();
   /** transport.connect() was called (once per transport). */
   dtlsSet = false;
@@ -233,12 +241,78 @@ export class SoupRoom implements MediaRoomView {
   readonly #subscribers = new Map<string, Subscriber>();
   /** Connections being opened (a second call for the same user waits for the first). */
   readonly #opening = new Map<string, Promise<Connection>>();
+  /** The room's routers: this.router (its home: every producer, the recording's taps) first, then one per extra worker serving viewers. */
+  readonly #routers: Router[];
+  /** Per producer, the extra routers it is piped to (pipeToRouter), done or under way. */
+  readonly #piped = new Map<string, Map<Router, Promise<void>>>();
   #closed = false;
 
   constructor(id: string, router: Router, host: RoomHost) {
     this.id = id;
     this.router = router;
     this.#host = host;
+    this.#routers = [router];
+  }
+
+  /** Connections this room has on a router (its worker's load). */
+  connectionsOn(router: Router): number {
+    let count = router === this.router ? this.#publishers.size : 0;
+    for (const subscriber of this.#subscribers.values()) if (subscriber.router === router) count++;
+    return count;
+  }
+
+  /**
+   * The router a new receiving connection goes to: the first of the room's routers with room
+   * for one more (subscribersPerRouter), else a new router on another worker (its producers are
+   * piped there as its viewers need them), else the least loaded of the room's routers.
+   */
+  async #routerForSubscriber(): Promise<Router> {
+    const share = this.#host.subscribersPerRouter;
+    const open = this.#routers.filter((router) => !router.closed);
+    const viewers = (router: Router) => [...this.#subscribers.values()].filter((s) => s.router === router).length;
+    const free = open.find((router) => viewers(router) < share);
+    if (free) return free;
+    const extra = await this.#host.extraRouter(this, open).catch(() => undefined);
+    if (extra && !this.#closed) {
+      this.#routers.push(extra);
+      return extra;
+    }
+    return open.reduce((best, router) => (viewers(router) < viewers(best) ? router : best), this.router);
+  }
+
+  /** Makes the track's producer available on another of the room's routers (once). */
+  #pipe(track: SoupTrack, router: Router): Promise<void> {
+    let routers = this.#piped.get(track.producer.id);
+    if (!routers) this.#piped.set(track.producer.id, (routers = new Map()));
+    let piping = routers.get(router);
+    if (!piping) {
+      piping = this.router.pipeToRouter({ producerId: track.producer.id, router }).then(() => undefined);
+      routers.set(router, piping);
+      piping.catch(() => routers.delete(router));
+      track.producer.observer.once('close', () => this.#piped.delete(track.producer.id));
+    }
+    return piping;
+  }
+
+  /**
+   * The worker of one of the room's extra routers died: its viewers are told their receiving
+   * connection failed (they make a fresh one, on a running worker); the room goes on.
+   */
+  routerDied(router: Router, reason: string): number {
+    const index = this.#routers.indexOf(router);
+    if (index > 0) this.#routers.splice(index, 1);
+    for (const routers of this.#piped.values()) routers.delete(router);
+    const told: string[] = [];
+    for (const [userId, subscriber] of [...this.#subscribers]) {
+      if (subscriber.router !== router) continue;
+      this.#dropSubscriber(userId, subscriber);
+      told.push(userId);
+    }
+    for (const userId of told) {
+      this.#host.emit('failure', { roomId: this.id, userId, role: 'subscriber', error: new MediaError('closed', `The media worker serving part of room "${this.id}" stopped (${reason}); connect again.`) });
+    }
+    this.#checkEmpty();
+    return told.length;
   }
 
   get isClosed(): boolean {
@@ -366,7 +440,7 @@ export class SoupRoom implements MediaRoomView {
   /** Creates (or refreshes) the user's receiving connection; `iceRestart`: with fresh ICE credentials (its path was lost). */
   async subscribe(userId: string, iceRestart = false): Promise<string> {
     this.#assertOpen();
-    const current = await this.#open(userId, 'subscriber', this.#subscribers, async (transport, timeout, state) => new Subscriber(transport, this.#host.connectTimeoutMs, timeout, state));
+    const current = await this.#open(userId, 'subscriber', this.#subscribers, async (transport, timeout, state) => new Subscriber(transport, this.#host.connectTimeoutMs, timeout, state), () => this.#routerForSubscriber());
     return current.chain.run(async () => {
       if (current.closed) throw this.#closedError(userId);
       if (iceRestart && current.dtlsSet) await current.transport.restartIce();
@@ -440,8 +514,16 @@ export class SoupRoom implements MediaRoomView {
     this.#closed = true;
     for (const [userId, subscriber] of [...this.#subscribers]) this.#dropSubscriber(userId, subscriber);
     for (const [userId, publisher] of [...this.#publishers]) this.#dropPublisher(userId, publisher);
-    if (!this.router.closed) this.router.close();
+    this.#closeRouters();
     this.#host.roomEmpty(this);
+  }
+
+  #closeRouters(): void {
+    for (const router of this.#routers.splice(0)) {
+      if (!router.closed) router.close();
+      if (router !== this.router) this.#host.routerClosed(this, router);
+    }
+    this.#piped.clear();
   }
 
   /**
@@ -461,6 +543,7 @@ export class SoupRoom implements MediaRoomView {
       this.#dropPublisher(userId, publisher);
       told.push([userId, 'publisher']);
     }
+    this.#closeRouters();
     this.#host.roomEmpty(this);
     for (const [userId, role] of told) {
       this.#host.emit('failure', { roomId: this.id, userId, role, error: new MediaError('closed', `The media worker serving room "${this.id}" stopped (${reason}); connect again.`) });
@@ -469,13 +552,13 @@ export class SoupRoom implements MediaRoomView {
   }
 
   /** The user's connection of this role: the one it has, the one being opened, or a new one. */
-  async #open<C extends Connection>(userId: string, role: 'publisher' | 'subscriber', map: Map<string, C>, make: (transport: WebRtcTransport, onTimeout: () => void, onState: (state: string) => void) => Promise<C>): Promise<C> {
+  async #open<C extends Connection>(userId: string, role: 'publisher' | 'subscriber', map: Map<string, C>, make: (transport: WebRtcTransport, onTimeout: () => void, onState: (state: string) => void) => Promise<C>, where: () => Promise<Router> = async () => this.router): Promise<C> {
     const known = map.get(userId);
     if (known) return known;
     const key = `${role}:${userId}`;
     const pending = this.#opening.get(key) as Promise<C> | undefined;
     if (pending) return pending;
-    const opening = this.#connection(userId, role, make).then((connection) => {
+    const opening = where().then((router) => this.#connection(userId, role, make, router)).then((connection) => {
       if (this.#closed) {
         connection.close();
         throw this.#closedError(userId);
@@ -491,10 +574,10 @@ export class SoupRoom implements MediaRoomView {
     }
   }
 
-  async #connection<C extends Connection>(userId: string, role: 'publisher' | 'subscriber', make: (transport: WebRtcTransport, onTimeout: () => void, onState: (state: string) => void) => Promise<C>): Promise<C> {
+  async #connection<C extends Connection>(userId: string, role: 'publisher' | 'subscriber', make: (transport: WebRtcTransport, onTimeout: () => void, onState: (state: string) => void) => Promise<C>, router: Router): Promise<C> {
     let transport: WebRtcTransport;
     try {
-      transport = await this.router.createWebRtcTransport(this.#host.transportOptions());
+      transport = await router.createWebRtcTransport(this.#host.transportOptions());
     } catch (error) {
       if (this.#closed || this.router.closed) throw this.#closedError(userId);
       throw new MediaError('closed', `No connection could be opened for user "${userId}": ${describeCause(error)}.`, { cause: error });
@@ -515,6 +598,7 @@ export class SoupRoom implements MediaRoomView {
     };
     try {
       connection = await make(transport, timedOut, (state) => this.#host.emit('connection-state', { roomId: this.id, userId, role, state }));
+      connection.router = router;
     } catch (error) {
       transport.close();
       throw error;
@@ -541,6 +625,7 @@ export class SoupRoom implements MediaRoomView {
       const mid = String(subscriber.nextMid++);
       let consumer: Consumer;
       try {
+        if (subscriber.router !== this.router) await this.#pipe(track, subscriber.router);
         consumer = await subscriber.transport.consume({ producerId: track.producer.id, rtpCapabilities: capabilities, paused: true, mid });
       } catch (error) {
         if (subscriber.closed) throw this.#closedError(userId);
@@ -618,7 +703,7 @@ export class SoupRoom implements MediaRoomView {
   #checkEmpty(): void {
     if (this.isEmpty && this.#opening.size === 0 && !this.#closed) {
       this.#closed = true;
-      if (!this.router.closed) this.router.close();
+      this.#closeRouters();
       this.#host.roomEmpty(this);
     }
   }
