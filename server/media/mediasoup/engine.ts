@@ -58,6 +58,8 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
   readonly #host: RoomHost;
   #closing: Promise<void> | undefined;
   #refreshing = false;
+  /** Calls waiting for a worker to run (every worker was down, one is being replaced). */
+  #waitingForWorker: Array<() => void> = [];
   readonly #refreshTimer: NodeJS.Timeout;
   /** Per producer/consumer id, the packet counts already added to the counters. */
   readonly #seen = new Map<string, { packets: number; bytes: number; lost: number }>();
@@ -139,6 +141,7 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
     slot.worker = worker;
     slot.starts = [...slot.starts.filter((at) => at > Date.now() - 60_000), Date.now()];
     worker.on('died', (error) => this.#workerDied(slot, worker, error));
+    for (const wake of this.#waitingForWorker.splice(0)) wake();
   }
 
   #workerDied(slot: Slot, worker: Worker, error: Error): void {
@@ -182,7 +185,16 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
     const pending = this.#opening.get(roomId);
     if (pending) return pending;
     const opening = (async () => {
-      const slot = this.#leastBusy();
+      let slot = this.#leastBusy();
+      if (!slot?.worker) {
+        // Every worker is down (the only one died a moment ago): wait a little for its replacement.
+        await new Promise<void>((resolve) => {
+          this.#waitingForWorker.push(resolve);
+          setTimeout(resolve, 10_000).unref();
+        });
+        if (this.#closing) throw new MediaError('closed', 'The media server is closed.');
+        slot = this.#leastBusy();
+      }
       if (!slot?.worker) throw new MediaError('closed', 'No media worker is running on this node (one is being restarted): try again in a few seconds.');
       let router: Router;
       try {
@@ -373,15 +385,29 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
 
   async #shutdown(): Promise<void> {
     clearInterval(this.#refreshTimer);
+    for (const wake of this.#waitingForWorker.splice(0)) wake();
     for (const tap of [...this.#taps]) tap.close();
     for (const room of [...this.#rooms.values()]) await room.close().catch(() => {});
     this.#rooms.clear();
+    // Closed means gone: each worker process has exited (or 2 s have passed) when this resolves.
+    const exits: Array<Promise<void>> = [];
     for (const slot of this.#slots) {
       clearTimeout(slot.restartTimer);
       const worker = slot.worker;
       slot.worker = undefined;
-      if (worker && !worker.closed) worker.close();
+      if (!worker || worker.closed) continue;
+      exits.push(
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 2000);
+          worker.once('subprocessclose', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        }),
+      );
+      worker.close();
     }
+    await Promise.all(exits);
   }
 }
 
