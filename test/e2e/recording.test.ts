@@ -109,9 +109,9 @@ describe('recording a live class to a VOD, in Chromium through LTI launches', ()
       if (state?.width) widths.add(state.width);
       return state && state.time > from && state.width > 0 ? state : undefined;
     };
-    await until('the VOD playing', watch(1), 30_000);
+    await until('the VOD playing', watch(1), 60_000);
     await student.frame.evaluate(`${VIDEO}.currentTime = ${seconds - 3}`);
-    const played = await until('the VOD playing its last seconds', watch(seconds - 2.5), 30_000);
+    const played = await until('the VOD playing its last seconds', watch(seconds - 2.5), 60_000);
     t.diagnostic(`played: ${JSON.stringify(played)}; widths seen: ${[...widths].join(', ')}`);
 
     const segment = playlist.replace('index.m3u8', 'segment-00000.ts');

@@ -50,7 +50,7 @@ export function startTool(settings: Record<string, string>, cwd: string = ROOT):
     logs,
     exited,
     stderr: () => stderr,
-    waitForLog(match, timeoutMs = 20_000) {
+    waitForLog(match, timeoutMs = 60_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const found = logs.find(match);
