@@ -237,7 +237,7 @@ describe('media: subscribers served by worker threads', () => {
     assert.deepEqual(failed.sort(), ['a:subscriber:closed', 'c:subscriber:closed']);
     assert.ok(!states.includes('b:failed'));
     assert.equal(exits.length, 1);
-    assert.deepEqual({ ...exits[0], threadId: undefined }, { worker: 0, threadId: undefined, exitCode: 1, subscribers: 2, restartInMs: 0 });
+    assert.deepEqual({ ...exits[0], threadId: undefined }, { worker: 0, threadId: undefined, exitCode: 1, subscribers: 2, rooms: [], restartInMs: 0 });
     assert.equal(exits[0]!.threadId, old[0]!.threadId);
 
     let workers = media.workerStats();

@@ -52,6 +52,9 @@ interface PlainTap {
   socket: Socket;
   transport?: PlainTransport;
   consumer?: Consumer;
+  /** The consumer's media stream: its SSRC and payload type (not its RTX, nor mediasoup's probation packets on SSRC 1234). */
+  ssrc?: number;
+  payloadType?: number;
 }
 
 /** A published track: one producer, and the recorders' listeners (fed by a plain RTP consumer on loopback). */
@@ -118,7 +121,10 @@ export class SoupTrack implements TapSource {
     socket.on('message', (message) => {
       // RTCP (rtcp-mux): packet types 192-223 in the second byte.
       const type = message[1] ?? 0;
-      if (message.length < 12 || (type >= 192 && type <= 223) || this.#plain?.socket !== socket) return;
+      if (message.length < 12 || (type >= 192 && type <= 223) || this.#plain !== plain || plain.ssrc === undefined) return;
+      // Only the media stream itself: mediasoup may also send RTX and bandwidth probes (SSRC 1234,
+      // padding), whose numbers and payloads are not the track's.
+      if (message.readUInt32BE(8) !== plain.ssrc || (type & 0x7f) !== plain.payloadType) return;
       let packet: RtpPacket;
       try {
         packet = RtpPacket.deSerialize(message);
@@ -137,6 +143,8 @@ export class SoupTrack implements TapSource {
         await transport.connect({ ip: '127.0.0.1', port: socket.address().port });
         const consumer = await transport.consume({ producerId: this.producer.id, rtpCapabilities: browserCapabilities(this.#router.rtpCapabilities) as RtpCapabilities, paused: false });
         plain.consumer = consumer;
+        plain.ssrc = consumer.rtpParameters.encodings?.[0]?.ssrc;
+        plain.payloadType = consumer.rtpParameters.codecs[0]?.payloadType;
         if (this.#plain !== plain) return transport.close();
         // A recorder needs a keyframe to start from: ask now, whatever the rate limit.
         this.#counters.keyframeRequests++;
