@@ -43,7 +43,8 @@ describe('the runtime', () => {
     // Warm up what loads once per process (modules, ltijs's first setup) so that only what a runtime holds is compared.
     const warm = await Runtime.create({ database, settings, logger: logs.logger, httpServer, metrics, adminToken: undefined });
     await warm.close();
-    await until('the warm-up runtime let go of everything', () => (resources().Worker ?? 0) === 0);
+    // Its worker threads and any mediasoup worker process are gone before the baseline is read.
+    await until('the warm-up runtime let go of everything', () => (resources().Worker ?? 0) === 0 && (resources().ProcessWrap ?? 0) === 0);
     const before = resources();
     // The sockets' step fails (a Redis address it cannot use), after the LTI side, the SFU with its
     // worker thread and the recorder were built.
