@@ -59,7 +59,7 @@ export class Service {
     this.#adminToken = adminToken;
     this.metrics = new Metrics({
       participants: () => this.#runtime?.classes.participants(),
-      media: () => this.#runtime?.media.stats(),
+      media: () => this.#runtime?.media.readStats(),
       recordings: () => this.#runtime?.recordings,
       databaseReady: () => this.#database !== undefined,
     });

@@ -5,7 +5,7 @@
 // server/media knows which one serves a room.
 import type { EventEmitter } from 'node:events';
 import type { MediaTap, TapTarget } from './tap.ts';
-import type { MediaServerEvents, MediaStats, PublishedTrackInfo, SubscribedTrackInfo, VideoCodec } from './types.ts';
+import type { MediaServerEvents, MediaStats, PublishedTrackInfo, RoomCounts, SubscribedTrackInfo, VideoCodec } from './types.ts';
 
 export type EngineName = 'mediasoup' | 'werift';
 
@@ -19,7 +19,7 @@ export interface MediaRoomView {
   /** The tracks a subscriber's session carries, with their mids (after its latest offer). */
   subscribedTracks(userId: string): SubscribedTrackInfo[];
   /** Sizes: connections, published tracks, (track, subscriber) pairs. */
-  counts(): { publishers: number; subscribers: number; tracks: number; forwards: number };
+  counts(): RoomCounts;
   /** Asks a video track's publisher for a keyframe (rate-limited). False if no such video track. */
   requestKeyframe(trackId: string): boolean;
   /** Closes every connection in the room; safe to call twice. */
@@ -57,8 +57,10 @@ export interface MediaEngine extends EventEmitter<MediaServerEvents> {
   leave(roomId: string, userId: string): Promise<void>;
   /** Copies a room's RTP to a recorder as plain RTP on loopback UDP (tap.ts). */
   tap(roomId: string, target: TapTarget): MediaTap;
-  /** Sizes now and counters since start. */
+  /** Sizes now and counters since start (on mediasoup, the packet counters as last read: see readStats). */
   stats(): MediaStats;
+  /** stats() with every counter brought up to date (mediasoup reads its workers' statistics). */
+  readStats(): Promise<MediaStats>;
   /** Closes every tap, room, connection and worker; safe to call twice. */
   close(): Promise<void>;
 }

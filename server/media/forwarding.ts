@@ -3,8 +3,8 @@
 import { MediaStream, RtcpRrPacket, RtcpSrPacket, type RtcpPacket } from 'werift';
 import { noteReceiverEstimate } from './bandwidth.ts';
 import { describeCause, MediaError } from './errors.ts';
-import { mediaKinds, rejectedMids } from './sdp.ts';
-import { codecName, msidToken, type Forward, type ForwardedTrack, type Subscriber } from './peers.ts';
+import { codecName, mediaKinds, rejectedMids } from './sdp.ts';
+import { msidToken, type Forward, type ForwardedTrack, type Subscriber } from './peers.ts';
 import type { SubscribedTrackInfo } from './types.ts';
 
 type Publishers = ReadonlyMap<string, { readonly tracks: ReadonlyMap<string, ForwardedTrack> }>;

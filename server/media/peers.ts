@@ -52,13 +52,6 @@ export function peerConfig(options: { iceServers?: IceServer[]; portRange?: [num
   };
 }
 
-/** 'H264', 'VP8', 'opus' from a negotiated codec's MIME type ('video/H264'). */
-export function codecName(mimeType: string): string {
-  const name = mimeType.split('/')[1] ?? mimeType;
-  const upper = name.toUpperCase();
-  return upper === 'OPUS' ? 'opus' : upper;
-}
-
 /** msid tokens must not contain spaces; keep ids readable but safe. */
 export function msidToken(value: string): string {
   return value.replace(/[^A-Za-z0-9_.~-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`) || '-';

@@ -6,10 +6,10 @@ import type { RTCPeerConnectionConfig } from 'werift';
 import { sendEstimate, targetBitrate, type BitrateLimits } from './bandwidth.ts';
 import { describeCause, MediaError } from './errors.ts';
 import { dropTrack } from './forwarding.ts';
-import { codecName, PublishedTrack, Publisher, watchConnection, type Peer } from './peers.ts';
-import { checkSdp, keepOneVideoCodec, mediaKinds } from './sdp.ts';
+import { PublishedTrack, Publisher, watchConnection, type Peer } from './peers.ts';
+import { checkSdp, codecName, keepOneVideoCodec, mediaKinds } from './sdp.ts';
 import type { SubscriberReports, Subscribers } from './subscribers.ts';
-import type { Counters, MediaServerEvents, PublishedTrackInfo, SubscribedTrackInfo, VideoCodec } from './types.ts';
+import type { Counters, MediaServerEvents, PublishedTrackInfo, RoomCounts, SubscribedTrackInfo, VideoCodec } from './types.ts';
 
 /** A room: everything published in it is forwarded to everyone subscribed in it (but the publisher). */
 export class MediaRoom {
@@ -26,7 +26,7 @@ export class MediaRoom {
   }
 
   /** Sizes, for MediaServer.stats() (which also brings each published track's loss count up to date). */
-  counts(): { publishers: number; subscribers: number; tracks: number; forwards: number } {
+  counts(): RoomCounts {
     let tracks = 0;
     for (const publisher of this.publishers.values()) {
       tracks += publisher.tracks.size;

@@ -1,7 +1,16 @@
-// Cheap checks on SDP before werift sees it, and the announced-address rewrite of our own SDP.
+// Cheap checks on SDP before either engine sees it, codec names read from SDP, and the
+// announced-address rewrite of our own SDP.
 import { MediaError } from './errors.ts';
 
 const MAX_SDP_LENGTH = 128 * 1024;
+
+/** 'H264', 'VP8', 'opus' from a negotiated codec's MIME type ('video/H264'). */
+export function codecName(mimeType: string): string {
+  const name = mimeType.split('/')[1] ?? mimeType;
+  const upper = name.toUpperCase();
+  return upper === 'OPUS' ? 'opus' : upper;
+}
+
 
 /**
  * Throws MediaError('invalid-sdp') unless `sdp` looks like a WebRTC session description.

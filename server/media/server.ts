@@ -10,9 +10,9 @@ import { LocalSubscribers } from './local-subscribers.ts';
 import { peerConfig, type Peer } from './peers.ts';
 import { MediaRoom, type RoomHost } from './room.ts';
 import { announceAddress } from './sdp.ts';
-import { MediaTap, type TapTarget } from './tap.ts';
+import { Taps, type MediaTap, type TapTarget } from './tap.ts';
 import { WorkerPool } from './worker-pool.ts';
-import { newCounters, VIDEO_CODECS, type Counters, type MediaServerEvents, type MediaServerOptions, type MediaStats, type VideoCodec, type WorkerStats } from './types.ts';
+import { newCounters, sumCounts, VIDEO_CODECS, type Counters, type MediaServerEvents, type MediaServerOptions, type MediaStats, type VideoCodec, type WorkerStats } from './types.ts';
 
 export class WeriftEngine extends EventEmitter<MediaServerEvents> implements MediaEngine {
   readonly engine: EngineName = 'werift';
@@ -28,7 +28,7 @@ export class WeriftEngine extends EventEmitter<MediaServerEvents> implements Med
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly bitrateTimer: NodeJS.Timeout;
-  private readonly taps = new Set<MediaTap>();
+  private readonly taps = new Taps();
   /** Subscriber worker threads (options.workers > 0), and the main thread's share of the port range. */
   private readonly pool: WorkerPool | undefined;
   private readonly mainPorts: [number, number] | undefined;
@@ -152,26 +152,17 @@ export class WeriftEngine extends EventEmitter<MediaServerEvents> implements Med
    */
   tap(roomId: string, target: TapTarget): MediaTap {
     if (this.closed) throw new MediaError('closed', 'The media server is closed.');
-    const tap = new MediaTap(target, (trackId) => this.rooms.get(roomId)?.findTrack(trackId));
-    this.taps.add(tap);
-    tap.onClose = () => this.taps.delete(tap);
-    return tap;
+    return this.taps.open(target, (trackId) => this.rooms.get(roomId)?.findTrack(trackId));
   }
 
   /** Sizes now and counters since start; reading it also brings the publishers' loss up to date. */
   stats(): MediaStats {
-    let publishers = 0;
-    let subscribers = 0;
-    let tracks = 0;
-    let forwards = 0;
-    for (const room of this.rooms.values()) {
-      const counts = room.counts();
-      publishers += counts.publishers;
-      subscribers += counts.subscribers;
-      tracks += counts.tracks;
-      forwards += counts.forwards;
-    }
-    return { rooms: this.rooms.size, peers: this.peers.size + (this.pool?.peers ?? 0), publishers, subscribers, tracks, forwards, ...this.counters };
+    return { rooms: this.rooms.size, peers: this.peers.size + (this.pool?.peers ?? 0), ...sumCounts(this.rooms.values()), ...this.counters };
+  }
+
+  /** The counters here are always up to date. */
+  async readStats(): Promise<MediaStats> {
+    return this.stats();
   }
 
   /** The subscriber worker threads, one entry per worker slot (empty without workers). */
@@ -191,7 +182,7 @@ export class WeriftEngine extends EventEmitter<MediaServerEvents> implements Med
   private async shutdown(): Promise<void> {
     this.closed = true;
     clearInterval(this.bitrateTimer);
-    for (const tap of [...this.taps]) tap.close();
+    this.taps.closeAll();
     // A room's close() closes its own connections; one that fails must not keep the others open.
     for (const room of [...this.rooms.values()]) await room.close().catch(() => {});
     this.rooms.clear();

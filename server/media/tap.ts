@@ -291,3 +291,19 @@ export class MediaTap {
     this.socket.send(buffer, port, this.target.host);
   }
 }
+
+/** The taps an engine has open: each is forgotten when it closes; closeAll() when the engine closes. */
+export class Taps {
+  readonly #open = new Set<MediaTap>();
+
+  open(target: TapTarget, lookup: (trackId: string) => TapSource | undefined): MediaTap {
+    const tap = new MediaTap(target, lookup);
+    this.#open.add(tap);
+    tap.onClose = () => this.#open.delete(tap);
+    return tap;
+  }
+
+  closeAll(): void {
+    for (const tap of [...this.#open]) tap.close();
+  }
+}

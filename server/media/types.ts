@@ -181,3 +181,18 @@ export function newCounters(): Counters {
   return { packetsReceived: 0, packetsForwarded: 0, bytesForwarded: 0, keyframeRequests: 0, packetsLostFromPublishers: 0, packetsLostBySubscribers: 0 };
 }
 
+/** A room's sizes, as each engine's rooms count them. */
+export type RoomCounts = Pick<MediaStats, 'publishers' | 'subscribers' | 'tracks' | 'forwards'>;
+
+/** The sizes of all these rooms together. */
+export function sumCounts(rooms: Iterable<{ counts(): RoomCounts }>): RoomCounts {
+  const sum: RoomCounts = { publishers: 0, subscribers: 0, tracks: 0, forwards: 0 };
+  for (const room of rooms) {
+    const counts = room.counts();
+    sum.publishers += counts.publishers;
+    sum.subscribers += counts.subscribers;
+    sum.tracks += counts.tracks;
+    sum.forwards += counts.forwards;
+  }
+  return sum;
+}

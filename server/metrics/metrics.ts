@@ -24,7 +24,7 @@ export interface MetricsSources {
   /** The admitted tabs, once the database is ready. */
   participants: () => Participants | undefined;
   /** The SFU's counters, once the database is ready. */
-  media: () => MediaStats | undefined;
+  media: () => Promise<MediaStats> | MediaStats | undefined;
   /** The recorder, once the database is ready. */
   recordings: () => { readonly running: number } | undefined;
   databaseReady: () => boolean;
@@ -178,7 +178,7 @@ export class Metrics {
 
   /** The exposition: this service's metrics, then the process's. */
   async render(): Promise<{ contentType: string; body: string }> {
-    this.#media = this.#sources.media();
+    this.#media = await this.#sources.media();
     this.#participants = this.#sources.participants() ?? NOBODY;
     const own = await this.registry.metrics();
     const process = await processMetrics().metrics();

@@ -167,8 +167,11 @@ for (const engine of ENGINES) describe(`media (${engine}): the SFU forwards a br
       const audio = stats.inbound.find((s) => s.kind === 'audio');
       return video && video.framesDecoded > 0 && audio && audio.packetsReceived > 0 ? true : undefined;
     });
-    // mediasoup's counters are read from its workers once a second.
-    const stats = await until('packets counted', () => (media.stats().packetsForwarded > 0 ? media.stats() : undefined));
+    // mediasoup's packet counters are read from its workers when asked (readStats).
+    const stats = await until('packets counted', async () => {
+      const read = await media.readStats();
+      return read.packetsForwarded > 0 ? read : undefined;
+    });
     const seen = await studentStats();
     for (const s of seen.inbound) t.diagnostic(`student ${s.kind}: ${s.packetsReceived} packets, ${s.framesDecoded} frames decoded (${s.keyFramesDecoded} key), ${s.bytesReceived} bytes`);
     t.diagnostic(`server: ${JSON.stringify(stats)}`);

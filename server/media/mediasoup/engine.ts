@@ -3,12 +3,14 @@
 // plain RTP consumers for the recorders. A worker that dies is replaced; its rooms' participants
 // are told their connections failed, and they connect again on a running worker.
 import { EventEmitter } from 'node:events';
-import { networkInterfaces } from 'node:os';
-import type { Router, TransportListenInfo, WebRtcTransportOptions, Worker } from 'mediasoup/types';
+import type { Router, WebRtcTransportOptions, Worker } from 'mediasoup/types';
 import type { EngineName, MediaEngine } from '../engine.ts';
 import { describeCause, MediaError } from '../errors.ts';
-import { MediaTap, type TapTarget } from '../tap.ts';
-import { newCounters, VIDEO_CODECS, type Counters, type MediaServerEvents, type MediaServerOptions, type MediaStats, type VideoCodec } from '../types.ts';
+import { Taps, type MediaTap, type TapTarget } from '../tap.ts';
+import { sumCounts, VIDEO_CODECS, type MediaServerEvents, type MediaServerOptions, type MediaStats, type VideoCodec } from '../types.ts';
+import { OneAtATime } from './one-at-a-time.ts';
+import { WorkerCounters } from './counters.ts';
+import { listenInfos } from './listen.ts';
 import { routerCodecs } from './sdp.ts';
 import { SoupRoom, type RoomHost } from './room.ts';
 
@@ -52,17 +54,13 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
   readonly #options: MediaServerOptions;
   readonly #slots: Slot[];
   readonly #rooms = new Map<string, SoupRoom>();
-  readonly #opening = new Map<string, Promise<SoupRoom>>();
-  readonly #counters: Counters = newCounters();
-  readonly #taps = new Set<MediaTap>();
+  readonly #opening = new OneAtATime<string, SoupRoom>();
+  readonly #counters = new WorkerCounters();
+  readonly #taps = new Taps();
   readonly #host: RoomHost;
   #closing: Promise<void> | undefined;
-  #refreshing = false;
   /** Calls waiting for a worker to run (every worker was down, one is being replaced). */
   #waitingForWorker: Array<() => void> = [];
-  readonly #refreshTimer: NodeJS.Timeout;
-  /** Per producer/consumer id, the packet counts already added to the counters. */
-  readonly #seen = new Map<string, { packets: number; bytes: number; lost: number }>();
 
   private constructor(mediasoup: Mediasoup, options: MediaServerOptions, workers: number) {
     super();
@@ -75,13 +73,8 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
     this.videoCodecs = video;
     this.#slots = Array.from({ length: workers }, (_, index) => ({ index, worker: undefined, routers: new Map(), starts: [] }));
     const engine = this;
-    // The packet counters are read from the workers once a second while there are rooms.
-    this.#refreshTimer = setInterval(() => {
-      if (this.#rooms.size > 0) this.#refreshCounters();
-    }, 1000);
-    this.#refreshTimer.unref();
     this.#host = {
-      counters: this.#counters,
+      counters: this.#counters.values,
       keyframeIntervalMs: options.keyframeIntervalMs ?? 500,
       connectTimeoutMs: options.connectTimeoutMs ?? 20_000,
       videoCodecs: this.videoCodecs,
@@ -151,12 +144,9 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
     let participants = 0;
     const rooms: string[] = [];
     for (const [router, room] of [...slot.routers]) {
-      if (router === room.router) {
-        rooms.push(room.id);
-        participants += room.workerDied(reason);
-      } else {
-        participants += room.routerDied(router, reason);
-      }
+      // A room's recording taps its home router: those rooms are named in the event.
+      if (router === room.router) rooms.push(room.id);
+      participants += room.workerDied(router, reason);
     }
     slot.routers.clear();
     // A worker that keeps dying right after starting waits longer each time (up to 30 s).
@@ -182,9 +172,7 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
     if (this.#closing) throw new MediaError('closed', 'The media server is closed.');
     const known = this.#rooms.get(roomId);
     if (known && !known.isClosed) return known;
-    const pending = this.#opening.get(roomId);
-    if (pending) return pending;
-    const opening = (async () => {
+    return this.#opening.run(roomId, async () => {
       let slot = this.#leastBusy();
       if (!slot?.worker) {
         // Every worker is down (the only one died a moment ago): wait a little for its replacement.
@@ -210,13 +198,7 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
       this.#rooms.set(roomId, room);
       slot.routers.set(router, room);
       return room;
-    })();
-    this.#opening.set(roomId, opening);
-    try {
-      return await opening;
-    } finally {
-      this.#opening.delete(roomId);
-    }
+    });
   }
 
   /** The running worker with the fewest connections, among those without one of `exclude`'s routers. */
@@ -281,68 +263,19 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
 
   tap(roomId: string, target: TapTarget): MediaTap {
     if (this.#closing) throw new MediaError('closed', 'The media server is closed.');
-    const tap = new MediaTap(target, (trackId) => this.#rooms.get(roomId)?.findTrack(trackId));
-    this.#taps.add(tap);
-    tap.onClose = () => this.#taps.delete(tap);
-    return tap;
+    return this.#taps.open(target, (trackId) => this.#rooms.get(roomId)?.findTrack(trackId));
   }
 
   stats(): MediaStats {
-    let publishers = 0;
-    let subscribers = 0;
-    let tracks = 0;
-    let forwards = 0;
     let peers = 0;
-    for (const room of this.#rooms.values()) {
-      const counts = room.counts();
-      publishers += counts.publishers;
-      subscribers += counts.subscribers;
-      tracks += counts.tracks;
-      forwards += counts.forwards;
-      peers += counts.peers;
-    }
-    return { rooms: this.#rooms.size, peers, publishers, subscribers, tracks, forwards, ...this.#counters };
+    for (const room of this.#rooms.values()) peers += room.connectionCount;
+    return { rooms: this.#rooms.size, peers, ...sumCounts(this.#rooms.values()), ...this.#counters.values };
   }
 
-  /**
-   * Brings the packet counters up to date from the workers (producers' and consumers' stats), in
-   * the background, once a second: stats() answers with what was last read.
-   */
-  #refreshCounters(): void {
-    if (this.#refreshing) return;
-    this.#refreshing = true;
-    void (async () => {
-      const live = new Set<string>();
-      for (const room of [...this.#rooms.values()]) {
-        for (const item of room.mediaObjects()) {
-          const object = item.kind === 'producer' ? item.producer : item.consumer;
-          live.add(object.id);
-          const stats = await object.getStats().catch(() => []);
-          let packets = 0;
-          let bytes = 0;
-          let lost = 0;
-          for (const stat of stats) {
-            if (stat.type !== 'inbound-rtp' && stat.type !== 'outbound-rtp') continue;
-            packets += stat.packetCount;
-            bytes += stat.byteCount;
-            lost += stat.packetsLost;
-          }
-          const before = this.#seen.get(object.id) ?? { packets: 0, bytes: 0, lost: 0 };
-          if (item.kind === 'producer') {
-            this.#counters.packetsReceived += Math.max(0, packets - before.packets);
-            this.#counters.packetsLostFromPublishers += Math.max(0, lost - before.lost);
-          } else {
-            this.#counters.packetsForwarded += Math.max(0, packets - before.packets);
-            this.#counters.bytesForwarded += Math.max(0, bytes - before.bytes);
-            this.#counters.packetsLostBySubscribers += Math.max(0, lost - before.lost);
-          }
-          this.#seen.set(object.id, { packets: Math.max(packets, before.packets), bytes: Math.max(bytes, before.bytes), lost: Math.max(lost, before.lost) });
-        }
-      }
-      for (const id of this.#seen.keys()) if (!live.has(id)) this.#seen.delete(id);
-    })().finally(() => {
-      this.#refreshing = false;
-    });
+  /** stats() with the packet counters read from the workers first. */
+  async readStats(): Promise<MediaStats> {
+    await this.#counters.read([...this.#rooms.values()].flatMap((room) => [...room.mediaObjects()]));
+    return this.stats();
   }
 
   /** Each worker slot: its process, its rooms and connections, and the CPU it has used. */
@@ -384,9 +317,8 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
   }
 
   async #shutdown(): Promise<void> {
-    clearInterval(this.#refreshTimer);
     for (const wake of this.#waitingForWorker.splice(0)) wake();
-    for (const tap of [...this.#taps]) tap.close();
+    this.#taps.closeAll();
     for (const room of [...this.#rooms.values()]) await room.close().catch(() => {});
     this.#rooms.clear();
     // Closed means gone: each worker process has exited (or 2 s have passed) when this resolves.
@@ -409,32 +341,4 @@ export class MediasoupEngine extends EventEmitter<MediaServerEvents> implements 
     }
     await Promise.all(exits);
   }
-}
-
-/**
- * Where a transport listens, one UDP socket each: every extra host address (loopback in tests and
- * on a one-machine install), then either every interface with the announced address in its
- * candidate (RTC_ANNOUNCED_IP: 1:1 NAT, a container), or, with none announced, each of this
- * host's own addresses (at most 8), as a browser's ICE agent would gather them.
- */
-export function listenInfos(options: MediaServerOptions): TransportListenInfo[] {
-  const portRange = options.portRange ? { portRange: { min: options.portRange[0], max: options.portRange[1] } } : {};
-  const infos: TransportListenInfo[] = [];
-  const seen = new Set<string>();
-  const add = (info: TransportListenInfo) => {
-    const key = info.announcedAddress ?? info.ip;
-    if (seen.has(key) || infos.length >= 8) return;
-    seen.add(key);
-    infos.push({ ...info, ...portRange });
-  };
-  for (const ip of options.hostAddresses ?? []) add({ protocol: 'udp', ip });
-  if (options.announcedIp) add({ protocol: 'udp', ip: options.announcedIp.includes(':') ? '::' : '0.0.0.0', announcedAddress: options.announcedIp });
-  else {
-    for (const address of Object.values(networkInterfaces()).flat()) {
-      if (!address || address.internal) continue;
-      if (address.family === 'IPv4' || (options.ipv6 && !address.address.startsWith('fe80'))) add({ protocol: 'udp', ip: address.address });
-    }
-  }
-  if (infos.length === 0) add({ protocol: 'udp', ip: '127.0.0.1' });
-  return infos;
 }

@@ -3,17 +3,18 @@
 // WebRtcTransport (a consumer per track others publish, one m-line each in our offer). SDP is
 // translated in sdp.ts; this file drives mediasoup. Each connection's negotiation steps run one
 // after another; the room's own state changes (a publisher's tracks) renegotiate its subscribers.
-import { createSocket, type Socket } from 'node:dgram';
 import type { EventEmitter } from 'node:events';
-import type { Consumer, PlainTransport, Producer, Router, RtpCapabilities, WebRtcTransport, WebRtcTransportOptions } from 'mediasoup/types';
-import { RtpPacket } from 'werift';
+import type { Consumer, Router, RtpCapabilities, WebRtcTransport, WebRtcTransportOptions } from 'mediasoup/types';
 import type { MediaRoomView } from '../engine.ts';
 import { describeCause, MediaError } from '../errors.ts';
-import { msidToken } from '../peers.ts';
-import { checkSdp } from '../sdp.ts';
-import type { TapSource } from '../tap.ts';
-import type { Counters, MediaServerEvents, PublishedTrackInfo, SubscribedTrackInfo, TrackKind, VideoCodec } from '../types.ts';
-import { browserCapabilities, codecName, readPublishOffer, readSubscribeAnswer, writePublishAnswer, writeSubscribeOffer, type AnsweredSection, type LocalTransport, type SubscriberSection } from './sdp.ts';
+import { checkSdp, codecName } from '../sdp.ts';
+import type { Counters, MediaServerEvents, PublishedTrackInfo, RoomCounts, SubscribedTrackInfo, VideoCodec } from '../types.ts';
+import { Publisher, Subscriber, type Connection, type ConnectionClass } from './connection.ts';
+import type { CountedObject } from './counters.ts';
+import { OneAtATime } from './one-at-a-time.ts';
+import { RoomRouters } from './routers.ts';
+import { browserCapabilities, readPublishOffer, readSubscribeAnswer, writePublishAnswer } from './sdp.ts';
+import { SoupTrack } from './track.ts';
 
 /** What a room needs from its engine. */
 export interface RoomHost {
@@ -37,210 +38,6 @@ export interface RoomHost {
 
 const noop = () => {};
 
-/** Runs one connection's negotiation steps one after another. */
-class Chain {
-  #tail: Promise<unknown> = Promise.resolve();
-  run<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.#tail.then(task);
-    this.#tail = result.catch(noop);
-    return result;
-  }
-}
-
-/** A track's copy for the recorders: a plain RTP consumer sending to a socket of ours. */
-interface PlainTap {
-  socket: Socket;
-  transport?: PlainTransport;
-  consumer?: Consumer;
-  /** The consumer's media stream: its SSRC and payload type (not its RTX, nor mediasoup's probation packets on SSRC 1234). */
-  ssrc?: number;
-  payloadType?: number;
-}
-
-/** A published track: one producer, and the recorders' listeners (fed by a plain RTP consumer on loopback). */
-export class SoupTrack implements TapSource {
-  readonly info: PublishedTrackInfo;
-  readonly producer: Producer;
-  /** Tells the track apart from the next one the browser sends on the same m-line. */
-  readonly identity: string;
-  readonly #taps = new Map<(packet: RtpPacket) => void, () => void>();
-  /** The receiving browsers' consumers of this track (set by the room), to ask for keyframes through. */
-  readonly consumers = new Set<Consumer>();
-  #lastKeyframeRequest = 0;
-  #keyframeTimer: NodeJS.Timeout | undefined;
-  readonly #keyframeIntervalMs: number;
-  #plain: PlainTap | undefined;
-  #closed = false;
-  readonly #router: Router;
-  readonly #counters: Counters;
-
-  constructor(info: PublishedTrackInfo, producer: Producer, identity: string, router: Router, counters: Counters, keyframeIntervalMs: number) {
-    this.info = info;
-    this.#keyframeIntervalMs = keyframeIntervalMs;
-    this.producer = producer;
-    this.identity = identity;
-    this.#router = router;
-    this.#counters = counters;
-  }
-
-  addTap(listener: (packet: RtpPacket) => void, closed: () => void): void {
-    if (this.#closed) return closed();
-    this.#taps.set(listener, closed);
-    if (!this.#plain) this.#openPlain();
-  }
-
-  removeTap(listener: (packet: RtpPacket) => void): void {
-    this.#taps.delete(listener);
-    if (this.#taps.size === 0) this.#closePlain();
-  }
-
-  /** A keyframe request to the publisher, at most one per keyframeIntervalMs; one inside the window is deferred to its end. */
-  requestKeyframe(): void {
-    if (this.#closed || this.info.kind !== 'video') return;
-    const wait = this.#lastKeyframeRequest + this.#keyframeIntervalMs - Date.now();
-    if (wait > 0) {
-      this.#keyframeTimer ??= setTimeout(() => {
-        this.#keyframeTimer = undefined;
-        this.requestKeyframe();
-      }, wait);
-      return;
-    }
-    // Through any consumer of the producer: mediasoup passes it on as a PLI (or FIR).
-    const consumer = this.#plain?.consumer ?? [...this.consumers].find((c) => !c.closed);
-    if (!consumer) return;
-    this.#lastKeyframeRequest = Date.now();
-    this.#counters.keyframeRequests++;
-    consumer.requestKeyFrame().catch(noop);
-  }
-
-  /** The producer's RTP as plain RTP to a socket of ours on loopback; RTCP on the same port is left out. */
-  #openPlain(): void {
-    const socket = createSocket('udp4');
-    const plain: PlainTap = { socket };
-    socket.on('error', noop);
-    socket.on('message', (message) => {
-      // RTCP (rtcp-mux): packet types 192-223 in the second byte.
-      const type = message[1] ?? 0;
-      if (message.length < 12 || (type >= 192 && type <= 223) || this.#plain !== plain || plain.ssrc === undefined) return;
-      // Only the media stream itself: mediasoup may also send RTX and bandwidth probes (SSRC 1234,
-      // padding), whose numbers and payloads are not the track's.
-      if (message.readUInt32BE(8) !== plain.ssrc || (type & 0x7f) !== plain.payloadType) return;
-      let packet: RtpPacket;
-      try {
-        packet = RtpPacket.deSerialize(message);
-      } catch {
-        return;
-      }
-      if (packet.payload.length === 0) return;
-      for (const listener of this.#taps.keys()) listener(packet);
-    });
-    this.#plain = plain;
-    socket.bind(0, '127.0.0.1', () => {
-      void (async () => {
-        const transport = await this.#router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: false });
-        plain.transport = transport;
-        if (this.#plain !== plain) return transport.close();
-        await transport.connect({ ip: '127.0.0.1', port: socket.address().port });
-        const consumer = await transport.consume({ producerId: this.producer.id, rtpCapabilities: browserCapabilities(this.#router.rtpCapabilities) as RtpCapabilities, paused: false });
-        plain.consumer = consumer;
-        plain.ssrc = consumer.rtpParameters.encodings?.[0]?.ssrc;
-        plain.payloadType = consumer.rtpParameters.codecs[0]?.payloadType;
-        if (this.#plain !== plain) return transport.close();
-        // A recorder needs a keyframe to start from: ask now, whatever the rate limit.
-        this.#counters.keyframeRequests++;
-        await consumer.requestKeyFrame();
-      })().catch(() => {
-        // The producer or the router closed meanwhile: close() tells the listeners.
-        if (this.#plain === plain) this.#closePlain();
-      });
-    });
-  }
-
-  #closePlain(): void {
-    const plain = this.#plain;
-    this.#plain = undefined;
-    if (!plain) return;
-    if (plain.transport) plain.transport.close();
-    plain.socket.close();
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    clearTimeout(this.#keyframeTimer);
-    this.consumers.clear();
-    if (!this.producer.closed) this.producer.close();
-    const closing = [...this.#taps.values()];
-    this.#taps.clear();
-    this.#closePlain();
-    for (const closed of closing) closed();
-  }
-}
-
-/** A WebRtcTransport with its DTLS state followed and a connect timeout. */
-class Connection {
-  readonly transport: WebRtcTransport;
-  /** The router (so the worker) the transport belongs to. */
-  router!: Router;
-  readonly chain = new Chain();
-  /** transport.connect() was called (once per transport). */
-  dtlsSet = false;
-  closed = false;
-  version = 0;
-  #timer: NodeJS.Timeout | undefined;
-
-  constructor(transport: WebRtcTransport, timeoutMs: number, onTimeout: () => void, onState: (state: string) => void) {
-    this.transport = transport;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      if (!this.closed && transport.dtlsState !== 'connected') onTimeout();
-    }, timeoutMs);
-    transport.on('dtlsstatechange', (state) => {
-      if (this.closed) return;
-      if (state === 'connected') clearTimeout(this.#timer);
-      onState(state === 'connecting' ? 'connecting' : state);
-    });
-    transport.on('icestatechange', (state) => {
-      if (!this.closed && state === 'disconnected') onState('disconnected');
-    });
-  }
-
-  local(): LocalTransport {
-    return { ice: this.transport.iceParameters, candidates: this.transport.iceCandidates, dtls: this.transport.dtlsParameters };
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    clearTimeout(this.#timer);
-    if (!this.transport.closed) this.transport.close();
-  }
-}
-
-class Publisher extends Connection {
-  /** By the mid of the browser's m-line. */
-  readonly tracks = new Map<string, SoupTrack>();
-  iceUfrag: string | undefined;
-}
-
-interface Forward {
-  track: SoupTrack;
-  consumer: Consumer;
-  mid: string;
-}
-
-class Subscriber extends Connection {
-  /** Every m-line of our offers so far, in order (a closed one stays, to keep the order). */
-  readonly sections: Array<SubscriberSection & { trackId?: string }> = [];
-  /** By published track id. */
-  readonly forwards = new Map<string, Forward>();
-  /** Waiting for the browser's answer to our latest offer. */
-  offered = false;
-  /** The room's tracks changed while an offer was out: offer again after the answer. */
-  dirty = false;
-  nextMid = 0;
-}
-
 export class SoupRoom implements MediaRoomView {
   readonly id: string;
   readonly router: Router;
@@ -248,18 +45,16 @@ export class SoupRoom implements MediaRoomView {
   readonly #publishers = new Map<string, Publisher>();
   readonly #subscribers = new Map<string, Subscriber>();
   /** Connections being opened (a second call for the same user waits for the first). */
-  readonly #opening = new Map<string, Promise<Connection>>();
-  /** The room's routers: this.router (its home: every producer, the recording's taps) first, then one per extra worker serving viewers. */
-  readonly #routers: Router[];
-  /** Per producer, the extra routers it is piped to (pipeToRouter), done or under way. */
-  readonly #piped = new Map<string, Map<Router, Promise<void>>>();
+  readonly #opening = new OneAtATime<string, Connection>();
+  /** The routers the room spans: this.router, its home, and one per further worker serving viewers. */
+  readonly #routers: RoomRouters;
   #closed = false;
 
   constructor(id: string, router: Router, host: RoomHost) {
     this.id = id;
     this.router = router;
     this.#host = host;
-    this.#routers = [router];
+    this.#routers = new RoomRouters(router);
   }
 
   /** Connections this room has on a router (its worker's load). */
@@ -267,60 +62,6 @@ export class SoupRoom implements MediaRoomView {
     let count = router === this.router ? this.#publishers.size : 0;
     for (const subscriber of this.#subscribers.values()) if (subscriber.router === router) count++;
     return count;
-  }
-
-  /**
-   * The router a new receiving connection goes to: the first of the room's routers with room
-   * for one more (subscribersPerRouter), else a new router on another worker (its producers are
-   * piped there as its viewers need them), else the least loaded of the room's routers.
-   */
-  async #routerForSubscriber(): Promise<Router> {
-    const share = this.#host.subscribersPerRouter;
-    const open = this.#routers.filter((router) => !router.closed);
-    const viewers = (router: Router) => [...this.#subscribers.values()].filter((s) => s.router === router).length;
-    const free = open.find((router) => viewers(router) < share);
-    if (free) return free;
-    const extra = await this.#host.extraRouter(this, open).catch(() => undefined);
-    if (extra && !this.#closed) {
-      this.#routers.push(extra);
-      return extra;
-    }
-    return open.reduce((best, router) => (viewers(router) < viewers(best) ? router : best), this.router);
-  }
-
-  /** Makes the track's producer available on another of the room's routers (once). */
-  #pipe(track: SoupTrack, router: Router): Promise<void> {
-    let routers = this.#piped.get(track.producer.id);
-    if (!routers) this.#piped.set(track.producer.id, (routers = new Map()));
-    let piping = routers.get(router);
-    if (!piping) {
-      piping = this.router.pipeToRouter({ producerId: track.producer.id, router }).then(() => undefined);
-      routers.set(router, piping);
-      piping.catch(() => routers.delete(router));
-      track.producer.observer.once('close', () => this.#piped.delete(track.producer.id));
-    }
-    return piping;
-  }
-
-  /**
-   * The worker of one of the room's extra routers died: its viewers are told their receiving
-   * connection failed (they make a fresh one, on a running worker); the room goes on.
-   */
-  routerDied(router: Router, reason: string): number {
-    const index = this.#routers.indexOf(router);
-    if (index > 0) this.#routers.splice(index, 1);
-    for (const routers of this.#piped.values()) routers.delete(router);
-    const told: string[] = [];
-    for (const [userId, subscriber] of [...this.#subscribers]) {
-      if (subscriber.router !== router) continue;
-      this.#dropSubscriber(userId, subscriber);
-      told.push(userId);
-    }
-    for (const userId of told) {
-      this.#host.emit('failure', { roomId: this.id, userId, role: 'subscriber', error: new MediaError('closed', `The media worker serving part of room "${this.id}" stopped (${reason}); connect again.`) });
-    }
-    this.#checkEmpty();
-    return told.length;
   }
 
   get isClosed(): boolean {
@@ -356,14 +97,19 @@ export class SoupRoom implements MediaRoomView {
     return true;
   }
 
-  counts(): { publishers: number; subscribers: number; tracks: number; forwards: number; peers: number } {
+  counts(): RoomCounts {
     let forwards = 0;
     for (const subscriber of this.#subscribers.values()) for (const forward of subscriber.forwards.values()) if (!forward.consumer.closed) forwards++;
-    return { publishers: this.#publishers.size, subscribers: this.#subscribers.size, tracks: this.#allTracks().length, forwards, peers: this.#publishers.size + this.#subscribers.size };
+    return { publishers: this.#publishers.size, subscribers: this.#subscribers.size, tracks: this.#allTracks().length, forwards };
   }
 
-  /** Producers and consumers, for the counters (engine.ts reads their stats now and then). */
-  *mediaObjects(): Generator<{ kind: 'producer'; producer: Producer } | { kind: 'consumer'; consumer: Consumer }> {
+  /** WebRTC connections (sending and receiving) in the room. */
+  get connectionCount(): number {
+    return this.#publishers.size + this.#subscribers.size;
+  }
+
+  /** Producers and consumers, whose statistics hold the packet counters (counters.ts). */
+  *mediaObjects(): Generator<CountedObject> {
     for (const track of this.#allTracks()) yield { kind: 'producer', producer: track.producer };
     for (const subscriber of this.#subscribers.values()) for (const forward of subscriber.forwards.values()) if (!forward.consumer.closed) yield { kind: 'consumer', consumer: forward.consumer };
   }
@@ -373,15 +119,12 @@ export class SoupRoom implements MediaRoomView {
     const offer = readPublishOffer(checkSdp(offerSdp, 'publish offer'), this.router.rtpCapabilities, this.#host.videoCodecs);
     if (!offer.sections.some((section) => section.kind === 'audio' || section.kind === 'video')) throw new MediaError('invalid-sdp', 'The publish offer has no audio or video section.');
     const created = !this.#publishers.has(userId);
-    const current = await this.#open(userId, 'publisher', this.#publishers, async (transport, timeout, state) => {
-      const publisher = new Publisher(transport, this.#host.connectTimeoutMs, timeout, state);
-      await transport.setMaxIncomingBitrate(this.#host.maxIncomingBitrate).catch(noop);
-      return publisher;
-    });
+    const current = await this.#open(userId, 'publisher', this.#publishers, Publisher);
     return current.chain.run(async () => {
       if (current.closed) throw this.#closedError(userId);
       try {
         if (!current.dtlsSet) {
+          await current.transport.setMaxIncomingBitrate(this.#host.maxIncomingBitrate).catch(noop);
           await current.transport.connect({ dtlsParameters: offer.dtls });
           current.dtlsSet = true;
         }
@@ -393,47 +136,17 @@ export class SoupRoom implements MediaRoomView {
         if (current.closed) throw this.#closedError(userId);
         throw new MediaError('invalid-sdp', `The publish offer was refused: ${describeCause(error)}.`, { cause: error });
       }
-      const answered: AnsweredSection[] = [];
-      let changed = false;
-      const live = new Set<string>();
-      for (const section of offer.sections) {
-        const known = current.tracks.get(section.mid);
-        if (known && (!section.rtpParameters || known.identity !== section.identity)) {
-          current.tracks.delete(section.mid);
-          known.close();
-          changed = true;
-        }
-        if (!section.rtpParameters || (section.kind !== 'audio' && section.kind !== 'video')) {
-          answered.push({ offered: section });
-          continue;
-        }
-        live.add(section.mid);
-        const kept = current.tracks.get(section.mid);
-        if (kept) {
-          answered.push({ offered: section, rtpParameters: kept.producer.rtpParameters });
-          continue;
-        }
-        try {
-          const producer = await current.transport.produce({ kind: section.kind, rtpParameters: section.rtpParameters, keyFrameRequestDelay: this.#host.keyframeIntervalMs });
-          const codec = section.rtpParameters.codecs[0]!;
-          const info: PublishedTrackInfo = { id: `${userId}:${section.mid}`, userId, kind: section.kind as TrackKind, codec: codecName(codec.mimeType) };
+      const { answered, changed } = await current
+        .apply(offer.sections, async (section, rtpParameters) => {
+          const producer = await current.transport.produce({ kind: rtpParameters.kind, rtpParameters: rtpParameters.parameters, keyFrameRequestDelay: this.#host.keyframeIntervalMs });
+          const info: PublishedTrackInfo = { id: `${userId}:${section.mid}`, userId, kind: rtpParameters.kind, codec: codecName(rtpParameters.parameters.codecs[0]!.mimeType) };
           if (section.streamId) info.streamId = section.streamId;
           if (section.trackId) info.trackId = section.trackId;
-          current.tracks.set(section.mid, new SoupTrack(info, producer, section.identity, this.router, this.#host.counters, this.#host.keyframeIntervalMs));
-          answered.push({ offered: section, rtpParameters: section.rtpParameters });
-          changed = true;
-        } catch (error) {
-          if (current.closed) throw this.#closedError(userId);
-          // mediasoup refused this m-line's parameters: the browser is told by a port 0 answer.
-          answered.push({ offered: { ...section, refused: `refused by the media server: ${describeCause(error)}` } });
-        }
-      }
-      for (const [mid, track] of current.tracks) {
-        if (live.has(mid)) continue;
-        current.tracks.delete(mid);
-        track.close();
-        changed = true;
-      }
+          return new SoupTrack(info, producer, section.identity, this.router, this.#host.counters, this.#host.keyframeIntervalMs);
+        })
+        .catch((error: unknown) => {
+          throw current.closed ? this.#closedError(userId) : error;
+        });
       if (created && current.tracks.size === 0) {
         this.#dropPublisher(userId, current);
         throw new MediaError('invalid-sdp', `The publish offer has no audio or video track the server can receive (it needs Opus audio or ${this.#host.videoCodecs.join(' or ')} video, sent by the browser).`);
@@ -448,12 +161,14 @@ export class SoupRoom implements MediaRoomView {
   /** Creates (or refreshes) the user's receiving connection; `iceRestart`: with fresh ICE credentials (its path was lost). */
   async subscribe(userId: string, iceRestart = false): Promise<string> {
     this.#assertOpen();
-    const current = await this.#open(userId, 'subscriber', this.#subscribers, async (transport, timeout, state) => new Subscriber(transport, this.#host.connectTimeoutMs, timeout, state), () => this.#routerForSubscriber());
+    const viewersOn = (router: Router) => [...this.#subscribers.values()].filter((s) => s.router === router).length;
+    const extra = async (used: readonly Router[]) => (this.#closed ? undefined : this.#host.extraRouter(this, used));
+    const current = await this.#open(userId, 'subscriber', this.#subscribers, Subscriber, () => this.#routers.forViewer(viewersOn, this.#host.subscribersPerRouter, extra));
     return current.chain.run(async () => {
       if (current.closed) throw this.#closedError(userId);
       if (iceRestart && current.dtlsSet) await current.transport.restartIce();
       await this.#syncForwards(userId, current);
-      return this.#host.finishSdp(this.#offer(current));
+      return this.#host.finishSdp(current.offer());
     });
   }
 
@@ -478,18 +193,8 @@ export class SoupRoom implements MediaRoomView {
         }
         subscriber.dtlsSet = true;
       }
-      subscriber.offered = false;
-      for (const [trackId, forward] of [...subscriber.forwards]) {
-        if (answer.refused.has(forward.mid)) {
-          // The browser cannot decode this codec: it does not get the track (nothing else changes).
-          this.#closeForward(subscriber, trackId, forward);
-          this.#host.emit('codec-refused', { roomId: this.id, userId, trackId, codec: forward.track.info.codec ?? 'unknown' });
-        } else if (forward.consumer.paused) {
-          // Resuming a video consumer asks its producer for a keyframe (a new receiver shows nothing until one).
-          if (forward.consumer.kind === 'video') this.#host.counters.keyframeRequests++;
-          await forward.consumer.resume().catch(noop);
-        }
-      }
+      // The browser cannot decode a refused track's codec: it does not get that track (nothing else changes).
+      this.#host.counters.keyframeRequests += await subscriber.answered(answer.refused, (trackId, codec) => this.#host.emit('codec-refused', { roomId: this.id, userId, trackId, codec }));
       if (subscriber.dirty) {
         subscriber.dirty = false;
         this.#renegotiate(userId, subscriber);
@@ -498,23 +203,24 @@ export class SoupRoom implements MediaRoomView {
   }
 
   async unpublish(userId: string): Promise<void> {
-    const publisher = this.#publishers.get(userId);
-    if (publisher) this.#dropPublisher(userId, publisher);
-    this.#checkEmpty();
+    this.#drop(userId, { publisher: true });
   }
 
   async unsubscribe(userId: string): Promise<void> {
-    const subscriber = this.#subscribers.get(userId);
-    if (subscriber) this.#dropSubscriber(userId, subscriber);
-    this.#checkEmpty();
+    this.#drop(userId, { subscriber: true });
   }
 
   async leave(userId: string): Promise<void> {
-    const subscriber = this.#subscribers.get(userId);
+    this.#drop(userId, { subscriber: true, publisher: true });
+  }
+
+  /** Closes the user's connections of these kinds, then the room if that emptied it. */
+  #drop(userId: string, which: { publisher?: boolean; subscriber?: boolean }): void {
+    const subscriber = which.subscriber ? this.#subscribers.get(userId) : undefined;
     if (subscriber) this.#dropSubscriber(userId, subscriber);
-    const publisher = this.#publishers.get(userId);
+    const publisher = which.publisher ? this.#publishers.get(userId) : undefined;
     if (publisher) this.#dropPublisher(userId, publisher);
-    this.#checkEmpty();
+    this.closeIfEmpty();
   }
 
   async close(): Promise<void> {
@@ -527,91 +233,77 @@ export class SoupRoom implements MediaRoomView {
   }
 
   #closeRouters(): void {
-    for (const router of this.#routers.splice(0)) {
-      if (!router.closed) router.close();
-      if (router !== this.router) this.#host.routerClosed(this, router);
-    }
-    this.#piped.clear();
+    this.#routers.closeAll((router) => this.#host.routerClosed(this, router));
   }
 
   /**
-   * The worker under this room died: every connection is gone. Each participant is told its
-   * connections failed (the widget makes fresh ones, on a running worker), the recorders'
-   * listeners hear their tracks closed, and the room is forgotten. Returns how many were told.
+   * The worker under one of the room's routers died. Under its home router every connection is
+   * gone and the room closes; under another, only the viewers that router served. Each participant
+   * who lost a connection is told it failed (the widget makes a fresh one, on a running worker).
+   * Answers how many connections were lost.
    */
-  workerDied(reason: string): number {
+  workerDied(router: Router, reason: string): number {
     if (this.#closed) return 0;
-    this.#closed = true;
-    const told: Array<[string, 'publisher' | 'subscriber']> = [];
+    const home = router === this.router;
+    if (home) this.#closed = true;
+    const lost: Array<[string, 'publisher' | 'subscriber']> = [];
     for (const [userId, subscriber] of [...this.#subscribers]) {
+      if (!home && subscriber.router !== router) continue;
       this.#dropSubscriber(userId, subscriber);
-      told.push([userId, 'subscriber']);
+      lost.push([userId, 'subscriber']);
     }
-    for (const [userId, publisher] of [...this.#publishers]) {
-      this.#dropPublisher(userId, publisher);
-      told.push([userId, 'publisher']);
+    if (home) {
+      for (const [userId, publisher] of [...this.#publishers]) {
+        this.#dropPublisher(userId, publisher);
+        lost.push([userId, 'publisher']);
+      }
+      this.#closeRouters();
+      this.#host.roomEmpty(this);
+    } else {
+      this.#routers.remove(router);
     }
-    this.#closeRouters();
-    this.#host.roomEmpty(this);
-    for (const [userId, role] of told) {
-      this.#host.emit('failure', { roomId: this.id, userId, role, error: new MediaError('closed', `The media worker serving room "${this.id}" stopped (${reason}); connect again.`) });
+    for (const [userId, role] of lost) {
+      this.#host.emit('failure', { roomId: this.id, userId, role, error: new MediaError('closed', `The media worker serving ${home ? '' : 'part of '}room "${this.id}" stopped (${reason}); connect again.`) });
     }
-    return told.length;
+    this.closeIfEmpty();
+    return lost.length;
   }
 
-  /** The user's connection of this role: the one it has, the one being opened, or a new one. */
-  async #open<C extends Connection>(userId: string, role: 'publisher' | 'subscriber', map: Map<string, C>, make: (transport: WebRtcTransport, onTimeout: () => void, onState: (state: string) => void) => Promise<C>, where: () => Promise<Router> = async () => this.router): Promise<C> {
+  /** The user's connection of this role: the one it has, the one being opened, or a new one on `where()`'s router. */
+  async #open<C extends Connection>(userId: string, role: 'publisher' | 'subscriber', map: Map<string, C>, Kind: ConnectionClass<C>, where: () => Promise<Router> = async () => this.router): Promise<C> {
     const known = map.get(userId);
     if (known) return known;
-    const key = `${role}:${userId}`;
-    const pending = this.#opening.get(key) as Promise<C> | undefined;
-    if (pending) return pending;
-    const opening = where().then((router) => this.#connection(userId, role, make, router)).then((connection) => {
+    const opening = this.#opening.run(`${role}:${userId}`, async () => {
+      const router = await where();
+      let transport: WebRtcTransport;
+      try {
+        transport = await router.createWebRtcTransport(this.#host.transportOptions());
+      } catch (error) {
+        if (this.#closed || router.closed) throw this.#closedError(userId);
+        throw new MediaError('closed', `No connection could be opened for user "${userId}": ${describeCause(error)}.`, { cause: error });
+      }
       if (this.#closed) {
-        connection.close();
+        transport.close();
         throw this.#closedError(userId);
       }
+      const connection: C = new Kind(transport, router, this.#host.connectTimeoutMs, () => this.#timedOut(userId, role, connection), (state) =>
+        this.#host.emit('connection-state', { roomId: this.id, userId, role, state }),
+      );
       map.set(userId, connection);
       return connection;
     });
-    this.#opening.set(key, opening);
-    try {
-      return await opening;
-    } finally {
-      this.#opening.delete(key);
-    }
+    return (await opening) as C;
   }
 
-  async #connection<C extends Connection>(userId: string, role: 'publisher' | 'subscriber', make: (transport: WebRtcTransport, onTimeout: () => void, onState: (state: string) => void) => Promise<C>, router: Router): Promise<C> {
-    let transport: WebRtcTransport;
-    try {
-      transport = await router.createWebRtcTransport(this.#host.transportOptions());
-    } catch (error) {
-      if (this.#closed || this.router.closed) throw this.#closedError(userId);
-      throw new MediaError('closed', `No connection could be opened for user "${userId}": ${describeCause(error)}.`, { cause: error });
-    }
-    const timeoutMs = this.#host.connectTimeoutMs;
-    let connection: C | undefined;
-    const timedOut = () => {
-      const error = new MediaError('timeout', `User "${userId}"'s ${role === 'publisher' ? 'sending' : 'receiving'} connection did not connect within ${Math.round(timeoutMs / 1000)} s (ICE or DTLS never completed), so it was closed.`);
-      if (role === 'publisher') {
-        const publisher = this.#publishers.get(userId);
-        if (publisher && publisher === (connection as unknown)) this.#dropPublisher(userId, publisher);
-      } else {
-        const subscriber = this.#subscribers.get(userId);
-        if (subscriber && subscriber === (connection as unknown)) this.#dropSubscriber(userId, subscriber);
-      }
-      this.#checkEmpty();
-      this.#host.emit('failure', { roomId: this.id, userId, role, error });
-    };
-    try {
-      connection = await make(transport, timedOut, (state) => this.#host.emit('connection-state', { roomId: this.id, userId, role, state }));
-      connection.router = router;
-    } catch (error) {
-      transport.close();
-      throw error;
-    }
-    return connection;
+  /** A connection that did not complete ICE and DTLS in time: it is closed, and its owner told. */
+  #timedOut(userId: string, role: 'publisher' | 'subscriber', connection: Connection): void {
+    if (connection instanceof Publisher && this.#publishers.get(userId) === connection) this.#dropPublisher(userId, connection);
+    else if (connection instanceof Subscriber && this.#subscribers.get(userId) === connection) this.#dropSubscriber(userId, connection);
+    else return;
+    this.closeIfEmpty();
+    const seconds = Math.round(this.#host.connectTimeoutMs / 1000);
+    const error = new MediaError('timeout', `User "${userId}"'s ${role === 'publisher' ? 'sending' : 'receiving'} connection did not connect within ${seconds} s (ICE or DTLS never completed), so it was closed.`);
+    this.#host.emit('failure', { roomId: this.id, userId, role, error });
   }
 
   #allTracks(): SoupTrack[] {
@@ -624,7 +316,7 @@ export class SoupRoom implements MediaRoomView {
     const wanted = new Map(this.#allTracks().filter((track) => track.info.userId !== userId).map((track) => [track.info.id, track]));
     for (const [trackId, forward] of [...subscriber.forwards]) {
       if (wanted.get(trackId) === forward.track && !forward.consumer.closed) continue;
-      this.#closeForward(subscriber, trackId, forward);
+      subscriber.closeForward(trackId, forward);
       changed = true;
     }
     const capabilities = browserCapabilities(this.router.rtpCapabilities) as RtpCapabilities;
@@ -633,7 +325,7 @@ export class SoupRoom implements MediaRoomView {
       const mid = String(subscriber.nextMid++);
       let consumer: Consumer;
       try {
-        if (subscriber.router !== this.router) await this.#pipe(track, subscriber.router);
+        if (subscriber.router !== this.router) await this.#routers.pipe(track.producer, subscriber.router);
         consumer = await subscriber.transport.consume({ producerId: track.producer.id, rtpCapabilities: capabilities, paused: true, mid });
       } catch (error) {
         if (subscriber.closed) throw this.#closedError(userId);
@@ -641,25 +333,10 @@ export class SoupRoom implements MediaRoomView {
         if (track.producer.closed) continue;
         throw new MediaError('wrong-state', `Track "${trackId}" could not be sent to user "${userId}": ${describeCause(error)}.`, { cause: error });
       }
-      subscriber.forwards.set(trackId, { track, consumer, mid });
-      track.consumers.add(consumer);
-      consumer.observer.once('close', () => track.consumers.delete(consumer));
-      subscriber.sections.push({ mid, kind: track.info.kind, rtpParameters: consumer.rtpParameters, streamId: msidToken(`${track.info.userId}~${track.info.streamId ?? 'media'}`), trackId: msidToken(track.info.id) });
+      subscriber.addForward(track, consumer, mid);
       changed = true;
     }
     return changed;
-  }
-
-  #closeForward(subscriber: Subscriber, trackId: string, forward: Forward): void {
-    subscriber.forwards.delete(trackId);
-    if (!forward.consumer.closed) forward.consumer.close();
-    const section = subscriber.sections.find((s) => s.mid === forward.mid);
-    if (section) delete section.rtpParameters;
-  }
-
-  #offer(subscriber: Subscriber): string {
-    subscriber.offered = true;
-    return writeSubscribeOffer(subscriber.sections, subscriber.local(), ++subscriber.version);
   }
 
   #tracksChanged(): void {
@@ -677,7 +354,7 @@ export class SoupRoom implements MediaRoomView {
           return;
         }
         if (!(await this.#syncForwards(userId, subscriber)) || subscriber.closed) return;
-        const offerSdp = this.#host.finishSdp(this.#offer(subscriber));
+        const offerSdp = this.#host.finishSdp(subscriber.offer());
         this.#host.emit('renegotiate', { roomId: this.id, userId, offerSdp, tracks: this.subscribedTracks(userId) });
       })
       .catch((error: unknown) => {
@@ -693,8 +370,7 @@ export class SoupRoom implements MediaRoomView {
     publisher.tracks.clear();
     for (const track of removed) track.close();
     publisher.close();
-    if (removed.length > 0 && !this.#closed) this.#tracksChanged();
-    else if (removed.length > 0) this.#host.emit('tracks', { roomId: this.id, tracks: this.tracks() });
+    if (removed.length > 0) this.#tracksChanged();
   }
 
   #dropSubscriber(userId: string, subscriber: Subscriber): void {
@@ -703,12 +379,8 @@ export class SoupRoom implements MediaRoomView {
     subscriber.close();
   }
 
-  /** Closes the room (its router) if nobody has or is opening a connection in it. */
+  /** Closes the room (its routers) if nobody has or is opening a connection in it. */
   closeIfEmpty(): void {
-    this.#checkEmpty();
-  }
-
-  #checkEmpty(): void {
     if (this.isEmpty && this.#opening.size === 0 && !this.#closed) {
       this.#closed = true;
       this.#closeRouters();

@@ -62,12 +62,6 @@ export function routerCodecs(video: readonly VideoCodec[]) {
   ];
 }
 
-/** 'H264', 'VP8', 'opus' from a MIME type. */
-export function codecName(mimeType: string): string {
-  const name = mimeType.split('/')[1] ?? mimeType;
-  return name.toLowerCase() === 'opus' ? 'opus' : name.toUpperCase();
-}
-
 /** The capabilities we consume with on a browser's behalf: the router's, less mediasoup's own extensions. */
 export function browserCapabilities(router: RouterRtpCapabilities): { codecs: NonNullable<RouterRtpCapabilities['codecs']>; headerExtensions: NonNullable<RouterRtpCapabilities['headerExtensions']> } {
   return {
@@ -240,20 +234,8 @@ export function writePublishAnswer(offer: PublishOffer, sections: AnsweredSectio
   const bundled = sections.filter((s) => s.rtpParameters).map((s) => s.offered.mid);
   const ownRole = offer.dtls.role === 'client' ? 'passive' : 'active';
   const media = sections.map(({ offered, rtpParameters }): MediaDescription => {
-    if (!rtpParameters) return rejected(offered.mid, offered.kind);
-    const out: MediaDescription = {
-      ...transportLines(local, ownRole),
-      type: offered.kind,
-      port: 7,
-      protocol: 'UDP/TLS/RTP/SAVPF',
-      connection: { version: 4, ip: '127.0.0.1' },
-      mid: offered.mid,
-      direction: 'recvonly',
-      rtcpMux: 'rtcp-mux',
-      rtcpRsize: 'rtcp-rsize',
-      ...codecLines(rtpParameters.codecs),
-      ext: (rtpParameters.headerExtensions ?? []).map((e) => ({ value: e.id, uri: e.uri })),
-    };
+    if (!rtpParameters || offered.kind === 'application') return rejected(offered.mid, offered.kind);
+    const out = liveSection(local, ownRole, offered.kind, offered.mid, 'recvonly', rtpParameters);
     if (offered.rids) {
       out.rids = offered.rids.map((id) => ({ id, direction: 'recv' }));
       out.simulcast = { dir1: 'recv', list1: offered.rids.join(';') };
@@ -282,26 +264,13 @@ export function writeSubscribeOffer(sections: SubscriberSection[], local: LocalT
   const media = sections.map((section): MediaDescription => {
     const { rtpParameters } = section;
     if (!rtpParameters) {
-      if (section.mid !== tag) return rejected(section.mid, section.kind);
-      return { ...transportLines(local, 'actpass'), type: section.kind, port: 7, protocol: 'UDP/TLS/RTP/SAVPF', connection: { version: 4, ip: '127.0.0.1' }, mid: section.mid, direction: 'inactive', rtcpMux: 'rtcp-mux', rtcpRsize: 'rtcp-rsize', ...placeholderCodec(section.kind) };
+      return section.mid === tag ? liveSection(local, 'actpass', section.kind, section.mid, 'inactive') : rejected(section.mid, section.kind);
     }
     const encoding = rtpParameters.encodings?.[0];
     const cname = rtpParameters.rtcp?.cname ?? 'live-classroom';
     const msid = `${section.streamId ?? '-'} ${section.trackId ?? section.mid}`;
-    const out: MediaDescription = {
-      ...transportLines(local, 'actpass'),
-      type: section.kind,
-      port: 7,
-      protocol: 'UDP/TLS/RTP/SAVPF',
-      connection: { version: 4, ip: '127.0.0.1' },
-      mid: section.mid,
-      direction: 'sendonly',
-      rtcpMux: 'rtcp-mux',
-      rtcpRsize: 'rtcp-rsize',
-      ...codecLines(rtpParameters.codecs),
-      ext: (rtpParameters.headerExtensions ?? []).map((e) => ({ value: e.id, uri: e.uri })),
-      msid: [{ id: section.streamId ?? '-', appdata: section.trackId ?? section.mid }],
-    };
+    const out = liveSection(local, 'actpass', section.kind, section.mid, 'sendonly', rtpParameters);
+    out.msid = [{ id: section.streamId ?? '-', appdata: section.trackId ?? section.mid }];
     if (encoding?.ssrc) {
       out.ssrcs = [
         { id: encoding.ssrc, attribute: 'cname', value: cname },
@@ -342,6 +311,25 @@ export function readSubscribeAnswer(sdp: string): SubscribeAnswer {
   const fingerprints = live ? fingerprintsOf(session, 'subscribe answer') : [];
   // Our offer says actpass: "active" makes the browser the DTLS client, "passive" the server.
   return { dtls: { role: setup === 'passive' ? 'server' : 'client', fingerprints }, refused, mids };
+}
+
+/**
+ * An m-line on our one bundled transport (ICE-lite, RTCP multiplexed): the codecs and header
+ * extensions of `rtp`, or, without them, a placeholder codec (an inactive m-line keeps its place).
+ */
+function liveSection(local: LocalTransport, setup: string, kind: MediaKind, mid: string, direction: 'recvonly' | 'sendonly' | 'inactive', rtp?: RtpParameters): MediaDescription {
+  return {
+    ...transportLines(local, setup),
+    type: kind,
+    port: 7,
+    protocol: 'UDP/TLS/RTP/SAVPF',
+    connection: { version: 4, ip: '127.0.0.1' },
+    mid,
+    direction,
+    rtcpMux: 'rtcp-mux',
+    rtcpRsize: 'rtcp-rsize',
+    ...(rtp ? { ...codecLines(rtp.codecs), ext: (rtp.headerExtensions ?? []).map((e) => ({ value: e.id, uri: e.uri })) } : placeholderCodec(kind)),
+  };
 }
 
 function transportLines(local: LocalTransport, setup: string): Partial<MediaDescription> {
