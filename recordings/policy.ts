@@ -62,7 +62,7 @@ export class ClassRecordings implements ClassRecorder {
   }
 
   async mediaLost(roomId: string, why: string): Promise<void> {
-    await this.#service.fail(roomId, why);
+    await this.#service.stop(roomId, { failed: why });
   }
 
   stageChanged(roomId: string, stage: StageSource[]): void {

@@ -220,20 +220,15 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
 
   /**
    * Stops and closes the room's recording; resolves when the VOD is playable. `handOver`: this node
-   * is shutting down, and the node that takes the class over records on (see `resume`).
+   * is shutting down, and the node that takes the class over records on (see `resume`). `failed`:
+   * it cannot go on (why, told to the room); it is kept as interrupted.
    */
-  async stop(roomId: string, { handOver = false } = {}): Promise<RecordingState> {
+  async stop(roomId: string, { handOver = false, failed }: { handOver?: boolean; failed?: string } = {}): Promise<RecordingState> {
     await this.#starting.get(roomId)?.catch(() => {});
     const recording = this.#active.get(roomId);
-    if (recording && !recording.ending) await recording.end(handOver ? { kind: 'handed-over' } : { kind: 'stopped' });
+    const ending = failed !== undefined ? { kind: 'failed' as const, why: failed } : handOver ? { kind: 'handed-over' as const } : { kind: 'stopped' as const };
+    if (recording && !recording.ending) await recording.end(ending);
     return this.state(roomId);
-  }
-
-  /** Ends the room's recording as failed (`why` is told to the room); what was recorded stays playable. */
-  async fail(roomId: string, why: string): Promise<void> {
-    await this.#starting.get(roomId)?.catch(() => {});
-    const recording = this.#active.get(roomId);
-    if (recording && !recording.ending) await recording.end({ kind: 'failed', why });
   }
 
   /** A recording ended (however): the room forgets it unless a newer one took its place, and is told. */
