@@ -132,8 +132,7 @@ export class LiveClassroom extends LitElement {
         this._participants = state.participants;
         this._notice = undefined;
         media.iceServers = state.iceServers;
-        media.simulcast = state.simulcast === true;
-        media.iceRestart = state.iceRestart === true;
+        media.engine = { simulcast: state.simulcast === true, iceRestart: state.iceRestart === true };
         if (state.status !== 'live') return;
         if (again) void media.resume();
         else void media.receive();

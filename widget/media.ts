@@ -7,20 +7,13 @@
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import type { IceServerInfo, MediaSource, StageTrack } from '../server/protocol/index.ts';
 import type { ClassConnection } from './class-connection.ts';
+import { recoverConnection } from './connection-recovery.ts';
 import { mediaTotals, receivedLevels, sendingLevel, type MediaTotals } from './media-stats.ts';
 
 export type { MediaTotals } from './media-stats.ts';
 
-/** A connection disconnected this long is replaced (ICE consent has failed; waiting for 'failed' takes ~30 s). */
-const DISCONNECTED_RESTART_MS = 4_000;
 const SIGNAL_TIMEOUT_MS = 15_000;
-/** After an ICE restart, how long a connection has to come back before it is replaced. */
-const ICE_RESTART_GRACE_MS = 8_000;
-/**
- * A camera's simulcast layers, lowest first (the order the SFU counts them in): a quarter and a
- * half of the picture for weak links, and the full picture. Chromium leaves out the layers a small
- * camera cannot fill (a 640x360 camera sends two).
- */
+/** A camera's simulcast layers, lowest first (as the SFU counts them): ¼ and ½ size for weak links, then full size. */
 const SIMULCAST_LAYERS: RTCRtpEncodingParameters[] = [
   { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
   { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
@@ -53,10 +46,7 @@ export class MediaSession implements ReactiveController {
   readonly #changed: () => void;
   readonly #problem: (reason: string | undefined) => void;
   #iceServers: IceServerInfo[] = [];
-  #simulcast = false;
-  #iceRestart = false;
-  /** Connections whose ICE was restarted in the current outage (one try each, then a fresh connection). */
-  readonly #restarted = new WeakSet<RTCPeerConnection>();
+  #engine = { simulcast: false, iceRestart: false };
   #rx: RTCPeerConnection | undefined;
   #tx: RTCPeerConnection | undefined;
   /** Negotiations run one after another. */
@@ -70,7 +60,8 @@ export class MediaSession implements ReactiveController {
   #cameraOn = false;
   #microphoneOn = false;
   #closed = false;
-  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  /** Stops each connection's recovery timer (close()). */
+  readonly #unwatch = new Set<() => void>();
 
   /** Signals through `connection`, which `host` owns and adds before this (so it opens first). */
   constructor(host: ReactiveControllerHost, connection: ClassConnection, callbacks: MediaCallbacks) {
@@ -101,14 +92,12 @@ export class MediaSession implements ReactiveController {
     this.close();
   }
 
-  /** The SFU takes simulcast: the camera goes out in three layers (see SIMULCAST_LAYERS). */
-  set simulcast(on: boolean) {
-    this.#simulcast = on;
-  }
-
-  /** The SFU can restart ICE: a connection that lost its path is kept (fresh ICE) before being replaced. */
-  set iceRestart(on: boolean) {
-    this.#iceRestart = on;
+  /**
+   * What the SFU takes (welcome): `simulcast`, the camera goes out in three layers (see
+   * SIMULCAST_LAYERS); `iceRestart`, a connection that lost its path is kept with fresh ICE first.
+   */
+  set engine({ simulcast, iceRestart }: { simulcast: boolean; iceRestart: boolean }) {
+    this.#engine = { simulcast, iceRestart };
   }
 
   set iceServers(servers: IceServerInfo[]) {
@@ -253,7 +242,8 @@ export class MediaSession implements ReactiveController {
   /** Closes both connections and stops camera, microphone and screen (until the element is on the page again). */
   close(): void {
     this.#closed = true;
-    for (const timer of this.#timers) clearTimeout(timer);
+    for (const stop of this.#unwatch) stop();
+    this.#unwatch.clear();
     for (const stream of [this.#local, this.#screen]) for (const track of stream?.getTracks() ?? []) track.stop();
     this.#local = undefined;
     this.#screen = undefined;
@@ -325,7 +315,7 @@ export class MediaSession implements ReactiveController {
       for (const [track, { stream, source }] of wanted) {
         // The camera in three layers when the SFU takes them (each viewer gets what its link takes);
         // a screen stays one full-resolution stream, so slides are readable.
-        const layered = this.#simulcast && source === 'camera';
+        const layered = this.#engine.simulcast && source === 'camera';
         tx.addTransceiver(track, { direction: 'sendonly', streams: [stream], ...(layered ? { sendEncodings: SIMULCAST_LAYERS.map((layer) => ({ ...layer })) } : {}) });
       }
       for (const transceiver of tx.getTransceivers()) {
@@ -360,52 +350,10 @@ export class MediaSession implements ReactiveController {
     await this.#publish().catch((e: unknown) => this.#problem(message(e)));
   }
 
-  /**
-   * Recovers a connection that failed, or stayed disconnected, while the socket is up: first with
-   * an ICE restart where the SFU can (the connection, its DTLS and the decoders stay), and if that
-   * does not bring it back within ICE_RESTART_GRACE_MS, with a fresh connection.
-   */
+  /** Keeps a connection whose path was lost (connection-recovery.ts): `restartIce` first where the SFU can, else `fresh`. */
   #watch(pc: RTCPeerConnection, fresh: () => void, restartIce: () => void): void {
-    let grace: ReturnType<typeof setTimeout> | undefined;
-    const replace = () => {
-      if (!this.#iceRestart || this.#restarted.has(pc)) return fresh();
-      this.#restarted.add(pc);
-      restartIce();
-      grace = setTimeout(() => {
-        this.#timers.delete(grace as ReturnType<typeof setTimeout>);
-        if (pc.connectionState !== 'connected' && (pc === this.#rx || pc === this.#tx) && !this.#closed && this.#connection.connected) fresh();
-      }, ICE_RESTART_GRACE_MS);
-      this.#timers.add(grace);
-    };
-    pc.addEventListener('connectionstatechange', () => {
-      if (pc.connectionState !== 'connected') return;
-      // Back: a later outage may try an ICE restart again.
-      this.#restarted.delete(pc);
-      if (grace) {
-        clearTimeout(grace);
-        this.#timers.delete(grace);
-        grace = undefined;
-      }
-    });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    pc.addEventListener('connectionstatechange', () => {
-      if (timer) {
-        clearTimeout(timer);
-        this.#timers.delete(timer);
-        timer = undefined;
-      }
-      this.#changed();
-      const state = pc.connectionState;
-      if (this.#closed || (pc !== this.#rx && pc !== this.#tx) || !this.#connection.connected) return;
-      if (state === 'failed') replace();
-      else if (state === 'disconnected') {
-        timer = setTimeout(() => {
-          this.#timers.delete(timer as ReturnType<typeof setTimeout>);
-          if (pc.connectionState === 'disconnected' && (pc === this.#rx || pc === this.#tx) && this.#connection.connected) replace();
-        }, DISCONNECTED_RESTART_MS);
-        this.#timers.add(timer);
-      }
-    });
+    const current = () => !this.#closed && (pc === this.#rx || pc === this.#tx) && this.#connection.connected;
+    this.#unwatch.add(recoverConnection(pc, { current, iceRestart: () => this.#engine.iceRestart, restartIce, fresh, changed: () => this.#changed() }));
   }
 
   #sendState(): void {
